@@ -1,0 +1,5 @@
+"""``python -m sspp_fixtures`` runs ``sspp-seed``."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,80 @@
+"""The root ``sspp-seed`` command and the process entry point that turns errors into exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+import click
+
+from .. import __version__
+from ..dsn import mask_text
+from ..errors import ExitCode, SsppError
+from ._output import CliState, render_error
+
+__all__ = ["cli", "main", "run"]
+
+_INTERNAL_ERROR = 70
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, "--version", "-V", prog_name="sspp-seed")
+@click.option("--debug", is_flag=True, help="Show tracebacks and error details.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Test fixtures and seed data for the SSPP PostgreSQL database.
+
+    \b
+    Examples:
+      sspp-seed init                          # warm local/embedded server, database 'sspp' ready
+      sspp-seed migrate --dsn postgresql://postgres@localhost/sspp
+      sspp-seed status --json
+      sspp-seed server status
+
+    The database comes from --dsn, else $DATABASE_URL. Exit codes: 0 ok, 1 user error, 2 usage,
+    3 database unreachable, 4 unsafe target refused, 5 schema conflict, 6 load failed, 130 interrupted.
+    """
+    ctx.obj = CliState(debug=debug)
+
+
+def _debug_requested(args: Sequence[str]) -> bool:
+    return "--debug" in args or os.environ.get("SSPP_DEBUG", "") not in ("", "0")
+
+
+def run(args: Sequence[str] | None = None) -> int:
+    """Run ``sspp-seed`` with ``args`` and return its exit code; errors are printed, never raised."""
+    argv = list(sys.argv[1:] if args is None else args)
+    debug = _debug_requested(argv)
+    try:
+        result = cli.main(args=argv, prog_name="sspp-seed", standalone_mode=False)
+    except SsppError as error:
+        if debug:
+            raise
+        render_error(error, debug=debug)
+        return error.exit_code
+    except click.exceptions.Exit as stop:
+        return stop.exit_code
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    except (click.Abort, KeyboardInterrupt):
+        sys.stderr.write("interrupted\n")
+        return ExitCode.INTERRUPTED
+    except Exception as error:
+        if debug:
+            raise
+        sys.stderr.write(
+            f"internal error: {type(error).__name__}: {mask_text(str(error))}. "
+            "Re-run with --debug for the traceback, and report it.\n"
+        )
+        return _INTERNAL_ERROR
+    return result if isinstance(result, int) else ExitCode.OK
+
+
+def main() -> NoReturn:
+    """Console-script entry point."""
+    sys.exit(run())

@@ -1,0 +1,71 @@
+"""How ``sspp-seed`` speaks: rich tables on a terminal, JSON for machines, one masked line per error on stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ..dsn import mask_text
+from ..errors import SsppError
+
+__all__ = ["CliState", "error_console", "make_table", "render_error"]
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot serialize {type(value).__name__}")
+
+
+def error_console() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@dataclass
+class CliState:
+    """The root command's state, handed to every subcommand through ``ctx.obj``."""
+
+    debug: bool = False
+    console: Console = field(default_factory=lambda: Console(highlight=False))
+    err: Console = field(default_factory=error_console)
+
+    def emit(self, as_json: bool, data: dict[str, Any], render: Callable[[Console], None]) -> None:
+        """Print ``data`` as one JSON document, or call ``render`` to print it for people."""
+        if as_json:
+            click.echo(json.dumps(data, default=_json_default, indent=2, sort_keys=False))
+        else:
+            render(self.console)
+
+    def info(self, message: str) -> None:
+        """A progress or diagnostic line for people: on stderr, so stdout stays clean for --json."""
+        self.err.print(message, markup=False)
+
+
+def make_table(columns: list[str]) -> Table:
+    table = Table(show_edge=False, header_style="bold")
+    for column in columns:
+        table.add_column(column)
+    return table
+
+
+def render_error(error: SsppError, *, debug: bool) -> None:
+    """One line naming what was wrong and what to do; details follow only with --debug."""
+    stream = sys.stderr
+    stream.write(f"error: {mask_text(str(error))}\n")
+    if debug and error.details:
+        stream.write(f"details: {mask_text(json.dumps(error.details, default=str))}\n")
+    stream.flush()

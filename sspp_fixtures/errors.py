@@ -1,0 +1,109 @@
+"""The one exception tree of sspp-fixtures.
+
+Every error a user can cause or meet derives from :class:`SsppError`. Each carries a message that says what
+was wrong and where, a ``hint`` that says what to do, and the process exit code the CLI returns for it.
+Errors keep their details as fields (file, line, table, what was tried) and survive pickling, so they cross
+process boundaries (xdist workers, generator processes) intact.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "DatabaseUnreachableError",
+    "ExitCode",
+    "LoadError",
+    "MigrationDriftError",
+    "MigrationError",
+    "ScenarioError",
+    "ServerUnavailableError",
+    "SsppError",
+    "UnsafeTargetError",
+    "UsageError",
+]
+
+
+class ExitCode:
+    """Process exit codes of ``sspp-seed``; each names one kind of failure a script can react to."""
+
+    OK = 0
+    USER_ERROR = 1
+    USAGE = 2
+    UNREACHABLE = 3
+    UNSAFE_TARGET = 4
+    SCHEMA_CONFLICT = 5
+    LOAD_FAILED = 6
+    INTERRUPTED = 130
+
+
+class SsppError(Exception):
+    """Base of every error sspp-fixtures raises on purpose."""
+
+    exit_code: ClassVar[int] = ExitCode.USER_ERROR
+
+    def __init__(self, message: str, *, hint: str | None = None, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.details: dict[str, Any] = details
+
+    def __str__(self) -> str:
+        if not self.hint:
+            return self.message
+        message = self.message.rstrip(". ")
+        separator = " " if message.endswith(("?", "!")) else ". "
+        return f"{message}{separator}{self.hint[:1].upper()}{self.hint[1:]}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.message, self.hint, self.details))
+
+
+def _rebuild(cls: type[SsppError], message: str, hint: str | None, details: dict[str, Any]) -> SsppError:
+    error = cls.__new__(cls)
+    SsppError.__init__(error, message, hint=hint, **details)
+    return error
+
+
+class UsageError(SsppError):
+    """A command was called with arguments that cannot work together."""
+
+    exit_code = ExitCode.USAGE
+
+
+class ScenarioError(SsppError):
+    """A scenario file is invalid: ``details`` hold ``file``, ``line`` and ``field``."""
+
+
+class ServerUnavailableError(SsppError):
+    """No PostgreSQL server could be provided; ``details['tried']`` lists what was probed and why it failed."""
+
+    exit_code = ExitCode.UNREACHABLE
+
+
+class DatabaseUnreachableError(SsppError):
+    """A database named by a DSN did not accept a connection (host down, bad password, missing database)."""
+
+    exit_code = ExitCode.UNREACHABLE
+
+
+class UnsafeTargetError(SsppError):
+    """The target database holds data the tool did not create; destructive work was refused."""
+
+    exit_code = ExitCode.UNSAFE_TARGET
+
+
+class MigrationError(SsppError):
+    """A migration file is malformed or failed to apply."""
+
+    exit_code = ExitCode.SCHEMA_CONFLICT
+
+
+class MigrationDriftError(MigrationError):
+    """An already-applied migration was edited, or the database holds migrations this tool does not know."""
+
+
+class LoadError(SsppError):
+    """Loading data failed; the load's transaction was rolled back and nothing was left behind."""
+
+    exit_code = ExitCode.LOAD_FAILED

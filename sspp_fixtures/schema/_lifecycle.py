@@ -1,0 +1,165 @@
+"""Whole-database operations: ``init`` (schema + marker), ``reset`` (drop and re-create), ``status``.
+
+Destructive work is refused on a database the tool did not mark, unless the database holds nothing that
+could be lost (no tables but the SSPP schema's, all empty) or the caller says ``force``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+import psycopg
+
+from ..dsn import connect, database_name
+from ..errors import MigrationDriftError, UnsafeTargetError
+from ._inspect import TargetState, inspect_target
+from ._meta import META_SCHEMA, AppliedMigration, Marker, applied_migrations, read_marker, write_marker
+from ._migrations import Migration, load_migrations
+from ._runner import MigrationRun, apply_on_connection, plan
+
+__all__ = [
+    "DatabaseStatus",
+    "InitResult",
+    "database_status",
+    "init_database",
+    "reset_database",
+    "schema_tables",
+]
+
+_CREATE_TABLE = re.compile(r"\bCREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:(\w+)\.)?(\w+)", re.IGNORECASE)
+_LOCK_TIMEOUT = "10s"
+
+
+def schema_tables(migrations: tuple[Migration, ...]) -> frozenset[str]:
+    """Schema-qualified names of the tables the migrations create."""
+    return frozenset(
+        f"{(schema or 'public').lower()}.{name.lower()}"
+        for migration in migrations
+        for schema, name in _CREATE_TABLE.findall(migration.sql)
+    )
+
+
+@dataclass(frozen=True)
+class InitResult:
+    """What ``init`` or ``reset`` did."""
+
+    database: str
+    run: MigrationRun
+    was_marked: bool
+    dropped_tables: tuple[str, ...]
+    duration_ms: float
+
+
+def _refuse_unless_disposable(
+    database: str, state: TargetState, ours: frozenset[str], *, action: str, force: bool
+) -> None:
+    if force:
+        return
+    foreign = state.foreign_tables(ours)
+    if not foreign and not state.tables_with_rows:
+        return
+    listed = list(foreign) or list(state.tables_with_rows)
+    shown = ", ".join(listed[:5]) + (f" and {len(listed) - 5} more" if len(listed) > 5 else "")
+    what = "tables sspp-fixtures did not make" if foreign else "data"
+    raise UnsafeTargetError(
+        f"refusing to {action} database {database!r}: it is not marked as made by sspp-fixtures and holds "
+        f"{what} ({shown})",
+        hint=f"point --dsn at an empty or sspp-made database, or pass --force to {action} it anyway",
+        database=database,
+        tables=listed,
+    )
+
+
+def init_database(
+    dsn: str,
+    *,
+    force: bool = False,
+    purpose: str = "sspp-seed init",
+    wait_s: float = 0.0,
+    migrations: tuple[Migration, ...] | None = None,
+) -> InitResult:
+    """Create the SSPP schema (pending migrations) in an empty or tool-made database and mark it."""
+    started = time.perf_counter()
+    known = migrations if migrations is not None else load_migrations()
+    database = database_name(dsn)
+    with connect(dsn, wait_s=wait_s) as conn:
+        marker = read_marker(conn)
+        if marker is None:
+            _refuse_unless_disposable(database, inspect_target(conn), schema_tables(known), action="init", force=force)
+        run = apply_on_connection(conn, known, applied_by="sspp-seed init", database=database)
+        write_marker(conn, purpose=purpose)
+    return InitResult(database, run, marker is not None, (), (time.perf_counter() - started) * 1000)
+
+
+def reset_database(
+    dsn: str, *, force: bool = False, wait_s: float = 0.0, migrations: tuple[Migration, ...] | None = None
+) -> InitResult:
+    """Drop the ``public`` schema and the tool's bookkeeping, re-create the SSPP schema, and mark the database."""
+    started = time.perf_counter()
+    known = migrations if migrations is not None else load_migrations()
+    database = database_name(dsn)
+    with connect(dsn, wait_s=wait_s) as conn:
+        marker = read_marker(conn)
+        state = inspect_target(conn)
+        if marker is None:
+            _refuse_unless_disposable(database, state, schema_tables(known), action="reset", force=force)
+        dropped = tuple(t for t in state.tables if t.startswith("public."))
+        try:
+            with conn.transaction():
+                conn.execute(f"SET LOCAL lock_timeout = '{_LOCK_TIMEOUT}'")
+                conn.execute(
+                    f"DROP SCHEMA IF EXISTS {META_SCHEMA} CASCADE; DROP SCHEMA IF EXISTS public CASCADE; "
+                    "CREATE SCHEMA public AUTHORIZATION pg_database_owner; "
+                    "GRANT USAGE ON SCHEMA public TO PUBLIC; "
+                    "COMMENT ON SCHEMA public IS 'standard public schema'"
+                )
+        except psycopg.errors.LockNotAvailable:
+            raise UnsafeTargetError(
+                f"cannot reset database {database!r}: other sessions hold locks on its tables",
+                hint="close the applications connected to it and try again",
+                database=database,
+            ) from None
+        run = apply_on_connection(conn, known, applied_by="sspp-seed reset", database=database)
+        write_marker(conn, purpose=marker.purpose if marker else "sspp-seed reset")
+    return InitResult(database, run, marker is not None, dropped, (time.perf_counter() - started) * 1000)
+
+
+@dataclass(frozen=True)
+class DatabaseStatus:
+    """What ``sspp-seed status`` reports about one database."""
+
+    database: str
+    server_version: str
+    marker: Marker | None
+    applied: tuple[AppliedMigration, ...]
+    pending: tuple[Migration, ...]
+    drift: str | None
+    tables: TargetState
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.drift is None and not self.pending
+
+
+def database_status(
+    dsn: str, *, wait_s: float = 0.0, migrations: tuple[Migration, ...] | None = None
+) -> DatabaseStatus:
+    """Applied and pending migrations, drift, marker and tables of the database at ``dsn``; changes nothing."""
+    known = migrations if migrations is not None else load_migrations()
+    with connect(dsn, wait_s=wait_s) as conn:
+        version_row = conn.execute("SHOW server_version").fetchone()
+        server_version = str(version_row[0]).split()[0] if version_row else "?"
+        marker = read_marker(conn)
+        state = inspect_target(conn)
+        drift: str | None = None
+        try:
+            current = plan(conn, known)
+            applied, pending = current.applied, current.pending
+        except MigrationDriftError as exc:
+            drift = str(exc)
+            applied = tuple(applied_migrations(conn))
+            done = {a.version for a in applied}
+            pending = tuple(m for m in known if m.version not in done)
+    return DatabaseStatus(database_name(dsn), server_version, marker, applied, pending, drift, state)

@@ -1,0 +1,278 @@
+"""The ``local`` provider: a throwaway cluster from the PostgreSQL server binaries installed on this machine.
+
+The binaries (``initdb``, ``pg_ctl``, ``postgres``) are found through ``pg_config --bindir``, then ``PATH``,
+then Debian/PGDG's ``/usr/lib/postgresql/<major>/bin`` (highest major first). The cluster is initialised
+into a fresh directory with durability turned off (see :mod:`._tuning`), listens on a free TCP port of
+127.0.0.1 and on a Unix socket in a private folder, and is removed with its data on :meth:`Server.stop`
+or, failing that, when the Python process exits normally. Clusters left running by a killed process are
+swept by the next start. As root, the cluster runs as the unprivileged user ``sspp-fixtures`` (created when
+missing; ``nobody`` if it cannot be), because PostgreSQL refuses to run as root.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from ..dsn import connect
+from ..errors import DatabaseUnreachableError, ServerUnavailableError
+from . import _runtime
+from ._base import Server
+from ._runtime import ClusterOwner, RunAs
+from ._tuning import append_settings
+
+__all__ = ["LocalBinaries", "LocalServer", "find_binaries", "start_local"]
+
+_TOOLS = ("initdb", "pg_ctl", "postgres")
+_DEBIAN_ROOT = Path("/usr/lib/postgresql")
+_START_ATTEMPTS = 3
+INSTALL_HINT = (
+    "install the server binaries (Debian/Ubuntu: apt-get install postgresql; macOS: brew install "
+    "postgresql@15) or put their folder on PATH"
+)
+
+
+@dataclass(frozen=True)
+class LocalBinaries:
+    """A folder holding usable server binaries, the version they report and how they were found."""
+
+    bin_dir: Path
+    version: str
+    found_via: str
+
+
+def _has_tools(folder: Path) -> bool:
+    return all(os.access(folder / tool, os.X_OK) for tool in _TOOLS)
+
+
+def _version_of(bin_dir: Path) -> str | None:
+    try:
+        out = subprocess.run(
+            [str(bin_dir / "postgres"), "--version"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.search(r"\(PostgreSQL\)\s+(\S+)", out)
+    return match.group(1) if match else None
+
+
+def _candidates() -> list[tuple[Path, str]]:
+    found: list[tuple[Path, str]] = []
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            out = subprocess.run(
+                [pg_config, "--bindir"], capture_output=True, text=True, timeout=10, check=True
+            ).stdout.strip()
+            if out:
+                found.append((Path(out), "pg_config --bindir"))
+    initdb = shutil.which("initdb")
+    if initdb:
+        # /usr/local/bin/initdb is often a symlink: the other tools sit next to its target.
+        found.append((Path(initdb).resolve().parent, "PATH"))
+        found.append((Path(initdb).parent, "PATH"))
+
+    def major(folder: Path) -> tuple[int, str]:
+        name = folder.parent.name
+        return (int(name) if name.isdigit() else -1, name)
+
+    if _DEBIAN_ROOT.is_dir():
+        for folder in sorted(_DEBIAN_ROOT.glob("*/bin"), key=major, reverse=True):
+            found.append((folder, str(_DEBIAN_ROOT / "<major>/bin")))
+    return found
+
+
+def find_binaries() -> LocalBinaries | None:
+    """The first folder with ``initdb``, ``pg_ctl`` and ``postgres`` that run, or ``None``."""
+    seen: set[Path] = set()
+    for folder, via in _candidates():
+        if folder in seen or not _has_tools(folder):
+            continue
+        seen.add(folder)
+        version = _version_of(folder)
+        if version is not None:
+            return LocalBinaries(folder, version, via)
+    return None
+
+
+class LocalServer(Server):
+    """A cluster this package initialised from local binaries; stopping it deletes its directory."""
+
+    provider: ClassVar[str] = "local"
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        cluster_dir: Path,
+        data_dir: Path,
+        bin_dir: Path,
+        run_as: RunAs | None,
+        port: int,
+        socket_dir: Path,
+        version: str,
+        owned: bool = True,
+    ) -> None:
+        super().__init__(dsn, owned=owned, data_dir=data_dir)
+        self.cluster_dir = cluster_dir
+        self.bin_dir = bin_dir
+        self.run_as = run_as
+        self.port = port
+        self.socket_dir = socket_dir
+        self.version = version
+
+    @property
+    def pid(self) -> int | None:
+        """The postmaster's pid while it runs."""
+        assert self.data_dir is not None
+        return _runtime.postmaster_pid(self.data_dir)
+
+    def _shutdown(self) -> None:
+        """Stop the postmaster and delete the whole cluster directory."""
+        atexit.unregister(self.stop)
+        assert self.data_dir is not None
+        _runtime.stop_cluster(self.data_dir, self.bin_dir, self.run_as)
+        _runtime.remove_tree(self.cluster_dir)
+
+
+def _log_tail(log_file: Path, lines: int = 8) -> str:
+    try:
+        text = log_file.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(line for line in text.strip().splitlines()[-lines:] if line.strip())
+
+
+def start_local(*, role: str = "throwaway", binaries: LocalBinaries | None = None) -> LocalServer:
+    """Initialise and start a fresh cluster from local binaries; raise :class:`ServerUnavailableError`.
+
+    ``role="warm"`` leaves the server to :mod:`.warm` (no exit hook; not swept when this process is gone).
+    """
+    binaries = binaries or find_binaries()
+    if binaries is None:
+        raise ServerUnavailableError(
+            f"no PostgreSQL server binaries found (looked at pg_config --bindir, PATH, {_DEBIAN_ROOT}/*/bin)",
+            hint=INSTALL_HINT,
+        )
+    _runtime.sweep_orphans("local")
+    run_as = _runtime.service_user()
+    cluster_dir = _runtime.new_cluster_dir("local", prefix=f"{role}-", run_as=run_as)
+    data_dir, socket_dir, log_file = cluster_dir / "data", cluster_dir / "run", cluster_dir / "postgres.log"
+    ClusterOwner(
+        provider="local",
+        role=role,
+        owner_pid=os.getpid(),
+        bin_dir=str(binaries.bin_dir),
+        data_dir=str(data_dir),
+        run_as=run_as.name if run_as else None,
+    ).write(cluster_dir)
+    try:
+        socket_dir.mkdir(mode=0o700)
+        if run_as is not None:
+            os.chown(socket_dir, run_as.uid, run_as.gid)
+        _init_data_dir(binaries, data_dir, run_as)
+        append_settings(
+            data_dir / "postgresql.conf",
+            {"listen_addresses": "127.0.0.1", "unix_socket_directories": str(socket_dir)},
+        )
+        port = _start(binaries.bin_dir, data_dir, log_file, run_as, cluster_dir)
+        server = LocalServer(
+            f"postgresql://postgres@127.0.0.1:{port}/postgres",
+            cluster_dir=cluster_dir,
+            data_dir=data_dir,
+            bin_dir=binaries.bin_dir,
+            run_as=run_as,
+            port=port,
+            socket_dir=socket_dir,
+            version=binaries.version,
+        )
+        if role == "throwaway":
+            atexit.register(server.stop)
+        _check_answers(server.dsn)
+    except BaseException:
+        _runtime.stop_cluster(data_dir, binaries.bin_dir, run_as)
+        _runtime.remove_tree(cluster_dir)
+        raise
+    return server
+
+
+_INITDB_OPTIONS = ("-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale", "--no-sync", "--no-instructions")
+
+
+def _init_data_dir(binaries: LocalBinaries, data_dir: Path, run_as: RunAs | None) -> None:
+    """A fresh data directory: a copy of a pristine ``initdb`` result for these binaries and this user."""
+
+    def initdb(target: Path) -> None:
+        _runtime.run_tool(
+            [binaries.bin_dir / "initdb", "-D", target, *_INITDB_OPTIONS],
+            what=f"initdb in {target}",
+            run_as=run_as,
+            cwd=target.parent,
+        )
+
+    identity = "|".join(
+        (str(binaries.bin_dir), binaries.version, run_as.name if run_as else str(os.getuid()), *_INITDB_OPTIONS)
+    )
+    key = f"pg{binaries.version}-{hashlib.sha256(identity.encode()).hexdigest()[:12]}"
+    _runtime.pristine_copy("local", key, data_dir, run_as, initdb)
+
+
+def _start(bin_dir: Path, data_dir: Path, log_file: Path, run_as: RunAs | None, cwd: Path) -> int:
+    """``pg_ctl start`` on a free port, retrying on another port if the chosen one was taken meanwhile."""
+    last: ServerUnavailableError | None = None
+    for _ in range(_START_ATTEMPTS):
+        port = _runtime.free_port()
+        start: list[str | Path] = [
+            bin_dir / "pg_ctl",
+            "start",
+            "-D",
+            data_dir,
+            "-l",
+            log_file,
+            "-w",
+            "-t",
+            "30",
+            "-o",
+            f"-p {port}",
+        ]
+        try:
+            _runtime.run_tool(
+                start,
+                what="pg_ctl start",
+                run_as=run_as,
+                cwd=cwd,
+                timeout_s=40,
+                new_session=True,
+            )
+            return port
+        except ServerUnavailableError as exc:
+            log = _log_tail(log_file)
+            last = ServerUnavailableError(
+                f"{exc.message}; server log {log_file}:\n{log}" if log else exc.message,
+                hint=exc.hint,
+                stderr=exc.details.get("stderr", ""),
+                log=log,
+            )
+            if "could not bind" not in log and "already in use" not in log:
+                break
+    assert last is not None
+    raise last
+
+
+def _check_answers(dsn: str) -> None:
+    try:
+        with connect(dsn, wait_s=10) as conn:
+            conn.execute("SELECT 1")
+    except DatabaseUnreachableError as exc:
+        raise ServerUnavailableError(
+            f"the local cluster started but does not answer: {exc.message}",
+            hint="look at postgres.log in the cluster directory",
+        ) from None

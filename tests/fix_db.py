@@ -1,0 +1,115 @@
+"""A PostgreSQL server for the whole test session and a throw-away database per test that needs one.
+
+The server comes from $DATABASE_URL when set (CI sets it to the PostgreSQL 15 on 127.0.0.1:5432), else from
+whatever ``auto`` finds (a warm server, local binaries, the embedded wheel). Databases are named
+``sspp_test_<pid>_<n>`` so leftovers of a crashed run are recognisable and swept at the next start.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sspp_fixtures.databases import create_database, drop_database
+from sspp_fixtures.dsn import connect
+from sspp_fixtures.server import Server, get_server
+
+TEST_DB_PREFIX = "sspp_test_"
+_counter = itertools.count()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _sweep_leftovers(server: Server) -> None:
+    """Drop test databases whose creating process is gone (a crashed or killed earlier run)."""
+    with connect(server.dsn) as admin:
+        names = [
+            r[0]
+            for r in admin.execute(
+                "SELECT datname FROM pg_database WHERE datname LIKE %s",
+                (TEST_DB_PREFIX.replace("_", r"\_") + "%",),
+            )
+        ]
+    for name in names:
+        parts = name[len(TEST_DB_PREFIX) :].split("_")
+        if parts and parts[0].isdigit() and not _pid_alive(int(parts[0])):
+            drop_database(server.dsn, name)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Server]:
+    """The session's PostgreSQL server."""
+    server = get_server("auto")
+    _sweep_leftovers(server)
+    yield server
+    server.stop()
+
+
+def new_database(server: Server, label: str = "db") -> str:
+    """Create an empty database for one test and return its name."""
+    name = f"{TEST_DB_PREFIX}{os.getpid()}_{next(_counter)}_{label}"[:63]
+    create_database(server.dsn, name)
+    return name
+
+
+@pytest.fixture
+def empty_db(pg_server: Server) -> Iterator[str]:
+    """DSN of a new, empty database, dropped after the test."""
+    name = new_database(pg_server)
+    yield pg_server.dsn_for(name)
+    drop_database(pg_server.dsn, name)
+
+
+@pytest.fixture
+def database_factory(pg_server: Server) -> Iterator[object]:
+    """Call it to get DSNs of more new, empty databases; all are dropped after the test."""
+    made: list[str] = []
+
+    def make(label: str = "db") -> str:
+        name = new_database(pg_server, label)
+        made.append(name)
+        return pg_server.dsn_for(name)
+
+    yield make
+    for name in made:
+        drop_database(pg_server.dsn, name)
+
+
+def sspp_seed_command() -> list[str]:
+    """How to run the installed ``sspp-seed`` console script (the one a user types)."""
+    script = Path(sys.executable).with_name("sspp-seed")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("sspp-seed")
+    if found:
+        return [found]
+    return [sys.executable, "-m", "sspp_fixtures"]
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run ``sspp-seed`` as a subprocess, as a user would, and capture its output."""
+    full_env = {**os.environ, **(env or {})}
+    full_env.setdefault("COLUMNS", "200")
+    return subprocess.run(
+        [*sspp_seed_command(), *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        check=False,
+    )
