@@ -31,8 +31,20 @@ def _json_default(value: object) -> object:
     raise TypeError(f"cannot serialize {type(value).__name__}")
 
 
+#: Width of output that goes to a file or pipe (a terminal's own width is used otherwise).
+_PIPE_WIDTH = 160
+
+
 def error_console() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def output_console() -> Console:
+    """stdout for people: the terminal's width, or a wide fixed one when piped, so tables don't wrap."""
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=_PIPE_WIDTH)
+    return console
 
 
 @dataclass
@@ -40,7 +52,7 @@ class CliState:
     """The root command's state, handed to every subcommand through ``ctx.obj``."""
 
     debug: bool = False
-    console: Console = field(default_factory=lambda: Console(highlight=False))
+    console: Console = field(default_factory=output_console)
     err: Console = field(default_factory=error_console)
 
     def emit(self, as_json: bool, data: dict[str, Any], render: Callable[[Console], None]) -> None:

@@ -1,0 +1,167 @@
+"""One formatter per output: PostgreSQL COPY text (the loader's), CSV, JSON lines and SQL INSERT statements.
+
+A formatter turns a :class:`Columns` chunk into bytes; ``header``/``footer`` frame a whole table's output.
+Like psycopg's ``Writer``, formatting is apart from sending: the same bytes go to a connection or a file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import ClassVar, Protocol
+
+from ._generate import Columns, Value
+from ._tables import TABLES, TableSpec
+
+__all__ = ["FORMATS", "CopyText", "Csv", "Formatter", "JsonLines", "SqlInserts", "formatter"]
+
+_COPY_SPECIALS = ("\\", "\t", "\n", "\r")
+# Kinds whose text the generator makes from digits, dashes, colons and dots only.
+_NEVER_ESCAPED = frozenset({"uuid", "timestamp", "number"})
+_SQL_ROWS_PER_STATEMENT = 500
+
+
+class Formatter(Protocol):
+    name: ClassVar[str]
+    extension: ClassVar[str]
+
+    def header(self, spec: TableSpec) -> bytes: ...
+
+    def rows(self, chunk: Columns) -> bytes: ...
+
+    def footer(self, spec: TableSpec) -> bytes: ...
+
+
+def _copy_escape(values: list[Value], kind: str) -> list[str]:
+    """A column in COPY text: specials backslash-escaped (only when present), NULL as ``\\N``."""
+    has_null = None in values
+    if kind not in _NEVER_ESCAPED:
+        probe = "".join(v for v in values if v is not None) if has_null else "".join(values)  # type: ignore[arg-type]
+        if any(special in probe for special in _COPY_SPECIALS):
+            values = [
+                None
+                if v is None
+                else v.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+                for v in values
+            ]
+    return ["\\N" if v is None else v for v in values] if has_null else values  # type: ignore[return-value]
+
+
+def _interleave(columns: list[list[str]]) -> bytes:
+    """Rows joined by tabs and newlines, built as one flat list and joined once (twice as fast as per row)."""
+    n, width = len(columns[0]), len(columns)
+    flat: list[str] = [""] * (2 * width * n)
+    for j, column in enumerate(columns):
+        flat[2 * j :: 2 * width] = column
+        flat[2 * j + 1 :: 2 * width] = ["\t" if j < width - 1 else "\n"] * n
+    return "".join(flat).encode()
+
+
+class CopyText:
+    """PostgreSQL's COPY text format: tab-separated, ``\\N`` for NULL, backslash escapes."""
+
+    name: ClassVar[str] = "copy"
+    extension: ClassVar[str] = "copy"
+
+    def header(self, spec: TableSpec) -> bytes:
+        return b""
+
+    def rows(self, chunk: Columns) -> bytes:
+        if not chunk.rows:
+            return b""
+        spec = TABLES[chunk.table]
+        return _interleave([_copy_escape(chunk.values[c], k) for c, k in zip(spec.columns, spec.kinds, strict=True)])
+
+    def footer(self, spec: TableSpec) -> bytes:
+        return b""
+
+
+class Csv:
+    """RFC 4180 CSV with a header line; an empty unquoted field is NULL (as PostgreSQL's CSV COPY reads it)."""
+
+    name: ClassVar[str] = "csv"
+    extension: ClassVar[str] = "csv"
+
+    def header(self, spec: TableSpec) -> bytes:
+        return (",".join(spec.columns) + "\r\n").encode()
+
+    def rows(self, chunk: Columns) -> bytes:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        columns = [chunk.values[c] for c in TABLES[chunk.table].columns]
+        writer.writerows(zip(*columns, strict=True))
+        return buffer.getvalue().encode()
+
+    def footer(self, spec: TableSpec) -> bytes:
+        return b""
+
+
+class JsonLines:
+    """One JSON object per line; JSONB columns are nested objects, numbers are numbers."""
+
+    name: ClassVar[str] = "jsonl"
+    extension: ClassVar[str] = "jsonl"
+
+    def header(self, spec: TableSpec) -> bytes:
+        return b""
+
+    def rows(self, chunk: Columns) -> bytes:
+        spec = TABLES[chunk.table]
+        rendered: list[list[str]] = []
+        for column, kind in zip(spec.columns, spec.kinds, strict=True):
+            key = json.dumps(column) + ":"
+            values = chunk.values[column]
+            if kind in ("json", "number"):
+                rendered.append([key + ("null" if v is None else v) for v in values])
+            else:
+                rendered.append([key + json.dumps(v, ensure_ascii=False) for v in values])
+        lines = ["{" + ",".join(parts) + "}" for parts in zip(*rendered, strict=True)]
+        return ("\n".join(lines) + "\n").encode() if lines else b""
+
+    def footer(self, spec: TableSpec) -> bytes:
+        return b""
+
+
+def _sql_literal(value: Value, kind: str) -> str:
+    if value is None:
+        return "NULL"
+    if kind == "number":
+        return value
+    return "'" + value.replace("'", "''") + "'"
+
+
+class SqlInserts:
+    """Plain multi-row ``INSERT`` statements: runnable by psql and by a driver's ``execute()``."""
+
+    name: ClassVar[str] = "sql"
+    extension: ClassVar[str] = "sql"
+
+    def header(self, spec: TableSpec) -> bytes:
+        return f"-- {spec.name}\n".encode()
+
+    def rows(self, chunk: Columns) -> bytes:
+        if not chunk.rows:
+            return b""
+        spec = TABLES[chunk.table]
+        columns = [
+            [_sql_literal(v, kind) for v in chunk.values[column]]
+            for column, kind in zip(spec.columns, spec.kinds, strict=True)
+        ]
+        tuples = ["(" + ", ".join(row) + ")" for row in zip(*columns, strict=True)]
+        prefix = f"INSERT INTO {spec.name} ({', '.join(spec.columns)}) VALUES\n"
+        statements = [
+            prefix + ",\n".join(tuples[i : i + _SQL_ROWS_PER_STATEMENT]) + ";\n"
+            for i in range(0, len(tuples), _SQL_ROWS_PER_STATEMENT)
+        ]
+        return "".join(statements).encode()
+
+    def footer(self, spec: TableSpec) -> bytes:
+        return b"\n"
+
+
+FORMATS: dict[str, type[Formatter]] = {f.name: f for f in (CopyText, Csv, JsonLines, SqlInserts)}
+
+
+def formatter(name: str) -> Formatter:
+    return FORMATS[name]()

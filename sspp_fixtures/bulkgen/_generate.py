@@ -1,0 +1,275 @@
+"""Chunks of rows, as text columns, from a scenario: the bulk generator's unit of work.
+
+The data is cut into chunks of :data:`CHUNK_ROWS` rows. Chunk ``k`` of a table depends only on
+(scenario, seed, table, k): chunks can be made in any order, by any number of processes, grouped into
+batches of any size, and the data stays byte-identical. Stories (scripted customers) form one extra chunk.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..model import (
+    CUSTOMER_COLUMNS,
+    EVENT_COLUMNS,
+    LOCALES,
+    SIGNAL_COLUMNS,
+    Pools,
+    Window,
+    derive_rng,
+    derive_signal_data,
+    locale_columns,
+    make_payload,
+    sample_annual_values,
+    sample_created_at,
+    sample_customers,
+    sample_events,
+    sample_industries,
+    sample_processing_lag,
+    sample_updated_at,
+    sample_uuids,
+)
+from ..scenarios import Scenario, Story
+
+__all__ = ["CHUNK_ROWS", "ChunkMaker", "Columns", "chunk_count"]
+
+#: Rows per chunk. Part of the data's identity: changing it changes the data of every seed.
+CHUNK_ROWS = 10_000
+
+Value = str | None
+
+
+@dataclass(frozen=True)
+class Columns:
+    """One chunk of one table: every value already rendered as text (``None`` is SQL NULL)."""
+
+    table: str
+    values: dict[str, list[Value]]
+    rows: int
+
+    @classmethod
+    def empty(cls, table: str, columns: tuple[str, ...]) -> Columns:
+        return cls(table, {column: [] for column in columns}, 0)
+
+
+def chunk_count(rows: int) -> int:
+    return math.ceil(rows / CHUNK_ROWS) if rows > 0 else 0
+
+
+def _timestamps(values: npt.NDArray[np.datetime64]) -> list[Value]:
+    """``datetime64`` to PostgreSQL timestamp text (``NaT`` becomes NULL)."""
+    text: list[Value] = np.datetime_as_string(values.astype("datetime64[us]"), unit="us").tolist()
+    if np.isnat(values).any():
+        return [None if value == "NaT" else value for value in text]
+    return text
+
+
+def _strings(values: npt.NDArray[Any] | list[str]) -> list[Value]:
+    return values if isinstance(values, list) else values.tolist()  # type: ignore[return-value]
+
+
+def _amounts(values: npt.NDArray[np.float64]) -> list[Value]:
+    return [f"{value:.2f}" for value in values.tolist()]
+
+
+@dataclass
+class ChunkMaker:
+    """Makes the chunks of one scenario (in whichever process holds it)."""
+
+    scenario: Scenario
+    pools: Pools
+    window: Window = field(init=False)
+    _mix: dict[str, float] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.window = Window(self.scenario.window_start, self.scenario.window_end)
+        total = sum(self.scenario.event_mix.values())
+        self._mix = {name: weight / total for name, weight in self.scenario.event_mix.items()}
+
+    @property
+    def customer_chunks(self) -> int:
+        return chunk_count(self.scenario.customers)
+
+    @property
+    def event_chunks(self) -> int:
+        return chunk_count(self.scenario.events)
+
+    def customers(self, k: int) -> Columns:
+        """Customers ``k * CHUNK_ROWS + 1`` onwards (ids ``cust_…`` numbered from 1)."""
+        s = self.scenario
+        first = k * CHUNK_ROWS + 1
+        last = min((k + 1) * CHUNK_ROWS, s.customers)
+        numbers = np.arange(first, last + 1, dtype=np.int64)
+        batch = sample_customers(
+            derive_rng(s.seed, "customers", k),
+            numbers,
+            self.pools,
+            self.window,
+            seed=s.seed,
+            segment_shares=s.segment_shares,
+            locale_shares=s.locale_shares,
+        )
+        values: dict[str, list[Value]] = {
+            "customer_id": _strings(batch.customer_id),
+            "name": _strings(batch.name),
+            "contact_name": _strings(batch.contact_name),
+            "contact_email": _strings(batch.contact_email),
+            "phone": _strings(batch.phone),
+            "industry": _strings(batch.industry),
+            "segment": _strings(batch.segment),
+            "region": _strings(batch.region),
+            "country": _strings(batch.country),
+            "locale": _strings(batch.locale),
+            "lifecycle_stage": _strings(batch.lifecycle_stage),
+            "annual_value": _amounts(batch.annual_value),
+            "created_at": _timestamps(batch.created_at),
+            "updated_at": _timestamps(batch.updated_at),
+        }
+        return Columns("customers", values, len(numbers))
+
+    def events(self, k: int) -> tuple[Columns, Columns]:
+        """Events ``k * CHUNK_ROWS`` onwards and the signals of the processed ones."""
+        s = self.scenario
+        n = min(CHUNK_ROWS, s.events - k * CHUNK_ROWS)
+        batch = sample_events(
+            derive_rng(s.seed, "events", k),
+            n,
+            self.window,
+            seed=s.seed,
+            n_customers=s.customers,
+            mix=self._mix,
+            segment_shares=s.segment_shares,
+            locale_shares=s.locale_shares,
+            activity_exponent=s.activity_skew,
+            trend=s.trend,
+            unprocessed_share=1.0 - s.processed_share,
+        )
+        events = Columns(
+            "events",
+            {
+                "id": _strings(batch.id),
+                "event_type": _strings(batch.event_type),
+                "customer_id": _strings(batch.customer_id),
+                "payload": _strings(batch.payload),
+                "source": _strings(batch.source),
+                "received_at": _timestamps(batch.received_at),
+            },
+            n,
+        )
+        done = np.flatnonzero(batch.processed)
+        pick = done.tolist()
+        signal_ids, signal_data, event_ids = batch.signal_id, batch.signal_data, batch.id
+        signals = Columns(
+            "signals",
+            {
+                "id": [signal_ids[i] for i in pick],
+                "event_type": batch.event_type[done].tolist(),
+                "customer_id": [batch.customer_id[i] for i in pick],
+                "signal_data": [signal_data[i] for i in pick],
+                "processed_at": _timestamps(batch.processed_at[done]),
+                "created_at": _timestamps(batch.signal_created_at[done]),
+                "event_id": [event_ids[i] for i in pick],
+            },
+            len(pick),
+        )
+        return events, signals
+
+    def stories(self) -> tuple[Columns, Columns, Columns]:
+        """The scripted customers, their events and the signals of the processed ones."""
+        s = self.scenario
+        rng = derive_rng(s.seed, "stories")
+        customers: dict[str, list[Value]] = {c: [] for c in _CUSTOMER_FIELDS}
+        events: dict[str, list[Value]] = {c: [] for c in _EVENT_FIELDS}
+        signals: dict[str, list[Value]] = {c: [] for c in _SIGNAL_FIELDS}
+        for story in s.stories:
+            currency = self._story_customer(story, rng, customers)
+            self._story_events(story, currency, rng, events, signals)
+        return (
+            Columns("customers", customers, len(customers["customer_id"])),
+            Columns("events", events, len(events["id"])),
+            Columns("signals", signals, len(signals["id"])),
+        )
+
+    def _story_customer(self, story: Story, rng: np.random.Generator, out: dict[str, list[Value]]) -> str:
+        spec = story.customer
+        traits = locale_columns([spec.segment], [spec.locale])
+        pool = self.pools[spec.locale] if spec.locale in self.pools.locales else None
+        pick = int(rng.integers(0, 1 << 30))
+        contact = spec.contact_name or (str(pool.contact_names[pick % len(pool.contact_names)]) if pool else None)
+        domain = re.sub(r"[^a-z0-9]+", "-", spec.name.lower()).strip("-")[:40] or "customer"
+        tld = next(info.tld for info in LOCALES if info.locale == spec.locale)
+        email = spec.contact_email or (
+            f"{pool.email_locals[pick % len(pool.email_locals)]!s}@{domain}.{tld}" if pool else None
+        )
+        phone = str(pool.phones[pick % len(pool.phones)]) if pool else None
+        created = sample_created_at(rng, 1, self.window)
+        row: dict[str, Value] = {
+            "customer_id": spec.customer_id,
+            "name": spec.name,
+            "contact_name": contact,
+            "contact_email": email,
+            "phone": phone,
+            "industry": spec.industry or str(sample_industries(rng, 1)[0]),
+            "segment": spec.segment,
+            "region": str(traits.region[0]),
+            "country": str(traits.country[0]),
+            "locale": spec.locale,
+            "lifecycle_stage": spec.lifecycle_stage or "customer",
+            "annual_value": _amounts(sample_annual_values(rng, traits.segment))[0],
+            "created_at": _timestamps(created)[0],
+            "updated_at": _timestamps(sample_updated_at(rng, created, self.window))[0],
+        }
+        for column, value in row.items():
+            out[column].append(value)
+        return str(traits.currency[0])
+
+    def _story_events(
+        self,
+        story: Story,
+        currency: str,
+        rng: np.random.Generator,
+        events: dict[str, list[Value]],
+        signals: dict[str, list[Value]],
+    ) -> None:
+        spec = story.customer
+        for scripted in story.events:
+            for received in scripted.timestamps(self.window.start):
+                payload = make_payload(scripted.type, rng, segment=spec.segment, currency=currency)
+                payload.update(scripted.payload)
+                event_id, signal_id = sample_uuids(rng, 2)
+                events["id"].append(event_id)
+                events["event_type"].append(scripted.type)
+                events["customer_id"].append(spec.customer_id)
+                events["payload"].append(json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
+                events["source"].append("api")
+                events["received_at"].append(_text_time(received))
+                lag = sample_processing_lag(rng, 1)[0].astype("timedelta64[us]").astype(int)
+                processed_at = received + timedelta(microseconds=int(lag))
+                created_at = processed_at + timedelta(milliseconds=int(rng.integers(1, 50)))
+                if not scripted.processed or created_at >= self.window.end:
+                    continue
+                signal = derive_signal_data(scripted.type, payload)
+                signals["id"].append(signal_id)
+                signals["event_type"].append(scripted.type)
+                signals["customer_id"].append(spec.customer_id)
+                signals["signal_data"].append(json.dumps(signal, ensure_ascii=False, separators=(",", ":")))
+                signals["processed_at"].append(_text_time(processed_at))
+                signals["created_at"].append(_text_time(created_at))
+                signals["event_id"].append(event_id)
+
+
+def _text_time(value: datetime) -> str:
+    return value.isoformat(timespec="microseconds")
+
+
+_CUSTOMER_FIELDS = CUSTOMER_COLUMNS
+_EVENT_FIELDS = EVENT_COLUMNS
+_SIGNAL_FIELDS = SIGNAL_COLUMNS

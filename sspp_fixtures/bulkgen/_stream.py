@@ -1,0 +1,154 @@
+"""Formatted pieces of a scenario's tables, made by worker processes, delivered in order with bounded memory.
+
+At most ``2 * workers`` batches are in flight: a consumer slower than the generator (a COPY into a busy
+server) holds the workers back instead of letting finished batches pile up, so memory stays flat from 1M to
+10M rows.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from multiprocessing.pool import AsyncResult, Pool
+from typing import Literal
+
+from ..model import LocalePool
+from ..scenarios import Scenario
+from ._formats import Formatter, formatter
+from ._generate import CHUNK_ROWS, ChunkMaker, Columns
+from ._pools_cache import load_pools, pools_from
+
+__all__ = ["DEFAULT_BATCH_ROWS", "Piece", "Task", "default_workers", "generate", "plan_tasks", "scenario_locales"]
+
+DEFAULT_BATCH_ROWS = 50_000
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Formatted rows of one table, ready to send."""
+
+    table: str
+    data: bytes
+    rows: int
+
+
+@dataclass(frozen=True)
+class Task:
+    """A batch of consecutive chunks of one table (events come with their signals), or the stories."""
+
+    kind: Literal["customers", "events", "stories"]
+    first: int = 0
+    stop: int = 0
+
+
+#: Below this many events, starting worker processes costs more than it saves.
+_IN_PROCESS_EVENTS = 100_000
+
+
+def default_workers(scenario: Scenario | None = None) -> int:
+    """Generator processes: one per core (the database and the sender share them), or none for small data."""
+    if scenario is not None and scenario.events + scenario.customers < _IN_PROCESS_EVENTS:
+        return 1
+    return max(1, os.cpu_count() or 1)
+
+
+def scenario_locales(scenario: Scenario) -> list[str]:
+    used = {locale for locale, share in scenario.locale_shares.items() if share > 0}
+    used |= {story.customer.locale for story in scenario.stories}
+    return sorted(used)
+
+
+def plan_tasks(scenario: Scenario, batch_rows: int = DEFAULT_BATCH_ROWS) -> list[Task]:
+    """The batches, in the order their pieces are delivered: customers, events (+ signals), stories."""
+    per_batch = max(1, round(batch_rows / CHUNK_ROWS))
+    tasks: list[Task] = []
+    for kind, chunks in (("customers", _chunks(scenario.customers)), ("events", _chunks(scenario.events))):
+        for first in range(0, chunks, per_batch):
+            tasks.append(Task(kind, first, min(first + per_batch, chunks)))  # type: ignore[arg-type]
+    if scenario.stories:
+        tasks.append(Task("stories"))
+    return tasks
+
+
+def _chunks(rows: int) -> int:
+    return -(-rows // CHUNK_ROWS) if rows > 0 else 0
+
+
+@dataclass
+class _WorkerState:
+    """What one process needs to make batches, set once by the pool's initializer."""
+
+    maker: ChunkMaker | None = None
+    formatter: Formatter | None = None
+
+
+_worker = _WorkerState()
+
+
+def _init(scenario: Scenario, pools: dict[str, LocalePool], format_name: str) -> None:
+    _worker.maker = ChunkMaker(scenario, pools_from(pools))
+    _worker.formatter = formatter(format_name)
+
+
+def _format(pieces: list[Columns]) -> list[Piece]:
+    writer = _worker.formatter
+    assert writer is not None
+    by_table: dict[str, list[Columns]] = {}
+    for chunk in pieces:
+        by_table.setdefault(chunk.table, []).append(chunk)
+    return [
+        Piece(table, b"".join(writer.rows(c) for c in chunks), sum(c.rows for c in chunks))
+        for table, chunks in by_table.items()
+    ]
+
+
+def run_task(task: Task) -> list[Piece]:
+    """Make and format one batch (in a worker, or in-process when running with one worker)."""
+    maker = _worker.maker
+    assert maker is not None
+    chunks: list[Columns] = []
+    if task.kind == "customers":
+        chunks = [maker.customers(k) for k in range(task.first, task.stop)]
+    elif task.kind == "events":
+        for k in range(task.first, task.stop):
+            chunks.extend(maker.events(k))
+        # All events of the batch go out before its signals: two COPY statements per batch, not per chunk.
+        chunks.sort(key=lambda c: c.table == "signals")
+    else:
+        chunks = list(maker.stories())
+    return _format(chunks)
+
+
+def generate(
+    scenario: Scenario,
+    format_name: str = "copy",
+    *,
+    workers: int | None = None,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+) -> Generator[Piece, None, None]:
+    """The scenario's rows as formatted pieces, in a fixed order, whatever ``workers`` and ``batch_rows``."""
+    count = default_workers(scenario) if workers is None else max(1, workers)
+    pools = load_pools(scenario_locales(scenario), workers=count)
+    pool_dict = dict(pools.by_locale)
+    tasks = plan_tasks(scenario, batch_rows)
+    if count == 1 or len(tasks) <= 1:
+        _init(scenario, pool_dict, format_name)
+        for task in tasks:
+            yield from run_task(task)
+        return
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["sspp_fixtures.bulkgen._stream"])
+    with context.Pool(count, initializer=_init, initargs=(scenario, pool_dict, format_name)) as pool:
+        yield from _ordered(pool, tasks, max_in_flight=2 * count)
+
+
+def _ordered(pool: Pool, tasks: list[Task], *, max_in_flight: int) -> Iterator[Piece]:
+    pending: deque[AsyncResult[list[Piece]]] = deque()
+    queue = deque(tasks)
+    while queue or pending:
+        while queue and len(pending) < max_in_flight:
+            pending.append(pool.apply_async(run_task, (queue.popleft(),)))
+        yield from pending.popleft().get()

@@ -1,0 +1,249 @@
+"""Loading generated rows into PostgreSQL with COPY, in one transaction: a load lands whole or not at all.
+
+The target is checked first (empty: initialized; marked: used; unmarked with data: refused) and its live
+columns compared with the model, so a migration the model does not know stops the load before any COPY.
+Inside the transaction the tables are emptied, their indexes dropped, the rows streamed with one COPY per
+batch while worker processes generate the next batches, the indexes rebuilt and the tables analyzed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from .bulkgen import DEFAULT_BATCH_ROWS, TABLE_ORDER, TABLES, Columns, CopyText, Piece, default_workers, generate
+from .dsn import connect, database_name, mask_dsn
+from .errors import LoadError
+from .scenarios import Scenario
+from .schema import init_database
+
+__all__ = ["LoadReport", "ProgressCallback", "check_live_schema", "copy_columns", "load_scenario_into"]
+
+#: Called with (table, rows just sent), and with ("phase:<name>", 0) when a phase starts.
+ProgressCallback = Callable[[str, int], None]
+
+_LOCK_TIMEOUT = "30s"
+
+
+@dataclass
+class LoadReport:
+    """What a load did: rows per table, time per phase, and the worker count."""
+
+    database: str
+    scenario: str
+    seed: int
+    fingerprint: str
+    workers: int
+    rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLE_ORDER, 0))
+    bytes_sent: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.rows.values())
+
+    @property
+    def total_seconds(self) -> float:
+        return sum(self.seconds.values())
+
+
+@dataclass(frozen=True)
+class _SavedIndex:
+    table: str
+    name: str
+    definition: str
+    constraint: bool
+
+
+def check_live_schema(conn: psycopg.Connection[Any]) -> None:
+    """Refuse a live schema the generator cannot fill: a missing column, or an extra NOT NULL one without default."""
+    for table, spec in TABLES.items():
+        rows = conn.execute(
+            "SELECT column_name, is_nullable = 'NO', column_default IS NOT NULL OR is_identity = 'YES' "
+            "OR is_generated <> 'NEVER' FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = %s",
+            (table,),
+        ).fetchall()
+        live = {name: (not_null, has_default) for name, not_null, has_default in rows}
+        if not live:
+            raise LoadError(f"table {table} does not exist", hint="run sspp-seed migrate on the database first")
+        missing = [column for column in spec.columns if column not in live]
+        if missing:
+            raise LoadError(
+                f"table {table} has no column {missing[0]}",
+                hint="the database is behind this sspp-fixtures: run sspp-seed migrate first",
+                table=table,
+                column=missing[0],
+            )
+        unfillable = [
+            c for c, (not_null, default) in live.items() if c not in spec.columns and not_null and not default
+        ]
+        if unfillable:
+            raise LoadError(
+                f"table {table}: column {unfillable[0]} is NOT NULL without a default, and the generator does not "
+                "know it (a migration added it)",
+                hint=f"give {table}.{unfillable[0]} a default in a migration, or upgrade sspp-fixtures",
+                table=table,
+                column=unfillable[0],
+            )
+
+
+def _drop_indexes(conn: psycopg.Connection[Any]) -> list[_SavedIndex]:
+    """Drop every index and primary/unique key of the tables, returning what rebuilds them."""
+    saved: list[_SavedIndex] = []
+    rows = conn.execute(
+        """
+        SELECT t.relname, i.relname, pg_catalog.pg_get_indexdef(i.oid), c.conname,
+               pg_catalog.pg_get_constraintdef(c.oid)
+        FROM pg_catalog.pg_index x
+        JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
+        JOIN pg_catalog.pg_class t ON t.oid = x.indrelid
+        LEFT JOIN pg_catalog.pg_constraint c ON c.conindid = i.oid AND c.contype IN ('p', 'u', 'x')
+        WHERE t.relnamespace = current_schema()::regnamespace AND t.relname = ANY(%s)
+        ORDER BY c.conname IS NULL, t.relname, i.relname
+        """,
+        (list(TABLE_ORDER),),
+    ).fetchall()
+    for table, index, index_def, constraint, constraint_def in rows:
+        if constraint is not None:
+            saved.append(_SavedIndex(table, constraint, constraint_def, True))
+            conn.execute(
+                sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(sql.Identifier(table), sql.Identifier(constraint))
+            )
+        else:
+            saved.append(_SavedIndex(table, index, index_def, False))
+            conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(index)))
+    return saved
+
+
+def _rebuild_indexes(conn: psycopg.Connection[Any], saved: list[_SavedIndex]) -> None:
+    for index in saved:
+        if index.constraint:
+            conn.execute(
+                sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(
+                    sql.Identifier(index.table), sql.Identifier(index.name)
+                )
+                + sql.SQL(index.definition)  # from pg_get_constraintdef, not user input
+            )
+        else:
+            conn.execute(index.definition.encode())
+
+
+def _copy_statement(table: str) -> sql.Composed:
+    spec = TABLES[table]
+    return sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c) for c in spec.columns)
+    )
+
+
+def _send(
+    conn: psycopg.Connection[Any], pieces: Iterable[Piece], report: LoadReport, progress: ProgressCallback
+) -> None:
+    with conn.cursor() as cursor:
+        for piece in pieces:
+            if not piece.rows:
+                continue
+            with cursor.copy(_copy_statement(piece.table)) as copy:
+                copy.write(piece.data)
+            report.rows[piece.table] += piece.rows
+            report.bytes_sent += len(piece.data)
+            progress(piece.table, piece.rows)
+
+
+def copy_columns(conn: psycopg.Connection[Any], chunks: Iterable[Columns]) -> int:
+    """COPY already-made chunks (the factories' ``create_batch``) on an open connection; returns rows sent."""
+    formatter = CopyText()
+    sent = 0
+    with conn.cursor() as cursor:
+        for chunk in chunks:
+            if chunk.rows:
+                with cursor.copy(_copy_statement(chunk.table)) as copy:
+                    copy.write(formatter.rows(chunk))
+                sent += chunk.rows
+    return sent
+
+
+@contextlib.contextmanager
+def _phase(report: LoadReport, name: str, progress: ProgressCallback) -> Iterator[None]:
+    progress(f"phase:{name}", 0)
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        report.seconds[name] = report.seconds.get(name, 0.0) + time.perf_counter() - started
+
+
+def _explain(exc: psycopg.Error, report: LoadReport, dsn: str) -> LoadError:
+    sent = ", ".join(f"{n:,} {t}" for t, n in report.rows.items() if n)
+    if isinstance(exc, psycopg.OperationalError) or exc.sqlstate in (None, "57P01", "57P02", "57P03"):
+        return LoadError(
+            f"lost the connection to {mask_dsn(dsn)} during the load ({sent or 'no rows'} sent); "
+            "the transaction was rolled back and nothing was loaded",
+            hint="check the server and run the load again",
+            sqlstate=exc.sqlstate,
+        )
+    diag = exc.diag
+    where = f" ({diag.context.strip().splitlines()[0]})" if diag.context else ""
+    return LoadError(
+        f"the load failed: {(diag.message_primary or str(exc)).strip()}{where}; "
+        "the transaction was rolled back and nothing was loaded",
+        hint="this is a bug if the scenario validated: please report it with the scenario file",
+        sqlstate=exc.sqlstate,
+    )
+
+
+def load_scenario_into(
+    dsn: str,
+    scenario: Scenario,
+    *,
+    workers: int | None = None,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    force: bool = False,
+    wait_s: float = 0.0,
+    progress: ProgressCallback | None = None,
+) -> LoadReport:
+    """Load ``scenario``'s data into the database at ``dsn``, replacing what its SSPP tables held."""
+    notify = progress or (lambda _table, _rows: None)
+    report = LoadReport(
+        database=database_name(dsn),
+        scenario=scenario.name,
+        seed=scenario.seed,
+        fingerprint=scenario.fingerprint(),
+        workers=default_workers(scenario) if workers is None else max(1, workers),
+    )
+    with _phase(report, "prepare", notify):
+        init_database(dsn, force=force, purpose="sspp-seed load", wait_s=wait_s)
+    with connect(dsn, autocommit=False) as conn:
+        try:
+            with _phase(report, "prepare", notify):
+                check_live_schema(conn)
+                conn.execute(f"SET LOCAL lock_timeout = '{_LOCK_TIMEOUT}'")
+                conn.execute("SET LOCAL synchronous_commit = off")
+                conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
+                conn.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(map(sql.Identifier, TABLE_ORDER))))
+                saved = _drop_indexes(conn)
+            with _phase(report, "copy", notify):
+                pieces = generate(scenario, "copy", workers=report.workers, batch_rows=batch_rows)
+                with contextlib.closing(pieces):
+                    _send(conn, pieces, report, notify)
+            with _phase(report, "indexes", notify):
+                _rebuild_indexes(conn, saved)
+            with _phase(report, "analyze", notify):
+                conn.execute(sql.SQL("ANALYZE {}").format(sql.SQL(", ").join(map(sql.Identifier, TABLE_ORDER))))
+            with _phase(report, "commit", notify):
+                conn.commit()
+        except psycopg.Error as exc:
+            with contextlib.suppress(psycopg.Error):
+                conn.rollback()
+            raise _explain(exc, report, dsn) from None
+        except BaseException:
+            with contextlib.suppress(psycopg.Error):
+                conn.rollback()
+            raise
+    return report

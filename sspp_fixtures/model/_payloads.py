@@ -1,0 +1,711 @@
+"""Event payloads per event type, and the signal the worker derives from each.
+
+Both engines go through one columnar path: a type's fields are drawn for many rows at once as NumPy
+arrays, then rendered either as dicts (factories, strategies) or as JSON text built from per-type format
+templates (the bulk generator, no ``json.dumps`` per row). A signal is a pure function of its event's
+type and payload; :func:`derive_signal_data` computes it from a payload dict with the same vectorised
+rules the columnar path uses, so both always agree.
+"""
+
+from __future__ import annotations
+
+import json.encoder
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import ScenarioError
+from ._random import categorical
+from ._validate import check_choice
+from ._vocab import (
+    CURRENCIES,
+    CURRENCY_DECIMALS,
+    EVENT_TYPE_NAMES,
+    EVENT_TYPES,
+    PAYLOAD_SCHEMAS,
+    PLANS,
+    PRODUCTS,
+    SEGMENT_QUANTITY,
+    SEGMENTS,
+    USD_RATES,
+)
+
+__all__ = [
+    "SIGNAL_EVENT_FIELDS",
+    "SIGNAL_MODEL",
+    "SITE_URL",
+    "derive_signal_data",
+    "make_payload",
+    "make_payloads",
+    "make_payloads_and_signals_json",
+    "make_payloads_json",
+]
+
+_encode: Final = json.encoder.encode_basestring
+_Array = npt.NDArray[Any]
+_Columns = dict[str, _Array]
+
+SITE_URL: Final = "https://www.signalplatform.example"
+SIGNAL_MODEL: Final = "sspp-rules/1"
+# The payload fields each signal copies under "event", so a signal can be read without its event.
+SIGNAL_EVENT_FIELDS: Final = {
+    "page_view": ("path", "referrer", "duration_seconds"),
+    "email_open": ("campaign", "clicked"),
+    "inquiry": ("channel", "product", "topic", "seats"),
+    "demo_request": ("product", "team_size", "role", "timeframe"),
+    "trial_signup": ("product", "plan", "seats"),
+    "purchase": ("order_id", "product", "quantity", "amount", "currency"),
+    "renewal": ("contract_id", "product", "term_months", "amount", "currency"),
+    "upsell": ("product", "from_plan", "to_plan", "seats_added"),
+    "webinar_attended": ("webinar_id", "minutes_attended", "asked_question"),
+    "support_ticket": ("ticket_id", "category", "priority"),
+    "churn_risk": ("risk_score", "reasons"),
+}
+_PRIORITIES: Final = ("low", "medium", "high")
+_ACTIONS: Final = {
+    "web_engagement": ("track", "add_to_nurture", "notify_sdr"),
+    "email_engagement": ("track", "add_to_nurture", "notify_sdr"),
+    "buying_intent": ("add_to_nurture", "notify_sdr", "create_opportunity"),
+    "product_qualified_lead": ("add_to_nurture", "notify_sdr", "assign_account_executive"),
+    "closed_won": ("send_onboarding", "send_onboarding", "assign_customer_success"),
+    "retention": ("track", "schedule_check_in", "schedule_check_in"),
+    "expansion": ("track", "notify_account_manager", "notify_account_manager"),
+    "event_engagement": ("track", "add_to_nurture", "notify_sdr"),
+    "support_risk": ("track", "notify_customer_success", "escalate_to_customer_success"),
+    "churn_risk": ("track", "schedule_check_in", "escalate_to_customer_success"),
+}
+
+
+def _vocab(*values: str) -> npt.NDArray[np.object_]:
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
+
+
+def _weights(*values: float) -> npt.NDArray[np.float64]:
+    array = np.asarray(values, dtype=np.float64)
+    return np.asarray(array / array.sum(), dtype=np.float64)
+
+
+_PAGES: Final = _vocab(
+    "/", "/pricing", "/demo", "/contact", "/product/signal-core", "/product/lead-router",
+    "/product/forecast-pro", "/integrations", "/customers", "/docs/getting-started", "/docs/api",
+    "/blog/pipeline-hygiene", "/blog/intent-signals-101", "/blog/forecasting-playbook", "/careers", "/security",
+    "/webinars",
+)  # fmt: skip
+_PAGE_WEIGHTS: Final = _weights(18, 9, 3, 2, 8, 5, 5, 6, 4, 8, 6, 7, 7, 5, 2, 3, 2)
+_HIGH_INTENT_PAGES: Final = ("/pricing", "/demo", "/contact")
+_REFERRERS: Final = _vocab(
+    "(direct)", "https://www.google.com/", "https://www.bing.com/", "https://www.linkedin.com/",
+    "https://news.ycombinator.com/", "https://www.g2.com/", "https://duckduckgo.com/", "https://mail.google.com/",
+)  # fmt: skip
+_REFERRER_WEIGHTS: Final = _weights(35, 30, 5, 12, 3, 7, 3, 5)
+_DEVICES: Final = _vocab("desktop", "mobile", "tablet")
+_DEVICE_WEIGHTS: Final = _weights(62, 33, 5)
+
+_CAMPAIGNS: Final = _vocab(
+    "monthly_newsletter", "nurture_week_1", "nurture_week_2", "product_launch", "webinar_invite",
+    "case_study_digest", "pricing_update", "renewal_reminder",
+)  # fmt: skip
+_SUBJECTS: Final = _vocab(
+    "Your monthly pipeline digest",
+    "Five signals your best deals have in common",
+    "How top teams route leads in under 5 minutes",
+    "Introducing Forecast Pro: forecasts you can trust",
+    "Live webinar: building an intent-driven pipeline",
+    "How Northwind doubled qualified meetings",
+    "Updates to your plan and pricing",
+    "Your subscription renews soon",
+)
+_CAMPAIGN_WEIGHTS: Final = _weights(25, 15, 12, 12, 12, 10, 7, 7)
+_HOT_CAMPAIGNS: Final = ("product_launch", "webinar_invite", "pricing_update")
+_CLIENTS: Final = _vocab("gmail", "outlook", "apple_mail", "other")
+_CLIENT_WEIGHTS: Final = _weights(40, 35, 20, 5)
+
+_CHANNELS: Final = _vocab("web_form", "email", "chat", "phone")
+_CHANNEL_WEIGHTS: Final = _weights(50, 25, 18, 7)
+_TOPICS: Final = _vocab("pricing", "features", "integration", "security", "partnership")
+_TOPIC_WEIGHTS: Final = _weights(35, 23, 20, 12, 10)
+_MESSAGES: Final = (  # two per topic, in _TOPICS order
+    "Hi, could you send pricing for {product} for a team of {seats}?",
+    "We are comparing vendors. What would {product} cost for {seats} seats on an annual plan?",
+    "Does {product} support custom scoring rules? We have {seats} users.",
+    "Can {product} show intent signals per account? We are evaluating it for {seats} reps.",
+    "Does {product} integrate with our CRM? We would roll it out to {seats} people.",
+    "Is there an API to push events into {product}? Our team has {seats} users.",
+    "Can you share your SOC 2 report and DPA for {product}? {seats} users would need access.",
+    "Where is data stored for {product}? We need EU hosting for {seats} seats.",
+    "We are an agency interested in reselling {product} to clients of about {seats} seats.",
+    "Could we discuss a partnership around {product}? Our team has {seats} consultants.",
+)
+
+_ROLES: Final = _vocab(
+    "Founder", "CEO", "CTO", "VP Sales", "VP Marketing", "Head of Revenue Operations", "Sales Manager",
+    "Account Executive", "Marketing Manager", "Sales Operations Analyst",
+)  # fmt: skip
+_DECISION_ROLES: Final = ("Founder", "CEO", "CTO", "VP Sales", "VP Marketing", "Head of Revenue Operations")
+_TIMEFRAMES: Final = _vocab("this_week", "next_week", "this_month", "next_quarter")
+_TIMEFRAME_WEIGHTS: Final = _weights(25, 30, 30, 15)
+_SOON: Final = ("this_week", "next_week")
+_SLOTS: Final = _vocab("morning", "afternoon", "evening")
+_SLOT_WEIGHTS: Final = _weights(45, 50, 5)
+
+_PLANS: Final = _vocab(*PLANS)
+# Plan shares per segment (rows in SEGMENTS order, columns in PLANS order).
+_PLAN_BY_SEGMENT: Final = np.array([[50, 40, 10, 0], [15, 45, 35, 5], [0, 20, 40, 40]], dtype=np.float64) / 100
+_BILLING_PERIODS: Final = _vocab("monthly", "annual")
+_BILLING_MONTHS: Final = np.array([1, 12], dtype=np.int64)
+_BILLING_WEIGHTS: Final = _weights(35, 65)
+_TERMS: Final = np.array([12, 24, 36], dtype=np.int64)
+_TERM_WEIGHTS: Final = _weights(70, 20, 10)
+_TRIAL_DAYS: Final = np.array([14, 30], dtype=np.int64)
+_TRIAL_WEIGHTS: Final = _weights(70, 30)
+
+_WEBINAR_IDS: Final = _vocab(
+    "wb_intent_101", "wb_forecast_accuracy", "wb_speed_to_lead", "wb_revops_stack", "wb_churn_warning",
+    "wb_product_tour",
+)  # fmt: skip
+_WEBINAR_TITLES: Final = _vocab(
+    "Intent signals 101",
+    "Forecast accuracy without the spreadsheets",
+    "Speed to lead: routing that closes",
+    "Building the modern RevOps stack",
+    "Early warning signs of churn",
+    "Live product tour",
+)
+
+_CATEGORIES: Final = _vocab("how_to", "bug", "billing", "integration", "account", "outage")
+_CATEGORY_WEIGHTS: Final = _weights(30, 25, 15, 15, 10, 5)
+_URGENT_CATEGORIES: Final = ("billing", "outage")
+_TICKET_SUBJECTS: Final = _vocab(  # two per category, in _CATEGORIES order
+    "How do I set up scoring rules?", "How to export signals to CSV",
+    "Dashboard does not load", "Signals missing for some accounts",
+    "Invoice shows the wrong seat count", "Update our payment method",
+    "CRM sync failing with a timeout", "Webhook events not arriving",
+    "Add users to our workspace", "Reset our SSO configuration",
+    "API returning 503 errors", "Platform unavailable for our team",
+)  # fmt: skip
+_TICKET_PRIORITIES: Final = _vocab("low", "normal", "high", "urgent")
+_TICKET_PRIORITY_WEIGHTS: Final = _weights(30, 45, 20, 5)
+_TICKET_PRIORITY_SCORE: Final = {"low": 0.15, "normal": 0.3, "high": 0.6, "urgent": 0.85}
+_CHURN_REASONS: Final = (
+    "usage_drop", "payment_failed", "champion_left", "negative_nps", "support_escalations",
+    "competitor_evaluation", "seat_reduction",
+)  # fmt: skip
+_REASON_COUNT_WEIGHTS: Final = _weights(50, 35, 15)
+
+_PRODUCT_SLUGS: Final = _vocab(*(product.slug for product in PRODUCTS))
+_PRODUCT_NAMES: Final = _vocab(*(product.display_name for product in PRODUCTS))
+_PRODUCT_WEIGHTS: Final = _weights(*(product.weight for product in PRODUCTS))
+_PRICE_LOW: Final = np.array([product.unit_price[0] for product in PRODUCTS])
+_PRICE_HIGH: Final = np.array([product.unit_price[1] for product in PRODUCTS])
+_QTY_MEDIAN: Final = np.array([SEGMENT_QUANTITY[s][0].median for s in SEGMENTS])
+_QTY_SIGMA: Final = np.array([SEGMENT_QUANTITY[s][0].sigma for s in SEGMENTS])
+_QTY_LOW: Final = np.array([SEGMENT_QUANTITY[s][1][0] for s in SEGMENTS], dtype=np.int64)
+_QTY_HIGH: Final = np.array([SEGMENT_QUANTITY[s][1][1] for s in SEGMENTS], dtype=np.int64)
+_CURRENCY_ARRAY: Final = _vocab(*CURRENCIES)
+_RATES: Final = np.array([USD_RATES[c] for c in CURRENCIES])
+_DECIMALS: Final = np.array([CURRENCY_DECIMALS[c] for c in CURRENCIES], dtype=np.int64)
+_SEGMENT_INDEX: Final = {segment: i for i, segment in enumerate(SEGMENTS)}
+_CURRENCY_INDEX: Final = {currency: i for i, currency in enumerate(CURRENCIES)}
+
+
+@dataclass(frozen=True, slots=True)
+class _Draw:
+    """What a type's draw function gets: ``m`` rows with their segment and currency codes."""
+
+    rng: np.random.Generator
+    m: int
+    segments: npt.NDArray[np.intp]
+    currencies: npt.NDArray[np.intp]
+
+    def pick(self, vocabulary: npt.NDArray[np.object_], weights: npt.NDArray[np.float64]) -> _Array:
+        return vocabulary[categorical(self.rng, self.m, weights)]
+
+    def codes(self, weights: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
+        return categorical(self.rng, self.m, weights)
+
+    def chance(self, p: float) -> npt.NDArray[np.bool_]:
+        return self.rng.random(self.m) < p
+
+    def ids(self, prefix: str, digits: int) -> _Array:
+        values = self.rng.integers(0, 1 << (4 * digits), size=self.m, dtype=np.uint64).tolist()
+        pattern = f"{prefix}%0{digits}x"
+        return _vocab(*map(pattern.__mod__, values))
+
+    def log_normal_ints(self, median: float, sigma: float, low: int, high: int) -> npt.NDArray[np.int64]:
+        values = np.exp(np.log(median) + sigma * self.rng.standard_normal(self.m))
+        return np.asarray(np.clip(np.round(values), low, high), dtype=np.int64)
+
+    def quantities(self) -> npt.NDArray[np.int64]:
+        """Seats per row, by segment."""
+        s = self.segments
+        values = np.exp(np.log(_QTY_MEDIAN[s]) + _QTY_SIGMA[s] * self.rng.standard_normal(self.m))
+        return np.asarray(np.clip(np.round(values), _QTY_LOW[s], _QTY_HIGH[s]), dtype=np.int64)
+
+    def amounts(
+        self, products: npt.NDArray[np.intp], units: npt.NDArray[np.int64], months: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.float64]:
+        """Prices in each row's currency: unit price x units x months, rounded to the currency's minor unit."""
+        unit_usd = _PRICE_LOW[products] + (_PRICE_HIGH[products] - _PRICE_LOW[products]) * self.rng.random(self.m)
+        local = unit_usd * units * months * _RATES[self.currencies]
+        decimals = _DECIMALS[self.currencies]
+        rounded = np.where(decimals == 0, np.round(local), np.round(local, 2))
+        return np.asarray(np.maximum(rounded, np.where(decimals == 0, 1.0, 0.01)), dtype=np.float64)
+
+
+def _draw_page_view(d: _Draw) -> _Columns:
+    paths = d.pick(_PAGES, _PAGE_WEIGHTS)
+    return {
+        "url": _vocab(*(SITE_URL + path for path in paths.tolist())),
+        "path": paths,
+        "referrer": d.pick(_REFERRERS, _REFERRER_WEIGHTS),
+        "session_id": d.ids("s_", 16),
+        "duration_seconds": d.log_normal_ints(40.0, 1.0, 1, 3600),
+        "device": d.pick(_DEVICES, _DEVICE_WEIGHTS),
+    }
+
+
+def _draw_email_open(d: _Draw) -> _Columns:
+    campaigns = d.codes(_CAMPAIGN_WEIGHTS)
+    return {
+        "campaign": _CAMPAIGNS[campaigns],
+        "subject": _SUBJECTS[campaigns],
+        "message_id": d.ids("msg_", 16),
+        "client": d.pick(_CLIENTS, _CLIENT_WEIGHTS),
+        "clicked": d.chance(0.18),
+    }
+
+
+def _draw_inquiry(d: _Draw) -> _Columns:
+    products = d.codes(_PRODUCT_WEIGHTS)
+    topics = d.codes(_TOPIC_WEIGHTS)
+    seats = d.quantities()
+    templates = (topics * 2 + d.rng.integers(0, 2, size=d.m)).tolist()
+    names = _PRODUCT_NAMES[products].tolist()
+    messages = [
+        _MESSAGES[t].format(product=name, seats=n) for t, name, n in zip(templates, names, seats.tolist(), strict=True)
+    ]
+    return {
+        "channel": d.pick(_CHANNELS, _CHANNEL_WEIGHTS),
+        "product": _PRODUCT_SLUGS[products],
+        "topic": _TOPICS[topics],
+        "seats": seats,
+        "message": _vocab(*messages),
+    }
+
+
+def _draw_demo_request(d: _Draw) -> _Columns:
+    return {
+        "product": d.pick(_PRODUCT_SLUGS, _PRODUCT_WEIGHTS),
+        "team_size": d.quantities(),
+        "role": _ROLES[d.rng.integers(0, len(_ROLES), size=d.m)],
+        "timeframe": d.pick(_TIMEFRAMES, _TIMEFRAME_WEIGHTS),
+        "preferred_slot": d.pick(_SLOTS, _SLOT_WEIGHTS),
+    }
+
+
+def _plans_by_segment(d: _Draw) -> npt.NDArray[np.intp]:
+    cumulative = np.cumsum(_PLAN_BY_SEGMENT, axis=1)[d.segments]
+    codes = (d.rng.random(d.m)[:, None] >= cumulative).sum(axis=1)
+    return np.asarray(np.minimum(codes, len(PLANS) - 1), dtype=np.intp)
+
+
+def _draw_trial_signup(d: _Draw) -> _Columns:
+    return {
+        "trial_id": d.ids("trl_", 12),
+        "product": d.pick(_PRODUCT_SLUGS, _PRODUCT_WEIGHTS),
+        "plan": _PLANS[_plans_by_segment(d)],
+        "seats": d.quantities(),
+        "trial_days": _TRIAL_DAYS[d.codes(_TRIAL_WEIGHTS)],
+    }
+
+
+def _draw_purchase(d: _Draw) -> _Columns:
+    products = d.codes(_PRODUCT_WEIGHTS)
+    quantity = d.quantities()
+    billing = d.codes(_BILLING_WEIGHTS)
+    return {
+        "order_id": d.ids("ord_", 12),
+        "product": _PRODUCT_SLUGS[products],
+        "quantity": quantity,
+        "billing_period": _BILLING_PERIODS[billing],
+        "amount": d.amounts(products, quantity, _BILLING_MONTHS[billing]),
+        "currency": _CURRENCY_ARRAY[d.currencies],
+    }
+
+
+def _draw_renewal(d: _Draw) -> _Columns:
+    products = d.codes(_PRODUCT_WEIGHTS)
+    terms = _TERMS[d.codes(_TERM_WEIGHTS)]
+    return {
+        "contract_id": d.ids("ctr_", 12),
+        "product": _PRODUCT_SLUGS[products],
+        "term_months": terms,
+        "auto_renew": d.chance(0.6),
+        "amount": d.amounts(products, d.quantities(), terms),
+        "currency": _CURRENCY_ARRAY[d.currencies],
+    }
+
+
+def _draw_upsell(d: _Draw) -> _Columns:
+    products = d.codes(_PRODUCT_WEIGHTS)
+    from_plan = d.rng.integers(0, len(PLANS) - 1, size=d.m)
+    to_plan = from_plan + 1 + d.rng.integers(0, len(PLANS) - 1 - from_plan)
+    seats = np.maximum(d.quantities() // 4, 1)
+    return {
+        "product": _PRODUCT_SLUGS[products],
+        "from_plan": _PLANS[from_plan],
+        "to_plan": _PLANS[to_plan],
+        "seats_added": seats,
+        "amount": d.amounts(products, seats, np.full(d.m, 12, dtype=np.int64)),
+        "currency": _CURRENCY_ARRAY[d.currencies],
+    }
+
+
+def _draw_webinar_attended(d: _Draw) -> _Columns:
+    webinars = d.rng.integers(0, len(_WEBINAR_IDS), size=d.m)
+    return {
+        "webinar_id": _WEBINAR_IDS[webinars],
+        "title": _WEBINAR_TITLES[webinars],
+        "minutes_attended": d.log_normal_ints(35.0, 0.6, 1, 120),
+        "asked_question": d.chance(0.15),
+    }
+
+
+def _draw_support_ticket(d: _Draw) -> _Columns:
+    categories = d.codes(_CATEGORY_WEIGHTS)
+    return {
+        "ticket_id": d.ids("tkt_", 10),
+        "product": d.pick(_PRODUCT_SLUGS, _PRODUCT_WEIGHTS),
+        "category": _CATEGORIES[categories],
+        "priority": d.pick(_TICKET_PRIORITIES, _TICKET_PRIORITY_WEIGHTS),
+        "subject": _TICKET_SUBJECTS[categories * 2 + d.rng.integers(0, 2, size=d.m)],
+    }
+
+
+def _draw_churn_risk(d: _Draw) -> _Columns:
+    counts = (d.codes(_REASON_COUNT_WEIGHTS) + 1).tolist()
+    order = np.argsort(d.rng.random((d.m, len(_CHURN_REASONS))), axis=1).tolist()
+    reasons = np.empty(d.m, dtype=object)
+    reasons[:] = [[_CHURN_REASONS[i] for i in row[:k]] for row, k in zip(order, counts, strict=True)]
+    return {
+        "risk_score": np.round(np.clip(d.rng.beta(5.0, 3.0, size=d.m), 0.05, 0.99), 3),
+        "reasons": reasons,
+        "days_since_last_login": d.log_normal_ints(14.0, 1.0, 0, 365),
+        "active_seat_pct": np.round(np.clip(100.0 * d.rng.beta(4.0, 3.0, size=d.m), 1.0, 100.0), 1),
+    }
+
+
+def _isin(values: _Array, allowed: Sequence[str]) -> npt.NDArray[np.float64]:
+    return np.isin(values.astype(str), np.asarray(allowed)).astype(np.float64)
+
+
+def _capped(values: _Array, cap: float) -> npt.NDArray[np.float64]:
+    return np.minimum(np.asarray(values, dtype=np.float64) / cap, 1.0)
+
+
+def _lookup(field: str, values: _Array, table: Mapping[str, Any]) -> npt.NDArray[Any]:
+    try:
+        return np.array([table[value] for value in values.tolist()])
+    except (KeyError, TypeError):
+        bad = next(value for value in values.tolist() if not isinstance(value, str) or value not in table)
+        raise ScenarioError(
+            f"payload.{field}: unknown value {bad!r}; allowed: {', '.join(table)}", field=f"payload.{field}"
+        ) from None
+
+
+def _value_usd(columns: _Columns) -> npt.NDArray[np.float64]:
+    rates = _lookup("currency", columns["currency"], USD_RATES).astype(np.float64)
+    return np.round(np.asarray(columns["amount"], dtype=np.float64) / rates, 2)
+
+
+_Scored = tuple[npt.NDArray[np.float64], dict[str, npt.NDArray[np.float64]]]
+
+
+def _score_page_view(c: _Columns) -> _Scored:
+    product_page = np.char.startswith(c["path"].astype(str), "/product/").astype(np.float64)
+    score = 0.1 + 0.35 * _isin(c["path"], _HIGH_INTENT_PAGES) + 0.1 * product_page
+    return score + 0.15 * _capped(c["duration_seconds"], 300.0), {}
+
+
+def _score_email_open(c: _Columns) -> _Scored:
+    clicked = np.asarray(c["clicked"], dtype=np.float64)
+    return 0.15 + 0.35 * clicked + 0.1 * _isin(c["campaign"], _HOT_CAMPAIGNS), {}
+
+
+def _score_inquiry(c: _Columns) -> _Scored:
+    score = 0.45 + 0.2 * _isin(c["topic"], ("pricing",)) + 0.1 * _isin(c["channel"], ("chat", "phone"))
+    return score + 0.15 * _capped(c["seats"], 200.0), {}
+
+
+def _score_demo_request(c: _Columns) -> _Scored:
+    score = 0.6 + 0.15 * _isin(c["role"], _DECISION_ROLES) + 0.1 * _isin(c["timeframe"], _SOON)
+    return score + 0.1 * _capped(c["team_size"], 500.0), {}
+
+
+def _score_trial_signup(c: _Columns) -> _Scored:
+    return 0.45 + 0.15 * _isin(c["plan"], ("business", "enterprise")) + 0.2 * _capped(c["seats"], 100.0), {}
+
+
+def _score_purchase(c: _Columns) -> _Scored:
+    usd = _value_usd(c)
+    return 0.8 + 0.2 * _capped(usd, 100_000.0), {"value_usd": usd}
+
+
+def _score_renewal(c: _Columns) -> _Scored:
+    usd = _value_usd(c)
+    auto_renew = np.asarray(c["auto_renew"], dtype=np.float64)
+    long_term = (np.asarray(c["term_months"], dtype=np.float64) >= 24).astype(np.float64)
+    return 0.5 + 0.2 * auto_renew + 0.1 * long_term + 0.15 * _capped(usd, 100_000.0), {"value_usd": usd}
+
+
+def _score_upsell(c: _Columns) -> _Scored:
+    usd = _value_usd(c)
+    return 0.55 + 0.3 * _capped(usd, 50_000.0) + 0.1 * _isin(c["to_plan"], ("enterprise",)), {"value_usd": usd}
+
+
+def _score_webinar_attended(c: _Columns) -> _Scored:
+    asked = np.asarray(c["asked_question"], dtype=np.float64)
+    return 0.2 + 0.3 * _capped(c["minutes_attended"], 60.0) + 0.2 * asked, {}
+
+
+def _score_support_ticket(c: _Columns) -> _Scored:
+    base = _lookup("priority", c["priority"], _TICKET_PRIORITY_SCORE).astype(np.float64)
+    return base + 0.1 * _isin(c["category"], _URGENT_CATEGORIES), {}
+
+
+def _score_churn_risk(c: _Columns) -> _Scored:
+    reasons = np.array([len(value) for value in c["reasons"].tolist()], dtype=np.float64)
+    low_usage = (np.asarray(c["active_seat_pct"], dtype=np.float64) < 30.0).astype(np.float64)
+    score = 0.5 * np.asarray(c["risk_score"], dtype=np.float64) + 0.1 * reasons
+    return score + 0.2 * _capped(c["days_since_last_login"], 90.0) + 0.1 * low_usage, {}
+
+
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    """How one event type is drawn, scored and rendered."""
+
+    name: str
+    signal: str
+    fields: tuple[tuple[str, type], ...]
+    draw: Callable[[_Draw], _Columns]
+    score: Callable[[_Columns], _Scored]
+    payload_template: str
+    event_fields: tuple[str, ...]
+
+
+def _template(fields: Sequence[str]) -> str:
+    return "{" + ",".join(f'"{name}":%s' for name in fields) + "}"
+
+
+_KINDS: Final = {
+    event_type.name: _Kind(
+        name=event_type.name,
+        signal=event_type.signal,
+        fields=tuple(PAYLOAD_SCHEMAS[event_type.name].items()),
+        draw=globals()[f"_draw_{event_type.name}"],
+        score=globals()[f"_score_{event_type.name}"],
+        payload_template=_template(tuple(PAYLOAD_SCHEMAS[event_type.name])),
+        event_fields=SIGNAL_EVENT_FIELDS[event_type.name],
+    )
+    for event_type in EVENT_TYPES
+}
+
+
+def _fragments(kind: type, values: list[Any]) -> list[str]:
+    """JSON text of each value of one column."""
+    if kind is str:
+        return list(map(_encode, values))
+    if kind is bool:
+        return ["true" if value else "false" for value in values]
+    if kind is int:
+        return list(map(str, values))
+    if kind is float:
+        return list(map(repr, values))
+    return ["[" + ",".join(map(_encode, value)) + "]" for value in values]
+
+
+def _codes(field: str, values: npt.ArrayLike, n: int, index: Mapping[str, int]) -> npt.NDArray[np.intp]:
+    array = np.asarray(values)
+    if array.ndim == 0:
+        return np.full(n, index[check_choice(field, str(array), tuple(index))], dtype=np.intp)
+    if array.shape != (n,):
+        raise ScenarioError(f"{field}: expected {n} values, got shape {array.shape}", field=field)
+    codes = np.full(n, -1, dtype=np.intp)
+    for value, code in index.items():  # a few vectorised compares beat sorting the strings
+        codes[array == value] = code
+    unknown = np.flatnonzero(codes < 0)
+    if len(unknown):
+        check_choice(field, array[unknown[0]].item(), tuple(index))
+    return codes
+
+
+def _event_codes(event_types: npt.ArrayLike) -> tuple[npt.NDArray[np.intp], int]:
+    array = np.asarray(event_types)
+    if array.ndim != 1:
+        raise ScenarioError("event_types: expected a one-dimensional array of event type names", field="event_types")
+    return _codes("event_type", array, len(array), {name: i for i, name in enumerate(EVENT_TYPE_NAMES)}), len(array)
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    kind: _Kind
+    rows: npt.NDArray[np.intp]
+    columns: _Columns
+
+
+def _draw_groups(
+    rng: np.random.Generator, event_types: npt.ArrayLike, segments: npt.ArrayLike, currencies: npt.ArrayLike
+) -> tuple[list[_Group], int]:
+    """Draw every row's fields, one event type at a time (in EVENT_TYPES order, so draws are reproducible)."""
+    type_codes, n = _event_codes(event_types)
+    segment_codes = _codes("segment", segments, n, _SEGMENT_INDEX)
+    currency_codes = _codes("currency", currencies, n, _CURRENCY_INDEX)
+    order = np.argsort(type_codes, kind="stable")
+    bounds = np.searchsorted(type_codes[order], np.arange(len(EVENT_TYPE_NAMES) + 1))
+    groups = []
+    for code, name in enumerate(EVENT_TYPE_NAMES):
+        rows = order[bounds[code] : bounds[code + 1]]
+        if len(rows):
+            kind = _KINDS[name]
+            columns = kind.draw(_Draw(rng, len(rows), segment_codes[rows], currency_codes[rows]))
+            groups.append(_Group(kind, rows, columns))
+    return groups, n
+
+
+def _payload_texts(group: _Group) -> tuple[list[str], dict[str, list[str]]]:
+    fragments = {name: _fragments(kind, group.columns[name].tolist()) for name, kind in group.kind.fields}
+    template = group.kind.payload_template
+    return list(map(template.__mod__, zip(*fragments.values(), strict=True))), fragments
+
+
+def _signal_columns(kind: _Kind, columns: _Columns) -> tuple[list[float], list[int], dict[str, list[float]]]:
+    raw, extras = kind.score(columns)
+    scores = np.round(np.clip(raw, 0.0, 1.0), 3)
+    priorities = (scores >= 0.4).astype(np.intp) + (scores >= 0.7).astype(np.intp)
+    return scores.tolist(), priorities.tolist(), {name: values.tolist() for name, values in extras.items()}
+
+
+def _signal_texts(group: _Group, payload_fragments: Mapping[str, list[str]]) -> list[str]:
+    kind = group.kind
+    scores, priorities, extras = _signal_columns(kind, group.columns)
+    priority_text = [_encode(p) for p in _PRIORITIES]
+    action_text = [_encode(a) for a in _ACTIONS[kind.signal]]
+    head = '{"signal":' + _encode(kind.signal).replace("%", "%%") + ',"score":%s,"priority":%s,"action":%s'
+    template = (
+        head
+        + "".join(f',"{name}":%s' for name in extras)
+        + ',"model":'
+        + _encode(SIGNAL_MODEL).replace("%", "%%")
+        + ',"event":'
+        + _template(kind.event_fields)
+        + "}"
+    )
+    columns = [
+        list(map(repr, scores)),
+        [priority_text[p] for p in priorities],
+        [action_text[p] for p in priorities],
+        *(list(map(repr, values)) for values in extras.values()),
+        *(payload_fragments[name] for name in kind.event_fields),
+    ]
+    return list(map(template.__mod__, zip(*columns, strict=True)))
+
+
+def make_payloads_json(
+    rng: np.random.Generator, event_types: npt.ArrayLike, segments: npt.ArrayLike, currencies: npt.ArrayLike
+) -> list[str]:
+    """The payload of each event as JSON text (for COPY), drawn from ``rng``.
+
+    ``segments`` and ``currencies`` are the events' customers' (one per row, or one for all); amounts scale
+    with the segment and are in the currency.
+    """
+    groups, n = _draw_groups(rng, event_types, segments, currencies)
+    texts = np.empty(n, dtype=object)
+    for group in groups:
+        texts[group.rows] = _payload_texts(group)[0]
+    return list(texts.tolist())
+
+
+def make_payloads_and_signals_json(
+    rng: np.random.Generator, event_types: npt.ArrayLike, segments: npt.ArrayLike, currencies: npt.ArrayLike
+) -> tuple[list[str], list[str]]:
+    """Payload JSON and the derived ``signal_data`` JSON of each event (same draws as :func:`make_payloads_json`)."""
+    groups, n = _draw_groups(rng, event_types, segments, currencies)
+    payloads = np.empty(n, dtype=object)
+    signals = np.empty(n, dtype=object)
+    for group in groups:
+        texts, fragments = _payload_texts(group)
+        payloads[group.rows] = texts
+        signals[group.rows] = _signal_texts(group, fragments)
+    return list(payloads.tolist()), list(signals.tolist())
+
+
+def make_payloads(
+    rng: np.random.Generator, event_types: npt.ArrayLike, segments: npt.ArrayLike, currencies: npt.ArrayLike
+) -> list[dict[str, Any]]:
+    """The payload of each event as a dict (same draws as :func:`make_payloads_json`)."""
+    groups, n = _draw_groups(rng, event_types, segments, currencies)
+    result = np.empty(n, dtype=object)
+    for group in groups:
+        names = [name for name, _ in group.kind.fields]
+        values = [group.columns[name].tolist() for name in names]
+        result[group.rows] = [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+    return list(result.tolist())
+
+
+def make_payload(
+    event_type: str, rng: np.random.Generator, *, segment: str = "smb", currency: str = "USD"
+) -> dict[str, Any]:
+    """One payload of ``event_type`` for a customer of ``segment`` paying in ``currency``."""
+    check_choice("event_type", event_type, EVENT_TYPE_NAMES)
+    return make_payloads(rng, [event_type], segment, currency)[0]
+
+
+def _column(field: str, kind: type, value: Any) -> _Array:
+    valid = (
+        isinstance(value, str)
+        if kind is str
+        else isinstance(value, bool)
+        if kind is bool
+        else isinstance(value, int) and not isinstance(value, bool)
+        if kind is int
+        else isinstance(value, int | float) and not isinstance(value, bool)
+        if kind is float
+        else isinstance(value, list) and all(isinstance(item, str) for item in value)
+    )
+    if not valid:
+        raise ScenarioError(
+            f"payload.{field}: expected {kind.__name__}, got {value!r}", field=f"payload.{field}", value=value
+        )
+    array: _Array = np.empty(1, dtype=object if kind in (str, list) else kind)
+    array[0] = value
+    return array
+
+
+def derive_signal_data(event_type: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``signal_data`` the worker writes for an event: signal name, score in [0, 1], priority, action,
+    money in USD where the event carries an amount, and the event's key fields. Pure and deterministic.
+    """
+    kind = _KINDS[check_choice("event_type", event_type, EVENT_TYPE_NAMES)]
+    missing = [name for name, _ in kind.fields if name not in payload]
+    if missing:
+        raise ScenarioError(
+            f"payload: a {event_type} payload needs {', '.join(missing)}",
+            hint=f"Give the payload every field of its schema: {', '.join(name for name, _ in kind.fields)}.",
+            field=f"payload.{missing[0]}",
+        )
+    columns = {name: _column(name, field_kind, payload[name]) for name, field_kind in kind.fields}
+    scores, priorities, extras = _signal_columns(kind, columns)
+    return {
+        "signal": kind.signal,
+        "score": scores[0],
+        "priority": _PRIORITIES[priorities[0]],
+        "action": _ACTIONS[kind.signal][priorities[0]],
+        **{name: values[0] for name, values in extras.items()},
+        "model": SIGNAL_MODEL,
+        "event": {name: payload[name] for name in kind.event_fields},
+    }

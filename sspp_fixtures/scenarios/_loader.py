@@ -1,0 +1,470 @@
+"""Reading scenario files: YAML with line numbers, ``extends`` chains, merging, and resolving defaults.
+
+Nothing here touches a database. Every error is a :class:`ScenarioError` naming the file, the line and the
+field path, and saying what is allowed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from ..errors import ScenarioError
+from ..model import (
+    ACTIVITY_EXPONENT,
+    DEFAULT_EVENT_MIX,
+    DEFAULT_LOCALE_SHARES,
+    DEFAULT_SEGMENT_SHARES,
+    EVENT_TYPE_NAMES,
+    PAYLOAD_SCHEMAS,
+)
+from ._scenario import Scenario, Story, StoryCustomer, StoryEvent
+from ._spec import FIELD_NAMES, ScenarioSpec, StorySpec, field_names_at, suggest
+
+__all__ = [
+    "builtin_scenarios_dir",
+    "find_scenario",
+    "list_scenarios",
+    "load_scenario",
+    "parse_scenario_text",
+]
+
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent
+_MAX_EXTENDS_DEPTH = 16
+_MAX_FILE_BYTES = 4 * 1024 * 1024
+_DEFAULTS: dict[str, Any] = {
+    "seed": 0,
+    "processed_share": 0.93,
+    "activity_skew": ACTIVITY_EXPONENT,
+    "trend": 1.5,
+}
+_REQUIRED = ("window.end", "window.days", "customers", "events")
+
+Path_ = tuple[str | int, ...]
+
+
+def builtin_scenarios_dir() -> Path:
+    """The scenarios shipped with the tool: the packaged copy, else the checkout's ``scenarios/``."""
+    packaged = _PACKAGE_DIR / "_scenarios"
+    return packaged if packaged.is_dir() else _PACKAGE_DIR.parent / "scenarios"
+
+
+def list_scenarios() -> dict[str, Path]:
+    """Built-in scenario names and their files."""
+    folder = builtin_scenarios_dir()
+    if not folder.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(folder.glob("*.yaml"))}
+
+
+def find_scenario(ref: str | Path, *, relative_to: Path | None = None) -> Path:
+    """The file a scenario reference names: a path (absolute, or relative to ``relative_to``), or a built-in name."""
+    text = str(ref)
+    looks_like_path = isinstance(ref, Path) or text.endswith((".yaml", ".yml")) or "/" in text or "\\" in text
+    if looks_like_path:
+        candidates = [Path(text)] if relative_to is None else [relative_to / text, Path(text)]
+        for candidate in candidates:
+            if candidate.is_file():
+                return candidate.resolve()
+        raise ScenarioError(
+            f"scenario file {text} does not exist",
+            hint="check the path, or name a built-in scenario (sspp-seed scenarios list)",
+            file=text,
+        )
+    builtin = list_scenarios()
+    if text in builtin:
+        return builtin[text]
+    if relative_to is not None:
+        for suffix in (".yaml", ".yml"):
+            sibling = relative_to / f"{text}{suffix}"
+            if sibling.is_file():
+                return sibling.resolve()
+    names = sorted(builtin)
+    raise ScenarioError(
+        f"unknown scenario {text!r}{suggest(text, names)}",
+        hint=f"built-in scenarios: {', '.join(names) or 'none'}; or give the path of a .yaml file",
+    )
+
+
+@dataclass
+class _Layer:
+    """One file of an extends chain: its validated spec, raw data and where each field stands in it."""
+
+    path: str
+    spec: ScenarioSpec
+    data: dict[str, Any]
+    lines: dict[Path_, int]
+
+
+def _plain(node: Any, path: Path_, lines: dict[Path_, int]) -> Any:
+    """ruamel's round-trip nodes to plain Python, recording the line (1-based) of every key and item."""
+    if isinstance(node, CommentedMap):
+        out: dict[Any, Any] = {}
+        for key in node:
+            try:
+                lines[(*path, str(key))] = node.lc.key(key)[0] + 1
+            except (KeyError, TypeError, IndexError):
+                lines[(*path, str(key))] = lines.get(path, 1)
+            out[str(key) if not isinstance(key, str) else key] = _plain(node[key], (*path, str(key)), lines)
+        return out
+    if isinstance(node, CommentedSeq):
+        items = []
+        for index, item in enumerate(node):
+            try:
+                lines[(*path, index)] = node.lc.item(index)[0] + 1
+            except (KeyError, TypeError, IndexError):
+                lines[(*path, index)] = lines.get(path, 1)
+            items.append(_plain(item, (*path, index), lines))
+        return items
+    if type(node).__name__ == "ScalarBoolean" or isinstance(node, bool):
+        return bool(node)
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, str):
+        return str(node)
+    if isinstance(node, datetime):
+        return node
+    if isinstance(node, date):
+        return date(node.year, node.month, node.day)
+    return node
+
+
+def _line_of(lines: dict[Path_, int], loc: Path_) -> int:
+    for end in range(len(loc), 0, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return 1
+
+
+def _dotted(loc: Path_) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+_TYPE_WORDS = {
+    "int_type": "a whole number",
+    "float_type": "a number",
+    "string_type": "a string",
+    "bool_type": "true or false",
+    "dict_type": "a mapping (key: value lines)",
+    "list_type": "a list (lines starting with '- ')",
+    "date_type": "a date like 2026-06-30",
+    "date_parsing": "a date like 2026-06-30",
+    "date_from_datetime_inexact": "a date like 2026-06-30 (no time of day)",
+    "model_type": "a mapping (key: value lines)",
+}
+
+
+def _describe(error: dict[str, Any]) -> str:
+    kind = str(error["type"])
+    loc: Path_ = tuple(error["loc"])
+    # pydantic reports a failed union member by member ('window.date', 'window.none'): drop those tails.
+    if kind == "extra_forbidden":
+        allowed = field_names_at(loc[:-1])
+        name = str(loc[-1])
+        return f"unknown field {name!r}{suggest(name, allowed)}; allowed: {', '.join(allowed)}"
+    if kind in _TYPE_WORDS:
+        return f"expected {_TYPE_WORDS[kind]}, got {error.get('input')!r}"
+    if kind == "missing":
+        return "this field is required"
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def _clean_loc(loc: tuple[Any, ...]) -> Path_:
+    noise = {"date", "none", "str", "int", "float", "function-before[_today_on_request(), nullable[date]]"}
+    return tuple(part for part in loc if not (isinstance(part, str) and (part in noise or "[" in part)))
+
+
+def _validation_error(path: str, lines: dict[Path_, int], error: ValidationError) -> ScenarioError:
+    errors = error.errors()
+    loc = _clean_loc(tuple(errors[0]["loc"]))
+    first: dict[str, Any] = {**errors[0], "loc": loc}
+    line = _line_of(lines, loc)
+    more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+    return ScenarioError(
+        f"{path}:{line}: {_dotted(loc)}: {_describe(first)}{more}",
+        hint="fix the file and run sspp-seed scenarios validate on it",
+        file=path,
+        line=line,
+        field=_dotted(loc),
+    )
+
+
+def parse_scenario_text(text: str, path: str = "<string>") -> _Layer:
+    """Parse and check one scenario document (no extends resolution)."""
+    yaml = YAML(typ="rt", pure=True)
+    yaml.allow_duplicate_keys = False
+    try:
+        documents = list(yaml.load_all(io.StringIO(text)))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        problem = (exc.problem or exc.context or "invalid YAML").strip()
+        raise ScenarioError(
+            f"{path}:{line}: invalid YAML: {problem}",
+            hint="fix the YAML syntax (indentation, colons, quotes)",
+            file=path,
+            line=line,
+        ) from None
+    except YAMLError as exc:
+        raise ScenarioError(f"{path}: invalid YAML: {exc}", hint="fix the YAML syntax", file=path) from None
+    documents = [d for d in documents if d is not None]
+    if not documents:
+        raise ScenarioError(
+            f"{path}: the file is empty",
+            hint="a scenario is a mapping such as 'customers: 100', 'events: 2000', "
+            "'window: {end: 2026-06-30, days: 30}'",
+            file=path,
+            line=1,
+        )
+    if len(documents) > 1:
+        raise ScenarioError(f"{path}: holds {len(documents)} YAML documents", hint="keep one scenario per file")
+    root = documents[0]
+    if not isinstance(root, CommentedMap):
+        kind = "a list" if isinstance(root, CommentedSeq) else f"a single value ({root!r})"
+        raise ScenarioError(
+            f"{path}:1: the top level is {kind}, not a mapping of fields",
+            hint=f"write fields as 'name: value' lines; allowed fields: {', '.join(FIELD_NAMES)}",
+            file=path,
+            line=1,
+        )
+    lines: dict[Path_, int] = {}
+    data = _plain(root, (), lines)
+    try:
+        spec = ScenarioSpec.model_validate(data)
+    except ValidationError as exc:
+        raise _validation_error(path, lines, exc) from None
+    return _Layer(path=path, spec=spec, data=data, lines=lines)
+
+
+def _read_layer(path: Path) -> _Layer:
+    try:
+        size = path.stat().st_size
+        if size > _MAX_FILE_BYTES:
+            raise ScenarioError(f"{path}: {size:,} bytes is too large for a scenario file", file=str(path))
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: not UTF-8 text", hint="save the file as UTF-8", file=str(path)) from None
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc.strerror}", file=str(path)) from None
+    return parse_scenario_text(text, str(path))
+
+
+def _chain(path: Path) -> list[_Layer]:
+    """The file and its ancestors through ``extends``, root first."""
+    chain: list[_Layer] = []
+    seen: list[str] = []
+    current: Path | None = path
+    while current is not None:
+        key = str(current.resolve())
+        if key in seen:
+            cycle = " -> ".join([*seen[seen.index(key) :], key])
+            raise ScenarioError(
+                f"{chain[-1].path}:{chain[-1].lines.get(('extends',), 1)}: extends: cycle {cycle}",
+                hint="make the chain end at a scenario without extends",
+                file=chain[-1].path,
+                field="extends",
+            )
+        if len(seen) >= _MAX_EXTENDS_DEPTH:
+            raise ScenarioError(f"{path}: extends chain deeper than {_MAX_EXTENDS_DEPTH}", field="extends")
+        seen.append(key)
+        layer = _read_layer(current)
+        chain.append(layer)
+        parent = layer.spec.extends
+        if parent is None:
+            current = None
+        else:
+            try:
+                current = find_scenario(parent, relative_to=Path(layer.path).parent)
+            except ScenarioError as exc:
+                line = layer.lines.get(("extends",), 1)
+                raise ScenarioError(
+                    f"{layer.path}:{line}: extends: {exc.message}", hint=exc.hint, file=layer.path, line=line
+                ) from None
+    return list(reversed(chain))
+
+
+@dataclass
+class _Merged:
+    values: dict[str, Any] = field(default_factory=dict)
+    origin: dict[str, tuple[str, int]] = field(default_factory=dict)
+    stories: dict[str, tuple[StorySpec, str, int]] = field(default_factory=dict)
+
+
+def _merge(chain: list[_Layer]) -> _Merged:
+    merged = _Merged()
+    for layer in chain:
+        spec = layer.spec
+        for name in spec.model_fields_set:
+            value = getattr(spec, name)
+            where = (layer.path, layer.lines.get((name,), 1))
+            if name == "window":
+                for part in value.model_fields_set:
+                    merged.values[f"window.{part}"] = getattr(value, part)
+                    merged.origin[f"window.{part}"] = (layer.path, layer.lines.get(("window", part), where[1]))
+            elif name == "event_mix":
+                mix = dict(merged.values.get("event_mix", {}))
+                mix.update(value)
+                merged.values["event_mix"] = mix
+                merged.origin["event_mix"] = where
+            elif name == "stories":
+                for index, story in enumerate(value):
+                    merged.stories[story.name] = (story, layer.path, layer.lines.get(("stories", index), where[1]))
+            elif name != "extends":
+                merged.values[name] = value
+                merged.origin[name] = where
+    return merged
+
+
+def _payload_type_ok(value: Any, kind: type) -> bool:
+    if kind is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+def _check_payload(story: str, event_type: str, payload: dict[str, Any], path: str, line: int) -> None:
+    """A story's payload overrides must use the event type's fields, with their types."""
+    schema = PAYLOAD_SCHEMAS[event_type]
+    for key, value in payload.items():
+        where = f"{path}:{line}: stories.{story}: {event_type} payload.{key}"
+        if key not in schema:
+            raise ScenarioError(
+                f"{where}: not a field of {event_type} payloads{suggest(key, schema)}",
+                hint=f"use one of: {', '.join(schema)}",
+                file=path,
+                line=line,
+                field=f"stories.{story}.payload.{key}",
+            )
+        kind = schema[key]
+        if not _payload_type_ok(value, kind):
+            raise ScenarioError(
+                f"{where}: expected {_PAYLOAD_TYPE_WORDS.get(kind, kind.__name__)}, got {value!r}",
+                hint="fix the value's type in the scenario",
+                file=path,
+                line=line,
+                field=f"stories.{story}.payload.{key}",
+            )
+
+
+_PAYLOAD_TYPE_WORDS = {int: "a whole number", float: "a number", str: "a string", bool: "true or false", list: "a list"}
+
+
+def _resolve(merged: _Merged, leaf: _Layer) -> Scenario:
+    values = merged.values
+    for required in _REQUIRED:
+        if values.get(required) is None:
+            raise ScenarioError(
+                f"{leaf.path}: {required}: required, and no file in its extends chain sets it",
+                hint=f"add {required} to the file, or extend a scenario that has it (e.g. extends: smoke)",
+                file=leaf.path,
+                field=required,
+            )
+    event_mix = {name: float(DEFAULT_EVENT_MIX[name]) for name in EVENT_TYPE_NAMES}
+    event_mix.update(values.get("event_mix", {}))
+    if sum(event_mix.values()) <= 0:
+        path, line = merged.origin["event_mix"]
+        raise ScenarioError(
+            f"{path}:{line}: event_mix: every weight is 0", hint="give at least one event type a weight above 0"
+        )
+    days = int(values["window.days"])
+    stories: list[Story] = []
+    for story, path, line in merged.stories.values():
+        for event in story.events:
+            _check_payload(story.name, event.type, event.payload, path, line)
+            if event.day >= days:
+                raise ScenarioError(
+                    f"{path}:{line}: stories.{story.name}: an event on day {event.day} falls outside the "
+                    f"{days}-day window",
+                    hint=f"use days 0 to {days - 1}, or widen window.days",
+                    file=path,
+                    line=line,
+                    field=f"stories.{story.name}",
+                )
+        customer = story.customer
+        stories.append(
+            Story(
+                name=story.name,
+                description=story.description,
+                customer=StoryCustomer(
+                    customer_id=customer.customer_id or f"story_{story.name.replace('-', '_')}",
+                    name=customer.name,
+                    segment=customer.segment,
+                    locale=customer.locale,
+                    industry=customer.industry,
+                    lifecycle_stage=customer.lifecycle_stage,
+                    contact_name=customer.contact_name,
+                    contact_email=customer.contact_email,
+                ),
+                events=tuple(
+                    StoryEvent(
+                        type=e.type,
+                        day=e.day,
+                        time=e.time,
+                        count=e.count,
+                        every_minutes=e.every_minutes,
+                        processed=e.processed,
+                        payload=dict(e.payload),
+                    )
+                    for e in story.events
+                ),
+            )
+        )
+    ids = [s.customer.customer_id for s in stories]
+    duplicated = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicated:
+        raise ScenarioError(
+            f"{leaf.path}: stories: customer id {duplicated[0]!r} is used by two stories",
+            hint="give each story its own customer_id",
+            file=leaf.path,
+        )
+    return Scenario(
+        name=values.get("name") or Path(leaf.path).stem,
+        description=values.get("description") or "",
+        seed=int(values.get("seed", _DEFAULTS["seed"])),
+        window_end_date=values["window.end"],
+        window_days=days,
+        customers=int(values["customers"]),
+        events=int(values["events"]),
+        processed_share=float(values.get("processed_share", _DEFAULTS["processed_share"])),
+        event_mix=event_mix,
+        segment_shares=dict(values.get("segments", DEFAULT_SEGMENT_SHARES)),
+        locale_shares=dict(values.get("locales", DEFAULT_LOCALE_SHARES)),
+        activity_skew=float(values.get("activity_skew", _DEFAULTS["activity_skew"])),
+        trend=float(values.get("trend", _DEFAULTS["trend"])),
+        stories=tuple(stories),
+        sources=tuple(origin for origin in dict.fromkeys(path for path, _ in merged.origin.values())),
+    )
+
+
+def load_scenario(ref: str | Path) -> Scenario:
+    """Load, check and resolve a scenario by built-in name or file path."""
+    path = find_scenario(ref)
+    chain = _chain(path)
+    return _resolve(_merge(chain), chain[-1])
+
+
+def iter_chain_paths(ref: str | Path) -> Iterator[str]:
+    """The files a scenario is made of, root first (for ``scenarios show``)."""
+    for layer in _chain(find_scenario(ref)):
+        yield layer.path
+
+
+def closest_names(word: str) -> list[str]:
+    return difflib.get_close_matches(word, list(list_scenarios()), n=3)
