@@ -131,7 +131,7 @@ def generate(
 ) -> Generator[Piece, None, None]:
     """The scenario's rows as formatted pieces, in a fixed order, whatever ``workers`` and ``batch_rows``."""
     count = default_workers(scenario) if workers is None else max(1, workers)
-    pools = load_pools(scenario_locales(scenario), workers=count)
+    pools = load_pools(scenario_locales(scenario), workers=max(count, default_workers()))
     pool_dict = dict(pools.by_locale)
     tasks = plan_tasks(scenario, batch_rows)
     if count == 1 or len(tasks) <= 1:

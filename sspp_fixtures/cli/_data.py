@@ -89,7 +89,8 @@ def _render_load(console: Console, report: LoadReport, dsn: str) -> None:
     rate = report.total_rows / max(report.total_seconds, 1e-9)
     console.print(
         f"loaded {report.scenario} (seed {report.seed}) into {report.database} in {report.total_seconds:.1f}s "
-        f"({rate:,.0f} rows/s; {phases}); {report.workers} generator processes"
+        f"({rate:,.0f} rows/s; {phases}); {report.workers} generator "
+        f"{'process' if report.workers == 1 else 'processes'}"
     )
     console.print(f"connect with: {mask_dsn(dsn)}")
 

@@ -71,28 +71,28 @@ class WarmServer(Server):
         """Never called: only :func:`stop_warm_server` stops the warm server."""
 
 
-def state_file() -> Path:
-    """Where the warm server's state is recorded."""
-    return _runtime.cache_dir() / STATE_FILE
+def state_file(state_dir: Path | None = None) -> Path:
+    """Where the warm server's state is recorded (``state_dir`` holds another, e.g. one test run's server)."""
+    return (state_dir or _runtime.cache_dir()) / STATE_FILE
 
 
-def _lock_file() -> Path:
-    return _runtime.cache_dir() / "warm-server.lock"
+def _lock_file(state_dir: Path | None) -> Path:
+    return (state_dir or _runtime.cache_dir()) / "warm-server.lock"
 
 
-def _read_state() -> WarmServerState | None:
+def _read_state(state_dir: Path | None) -> WarmServerState | None:
     try:
-        raw = json.loads(state_file().read_text(encoding="utf-8"))
+        raw = json.loads(state_file(state_dir).read_text(encoding="utf-8"))
         return WarmServerState(**raw)
     except FileNotFoundError:
         return None
     except (OSError, ValueError, TypeError):
-        state_file().unlink(missing_ok=True)  # unreadable: nothing can be done with it
+        state_file(state_dir).unlink(missing_ok=True)  # unreadable: nothing can be done with it
         return None
 
 
-def _write_state(state: WarmServerState) -> None:
-    path = state_file()
+def _write_state(state: WarmServerState, state_dir: Path | None) -> None:
+    path = state_file(state_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(asdict(state), indent=2), encoding="utf-8")
@@ -106,7 +106,7 @@ def _is_running(state: WarmServerState) -> bool:
     )
 
 
-def _discard(state: WarmServerState) -> None:
+def _discard(state: WarmServerState, state_dir: Path | None) -> None:
     """Stop the server (if any runs there), delete its cluster directory and the state file."""
     cluster_dir = Path(state.cluster_dir)
     owner = ClusterOwner.read(cluster_dir)
@@ -114,31 +114,31 @@ def _discard(state: WarmServerState) -> None:
     # Delete only a directory that this package made for a warm server, whatever the state file says.
     if owner is not None and owner.role == "warm" and Path(owner.data_dir) == Path(state.data_dir):
         _runtime.remove_tree(cluster_dir)
-    state_file().unlink(missing_ok=True)
+    state_file(state_dir).unlink(missing_ok=True)
 
 
-def _status_locked() -> WarmServerState | None:
-    state = _read_state()
+def _status_locked(state_dir: Path | None) -> WarmServerState | None:
+    state = _read_state(state_dir)
     if state is None:
         return None
     if _is_running(state):
         return state
-    _discard(state)
+    _discard(state, state_dir)
     return None
 
 
-def warm_server_status() -> WarmServerState | None:
+def warm_server_status(state_dir: Path | None = None) -> WarmServerState | None:
     """The running warm server's state, or ``None``; a state left by a dead server is cleaned up."""
-    with _runtime.file_lock(_lock_file()):
-        return _status_locked()
+    with _runtime.file_lock(_lock_file(state_dir)):
+        return _status_locked(state_dir)
 
 
-def start_warm_server(kind: str = "auto") -> WarmServerState:
+def start_warm_server(kind: str = "auto", *, state_dir: Path | None = None) -> WarmServerState:
     """Start the warm server (``auto``: local if possible, else embedded); return the running one if any."""
     if kind not in WARM_KINDS:
         raise UsageError(f"unknown warm server kind {kind!r}", hint=f"use one of: {', '.join(WARM_KINDS)}", kind=kind)
-    with _runtime.file_lock(_lock_file()):
-        current = _status_locked()
+    with _runtime.file_lock(_lock_file(state_dir)):
+        current = _status_locked(state_dir)
         if current is not None:
             return current
         server = _start(kind)
@@ -155,7 +155,7 @@ def start_warm_server(kind: str = "auto") -> WarmServerState:
             bin_dir=str(server.bin_dir),
             run_as=server.run_as.name if server.run_as else None,
         )
-        _write_state(state)
+        _write_state(state, state_dir)
         return state
 
 
@@ -181,19 +181,19 @@ def _start(kind: str) -> local.LocalServer | embedded.EmbeddedServer:
     )
 
 
-def stop_warm_server() -> bool:
+def stop_warm_server(state_dir: Path | None = None) -> bool:
     """Stop the warm server and delete its data; ``False`` if none was recorded."""
-    with _runtime.file_lock(_lock_file()):
-        state = _read_state()
+    with _runtime.file_lock(_lock_file(state_dir)):
+        state = _read_state(state_dir)
         if state is None:
             return False
-        _discard(state)
+        _discard(state, state_dir)
         return True
 
 
-def reuse_warm_server() -> WarmServer | None:
+def reuse_warm_server(state_dir: Path | None = None) -> WarmServer | None:
     """The warm server as a :class:`Server` if one runs and accepts a connection, else ``None``."""
-    state = warm_server_status()
+    state = warm_server_status(state_dir)
     if state is None:
         return None
     with contextlib.suppress(DatabaseUnreachableError):
