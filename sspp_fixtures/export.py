@@ -14,13 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from ._defaults import EXPORT_FORMATS
 from .bulkgen import DEFAULT_BATCH_ROWS, FORMATS, TABLE_ORDER, TABLES, formatter, generate
 from .errors import SsppError, UsageError
 from .scenarios import Scenario
 
 __all__ = ["EXPORT_FORMATS", "ExportReport", "export_scenario"]
-
-EXPORT_FORMATS = ("csv", "jsonl", "sql")
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """A PostgreSQL server for the whole test session and a throw-away database per test that needs one.
 
-The server comes from $DATABASE_URL when set (CI sets it to the PostgreSQL 15 on 127.0.0.1:5432), else from
-whatever ``auto`` finds (a warm server, local binaries, the embedded wheel). Databases are named
+The server is the project's own pytest plugin's (``sspp_server``): $DATABASE_URL when set (CI sets it to the
+PostgreSQL 15 on 127.0.0.1:5432), else a warm server, else one the plugin starts for the run. Databases are named
 ``sspp_test_<pid>_<n>`` so leftovers of a crashed run are recognisable and swept at the next start.
 """
 
@@ -19,7 +19,7 @@ import pytest
 
 from sspp_fixtures.databases import create_database, drop_database
 from sspp_fixtures.dsn import connect
-from sspp_fixtures.server import Server, get_server
+from sspp_fixtures.server import Server
 
 TEST_DB_PREFIX = "sspp_test_"
 _counter = itertools.count()
@@ -52,12 +52,10 @@ def _sweep_leftovers(server: Server) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_server() -> Iterator[Server]:
-    """The session's PostgreSQL server."""
-    server = get_server("auto")
-    _sweep_leftovers(server)
-    yield server
-    server.stop()
+def pg_server(sspp_server: Server) -> Server:
+    """The session's PostgreSQL server: the project's own plugin provides it (``sspp_server``)."""
+    _sweep_leftovers(sspp_server)
+    return sspp_server
 
 
 def new_database(server: Server, label: str = "db") -> str:

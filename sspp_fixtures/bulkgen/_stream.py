@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from multiprocessing.pool import AsyncResult, Pool
 from typing import Literal
 
+from .._defaults import DEFAULT_BATCH_ROWS
 from ..model import LocalePool
 from ..scenarios import Scenario
 from ._formats import Formatter, formatter
@@ -22,8 +23,6 @@ from ._generate import CHUNK_ROWS, ChunkMaker, Columns
 from ._pools_cache import load_pools, pools_from
 
 __all__ = ["DEFAULT_BATCH_ROWS", "Piece", "Task", "default_workers", "generate", "plan_tasks", "scenario_locales"]
-
-DEFAULT_BATCH_ROWS = 50_000
 
 
 @dataclass(frozen=True)

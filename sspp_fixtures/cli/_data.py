@@ -6,26 +6,30 @@ import signal
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 
-from ..bulkgen import DEFAULT_BATCH_ROWS, TABLE_ORDER
+from .._defaults import DEFAULT_BATCH_ROWS, EXPORT_FORMATS
 from ..databases import ensure_database
 from ..dsn import mask_dsn, resolve_dsn, with_database
 from ..errors import ScenarioError
-from ..export import EXPORT_FORMATS, ExportReport, export_scenario
-from ..loader import LoadReport, load_scenario_into
-from ..scenarios import Scenario, iter_chain_paths, list_scenarios, load_scenario
-from ..server import Server, get_server
 from ..server.warm import start_warm_server, warm_server_status
 from ._app import cli
 from ._db import DEFAULT_DATABASE, dsn_option, json_option, require_dsn, wait_option
 from ._output import CliState, make_table
 from ._progress import row_progress
 
+if TYPE_CHECKING:  # the engines load on first use, so `sspp-seed --help` and `migrate` start fast
+    from ..export import ExportReport
+    from ..loader import LoadReport
+    from ..scenarios import Scenario
+    from ..server import Server
+
 __all__: list[str] = []
+
+TABLE_ORDER = ("customers", "events", "signals")
 
 
 def _scenario_options(function: Any) -> Any:
@@ -56,6 +60,8 @@ def _scenario_options(function: Any) -> Any:
 
 
 def _resolve(name: str, seed: int | None, scale: float | None) -> Scenario:
+    from ..scenarios import load_scenario
+
     return load_scenario(name).with_overrides(seed=seed, scale=scale)
 
 
@@ -96,6 +102,8 @@ def _render_load(console: Console, report: LoadReport, dsn: str) -> None:
 
 
 def _run_load(state: CliState, dsn: str, scenario: Scenario, **options: Any) -> LoadReport:
+    from ..loader import load_scenario_into
+
     with row_progress(state.err, _expected_rows(scenario)) as progress:
         return load_scenario_into(dsn, scenario, progress=progress, **options)
 
@@ -179,6 +187,8 @@ def export_command(
       sspp-seed export demo --format csv --out ./demo-csv
       sspp-seed export load-100k --format jsonl --out ./jsonl --workers 2
     """
+    from ..export import export_scenario
+
     resolved = _resolve(scenario, seed, scale)
     with row_progress(state.err, _expected_rows(resolved)) as progress:
         report = export_scenario(resolved, fmt, out, workers=workers, batch_rows=batch_rows, progress=progress)
@@ -241,6 +251,8 @@ def demo_command(
       sspp-seed demo --detach && psql "$(sspp-seed server status --json | jq -r .dsn)"
       sspp-seed demo --dsn postgresql://postgres@localhost/sspp_demo
     """
+    from ..server import get_server
+
     scenario = _resolve(scenario_name, seed, None)
     target = resolve_dsn(dsn)
     owned: Server | None = None
@@ -289,6 +301,8 @@ def scenarios_group() -> None:
 @click.pass_obj
 def scenarios_list(state: CliState, as_json: bool) -> None:
     """The built-in scenarios with their sizes."""
+    from ..scenarios import list_scenarios, load_scenario
+
     rows: list[dict[str, Any]] = []
     for name in list_scenarios():
         scenario = load_scenario(name)
@@ -325,6 +339,8 @@ def scenarios_list(state: CliState, as_json: bool) -> None:
 @click.pass_obj
 def scenarios_show(state: CliState, scenario: str, as_json: bool) -> None:
     """SCENARIO fully resolved (extends merged, defaults filled in), and the files it comes from."""
+    from ..scenarios import iter_chain_paths, load_scenario
+
     resolved = load_scenario(scenario)
     data = {"files": list(iter_chain_paths(scenario)), "fingerprint": resolved.fingerprint(), **resolved.to_dict()}
 
@@ -342,6 +358,8 @@ def scenarios_show(state: CliState, scenario: str, as_json: bool) -> None:
 @click.pass_obj
 def scenarios_validate(state: CliState, files: tuple[Path, ...], as_json: bool) -> int:
     """Check scenario FILES without touching a database; exits 1 if any is invalid."""
+    from ..scenarios import load_scenario
+
     results: list[dict[str, Any]] = []
     for path in files:
         try:

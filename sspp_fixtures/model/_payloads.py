@@ -10,6 +10,7 @@ rules the columnar path uses, so both always agree.
 from __future__ import annotations
 
 import json.encoder
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -45,6 +46,8 @@ __all__ = [
 ]
 
 _encode: Final = json.encoder.encode_basestring
+#: The largest magnitude of a payload number the signal rules accept (int64-safe, no overflow to Infinity).
+_MAX_PAYLOAD_NUMBER: Final = 1e15
 _Array = npt.NDArray[Any]
 _Columns = dict[str, _Array]
 
@@ -680,6 +683,14 @@ def _column(field: str, kind: type, value: Any) -> _Array:
     if not valid:
         raise ScenarioError(
             f"payload.{field}: expected {kind.__name__}, got {value!r}", field=f"payload.{field}", value=value
+        )
+    if kind in (int, float) and not (math.isfinite(value) and abs(value) <= _MAX_PAYLOAD_NUMBER):
+        # Beyond this, money converted to USD overflows to Infinity, which JSON and JSONB refuse.
+        raise ScenarioError(
+            f"payload.{field}: {value!r} is out of range",
+            hint=f"use a number between -{_MAX_PAYLOAD_NUMBER:.0e} and {_MAX_PAYLOAD_NUMBER:.0e}",
+            field=f"payload.{field}",
+            value=value,
         )
     array: _Array = np.empty(1, dtype=object if kind in (str, list) else kind)
     array[0] = value

@@ -51,6 +51,14 @@ def test_a_reload_replaces_the_data(empty_db: str) -> None:
     before = checksums(empty_db)
     load_scenario_into(empty_db, smoke)
     assert checksums(empty_db) == before
+    with connect(empty_db) as conn:
+        analyzed = conn.execute(
+            "SELECT count(*) FROM pg_stat_user_tables WHERE relname IN ('customers', 'events', 'signals') "
+            "AND last_analyze IS NOT NULL"
+        ).fetchone()
+        indexes = conn.execute("SELECT count(*) FROM pg_indexes WHERE schemaname = 'public'").fetchone()
+    assert analyzed == (3,)
+    assert indexes == (14,), "every index dropped for the COPY was rebuilt"
 
 
 def test_load_refuses_foreign_data_unless_forced(empty_db: str) -> None:

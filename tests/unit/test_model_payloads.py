@@ -136,3 +136,12 @@ def test_buying_intent_scores_rank_as_expected() -> None:
     assert pricing["score"] > model.derive_signal_data("inquiry", base)["score"]
     page = {"url": "u", "path": "/pricing", "referrer": "(direct)", "session_id": "s", "duration_seconds": 300}
     assert model.derive_signal_data("page_view", {**page, "device": "desktop"})["priority"] != "low"
+
+
+@pytest.mark.parametrize(("field", "value"), [("amount", 1e307), ("quantity", 2**63), ("amount", float("nan"))])
+def test_numbers_the_signal_rules_cannot_carry_are_refused(field: str, value: object) -> None:
+    """Past 1e15 money in USD could overflow to Infinity, which JSONB refuses: a clear error instead."""
+    payload = model.make_payload("purchase", np.random.default_rng(1))
+    payload[field] = value
+    with pytest.raises(ScenarioError, match=rf"payload\.{field}: .* is out of range"):
+        model.derive_signal_data("purchase", payload)

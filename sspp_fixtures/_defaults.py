@@ -1,0 +1,10 @@
+"""Defaults shared by the engines and the CLI, in a module light enough for the CLI to import at start-up."""
+
+from __future__ import annotations
+
+__all__ = ["DEFAULT_BATCH_ROWS", "EXPORT_FORMATS"]
+
+#: Rows per COPY batch (a multiple of the generator's chunk; the data is the same whatever the batch size).
+DEFAULT_BATCH_ROWS = 50_000
+#: Formats ``sspp-seed export`` writes.
+EXPORT_FORMATS: tuple[str, ...] = ("csv", "jsonl", "sql")

@@ -1,0 +1,85 @@
+"""The plugin's settings: one frozen dataclass, command line over ini over environment over defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..dsn import resolve_dsn
+from ..errors import UsageError
+
+__all__ = ["ISOLATIONS", "SERVER_KINDS", "SsppConfig", "TestSpec"]
+
+ISOLATIONS: tuple[str, ...] = ("database", "clone", "transaction")
+SERVER_KINDS: tuple[str, ...] = ("auto", "dsn", "local", "embedded", "docker")
+
+#: (option flag, ini key, help, default)
+OPTIONS: tuple[tuple[str, str, str, str | None], ...] = (
+    ("--sspp-dsn", "sspp_dsn", "PostgreSQL server to make test databases on (default: $DATABASE_URL)", None),
+    (
+        "--sspp-server",
+        "sspp_server",
+        "where the server comes from: auto | dsn | local | embedded | docker (default: auto)",
+        "auto",
+    ),
+    ("--sspp-scenario", "sspp_scenario", "scenario seeded into each test's database (default: smoke)", "smoke"),
+    (
+        "--sspp-isolation",
+        "sspp_isolation",
+        "default isolation: database (reuse, restored) | clone (always fresh) | transaction (rolled back)",
+        "database",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class TestSpec:
+    """What one test asks for: which data, and how it is isolated."""
+
+    scenario: str
+    seed: int | None
+    isolation: str
+
+
+@dataclass(frozen=True)
+class SsppConfig:
+    """The session's settings."""
+
+    dsn: str | None
+    server: str
+    scenario: str
+    isolation: str
+
+    @classmethod
+    def from_values(cls, values: dict[str, Any]) -> SsppConfig:
+        server = str(values.get("sspp_server") or "auto")
+        if server not in SERVER_KINDS:
+            raise UsageError(
+                f"--sspp-server {server!r} is not a server kind", hint=f"choose one of: {', '.join(SERVER_KINDS)}"
+            )
+        isolation = str(values.get("sspp_isolation") or "database")
+        _check_isolation(isolation, "--sspp-isolation")
+        dsn = resolve_dsn(values.get("sspp_dsn") or None)
+        if server == "dsn" and dsn is None:
+            raise UsageError("--sspp-server dsn needs a DSN", hint="pass --sspp-dsn URL or set DATABASE_URL")
+        return cls(dsn=dsn, server=server, scenario=str(values.get("sspp_scenario") or "smoke"), isolation=isolation)
+
+    def spec(self, marker_kwargs: dict[str, Any]) -> TestSpec:
+        """The test's needs: its ``@pytest.mark.sspp(...)`` arguments over the session's defaults."""
+        unknown = set(marker_kwargs) - {"scenario", "seed", "isolation"}
+        if unknown:
+            raise UsageError(
+                f"@pytest.mark.sspp got unknown argument {sorted(unknown)[0]!r}",
+                hint="use scenario=..., seed=..., isolation=...",
+            )
+        isolation = str(marker_kwargs.get("isolation") or self.isolation)
+        _check_isolation(isolation, "@pytest.mark.sspp(isolation=...)")
+        seed = marker_kwargs.get("seed")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+            raise UsageError(f"@pytest.mark.sspp(seed={seed!r}): expected a whole number >= 0")
+        return TestSpec(scenario=str(marker_kwargs.get("scenario") or self.scenario), seed=seed, isolation=isolation)
+
+
+def _check_isolation(value: str, where: str) -> None:
+    if value not in ISOLATIONS:
+        raise UsageError(f"{where}: unknown isolation {value!r}", hint=f"choose one of: {', '.join(ISOLATIONS)}")

@@ -1,0 +1,165 @@
+"""The pytest plugin: each test gets its own database already holding a scenario's data.
+
+Registered through the ``pytest11`` entry point, so installing sspp-fixtures is all a service needs.
+Fixtures: ``sspp_db`` (a psycopg connection to this test's database), ``sspp_dsn`` (its URL, for code that
+connects itself), ``sspp_factories`` (factories bound to ``sspp_db``), ``sspp_server`` (the session's server).
+Marker: ``@pytest.mark.sspp(scenario="smoke", seed=None, isolation="database" | "clone" | "transaction")``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from ..errors import SsppError, UsageError
+from ..server import Server
+from ._config import OPTIONS, SsppConfig, TestSpec
+from ._connection import SsppConnection
+from ._session import PluginSession, cleanup_run, new_run_id, sweep_stale_runs
+
+__all__ = ["sspp_db", "sspp_dsn", "sspp_factories", "sspp_server"]
+
+_SESSION = pytest.StashKey[PluginSession]()
+_MARKER_HELP = (
+    "sspp(scenario='smoke', seed=None, isolation='database'): the data this test's database holds and how it is "
+    "isolated: 'database' (own database, restored after the test), 'clone' (a never-used clone), 'transaction' "
+    "(one transaction, rolled back)"
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("sspp", "sspp-fixtures: a seeded SSPP database per test")
+    for flag, ini, text, _default in OPTIONS:
+        group.addoption(flag, dest=ini, default=None, help=text)
+        parser.addini(ini, help=text, default=None)
+
+
+class _XdistHooks:
+    """Hands the controller's run id to each xdist worker, so all of them share one server and its templates."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput["sspp_run_id"] = self.run_id
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", _MARKER_HELP)
+    values = {ini: config.getoption(ini) or config.getini(ini) for _flag, ini, _text, _default in OPTIONS}
+    try:
+        settings = SsppConfig.from_values(values)
+    except SsppError as error:
+        raise pytest.UsageError(str(error)) from None
+    worker_input = getattr(config, "workerinput", None)
+    if worker_input is not None and "sspp_run_id" in worker_input:
+        run_id, worker_id = str(worker_input["sspp_run_id"]), str(worker_input.get("workerid", "gw"))
+    else:
+        run_id, worker_id = new_run_id(), "main"
+        with contextlib.suppress(Exception):
+            sweep_stale_runs()
+        if config.pluginmanager.hasplugin("xdist"):
+            config.pluginmanager.register(_XdistHooks(run_id), "sspp-xdist")
+    config.stash[_SESSION] = PluginSession(settings, run_id, worker_id)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(_SESSION, None)
+    if session is None:
+        return
+    session.close()
+    if getattr(config, "workerinput", None) is None:
+        cleanup_run(session.run_id)
+
+
+def _session(config: pytest.Config) -> PluginSession:
+    return config.stash[_SESSION]
+
+
+def _spec(request: pytest.FixtureRequest) -> TestSpec:
+    marker = request.node.get_closest_marker("sspp")
+    if marker is not None and marker.args:
+        raise UsageError("@pytest.mark.sspp takes keyword arguments only: scenario=, seed=, isolation=")
+    return _session(request.config).config.spec(dict(marker.kwargs) if marker else {})
+
+
+@pytest.fixture(scope="session")
+def sspp_server(pytestconfig: pytest.Config) -> Server:
+    """The PostgreSQL server the test databases live on (started on first use, stopped after the run)."""
+    return _session(pytestconfig).server
+
+
+class _TestDatabase:
+    """This test's database: its DSN, and how to put it back to the seeded data."""
+
+    def __init__(self, session: PluginSession, spec: TestSpec) -> None:
+        self.spec = spec
+        self.pool = session.databases(spec)
+        self.db = self.pool.acquire("database" if spec.isolation == "transaction" else spec.isolation)
+
+    @property
+    def dsn(self) -> str:
+        return str(self.db.dsn)
+
+    def restore_keeping(self, conn: psycopg.Connection[Any]) -> None:
+        """Put the data back while ``conn`` stays open (Hypothesis examples within one test)."""
+        self.pool.restore(self.db, keep_pids=[conn.info.backend_pid])
+
+    def release(self) -> None:
+        self.pool.release(self.db)
+
+
+@pytest.fixture
+def _sspp_database(request: pytest.FixtureRequest) -> Iterator[_TestDatabase]:
+    try:
+        database = _TestDatabase(_session(request.config), _spec(request))
+    except SsppError as error:
+        pytest.fail(f"{request.node.nodeid}: sspp-fixtures could not provide a database: {error}", pytrace=False)
+    try:
+        yield database
+    finally:
+        database.release()
+
+
+@pytest.fixture
+def sspp_dsn(_sspp_database: _TestDatabase) -> str:
+    """The URL of this test's own database, for code under test that opens its own connections."""
+    if _sspp_database.spec.isolation == "transaction":
+        raise UsageError(
+            "sspp_dsn is not available with isolation='transaction': other connections would commit outside the "
+            "test's transaction",
+            hint="use isolation='database' (the default)",
+        )
+    return _sspp_database.dsn
+
+
+@pytest.fixture
+def sspp_db(_sspp_database: _TestDatabase) -> Iterator[SsppConnection]:
+    """A psycopg connection to this test's database, which holds exactly the seeded data.
+
+    Commit freely: with isolation 'database' or 'clone' the database is this test's alone and is put back
+    after it; with 'transaction' everything runs in one transaction that is rolled back (commit() refuses).
+    ``with sspp_db.restoring(): ...`` puts the seeded data back at the end of the block (one Hypothesis example).
+    """
+    conn = SsppConnection.connect(_sspp_database.dsn, application_name="sspp-test")
+    conn.bind_restore(_sspp_database)
+    try:
+        if _sspp_database.spec.isolation == "transaction":
+            with conn.transaction(force_rollback=True):
+                yield conn
+        else:
+            yield conn
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def sspp_factories(sspp_db: SsppConnection) -> Any:
+    """``CustomerFactory``, ``EventFactory`` and ``SignalFactory`` bound to ``sspp_db``."""
+    from ..factories import bind_factories
+
+    return bind_factories(sspp_db)

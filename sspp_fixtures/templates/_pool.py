@@ -1,0 +1,441 @@
+"""Per-test databases cloned from a template: reused after an in-place restore, recycled when that cannot be exact.
+
+One :class:`TestDatabases` per process (per xdist worker) and template. ``acquire()`` hands out a database holding
+exactly the template's data; ``release()`` puts it back for the next test in one round trip (see
+:mod:`._reuse`) or, when it cannot be restored exactly, has it dropped in the background and replaced by a
+never-used clone from a pool of spares that a background thread keeps filled.
+
+Connections: each reused database keeps one *keeper* connection (the restore runs on it, so a release costs no
+connect); each ready spare has its keeper already open and its restore function compiled (so a recycle costs no
+connect either); the refill thread has its own admin connection. With ``spares=2`` that is 4 connections per
+instance at most (one more per database acquired at the same time), whatever the number of tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, Self
+
+import psycopg
+from psycopg import sql
+
+from ..dsn import connect, mask_text, with_database
+from ..errors import UsageError
+from ._fingerprint import TEST_PREFIX
+from ._names import KIND_TEST, TemplateError, comment, safe_label, set_comment
+from ._reuse import release_statement
+from ._template import TemplateInfo, drop_database_force
+
+__all__ = ["ISOLATIONS", "Outcome", "TestDatabases", "TestDb"]
+
+Isolation = Literal["database", "clone", "transaction"]
+#: ``database``: reuse-or-recycle; ``clone``: always a never-used clone; ``transaction``: like ``database``
+#: (the caller rolls back; the release then finds the database clean).
+ISOLATIONS: tuple[str, ...] = ("database", "clone", "transaction")
+
+_CLONE_RETRY_S = (0.05, 1.0)
+_KEEPER_OPTIONS = "-c lock_timeout=10s -c statement_timeout=120s"
+_KEEPER_APP = "sspp-fixtures-keeper"
+
+
+@dataclass(frozen=True)
+class TestDb:
+    """A database handed to one test: its name, DSN, isolation, and how many tests used it before (0: fresh)."""
+
+    __test__: ClassVar[bool] = False
+
+    name: str
+    dsn: str
+    isolation: str
+    uses: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What ``release()`` did with a database.
+
+    ``path``: ``clean`` (nothing to undo), ``restored`` (put back in place), ``recycled`` (dropped in the
+    background, a fresh clone takes its place; ``reason`` says why), ``dropped`` (a ``clone``-isolation database).
+    ``ms`` is the time ``release()`` took.
+    """
+
+    database: str
+    path: Literal["clean", "restored", "recycled", "dropped"]
+    reason: str | None
+    ms: float
+
+    @property
+    def reused(self) -> bool:
+        return self.path in ("clean", "restored")
+
+
+class _Slot:
+    __slots__ = ("isolation", "keeper", "name", "server_started", "uses")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.keeper: psycopg.Connection[Any] | None = None
+        self.uses = 0
+        self.isolation = "database"
+        self.server_started: object = None
+
+
+class TestDatabases:
+    """The test databases of one process for one template.
+
+    Thread-safe: ``acquire``/``release`` may be called from several threads (each database is used by one test
+    at a time). ``close()`` stops the refill thread and drops every database this instance created.
+    """
+
+    __test__: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        admin_dsn: str,
+        template: TemplateInfo,
+        *,
+        worker_id: str = "main",
+        spares: int = 2,
+        clone_timeout_s: float = 120.0,
+        release_wait_ms: int = 5000,
+    ) -> None:
+        if spares < 1:
+            raise UsageError(f"spares={spares}: need at least 1", hint="use spares=1 or more (2 is the default)")
+        self.admin_dsn = admin_dsn
+        self.template = template
+        self.worker_id = worker_id
+        self._prefix = f"{TEST_PREFIX}{template.fingerprint[:8]}_{safe_label(worker_id, 10)}_{os.getpid()}_"
+        self._counter = itertools.count()
+        self._spares_wanted = spares
+        self._clone_timeout_s = clone_timeout_s
+        self._release_wait_ms = release_wait_ms
+        self._cond = threading.Condition()
+        self._spares: deque[_Slot] = deque()
+        self._creating = 0
+        self._idle: list[_Slot] = []
+        self._in_use: dict[str, _Slot] = {}
+        self._to_drop: deque[str] = deque()
+        self._made: set[str] = set()
+        self._drop_failures: dict[str, int] = {}
+        self._error: BaseException | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._refill_loop, name=f"sspp-refill-{worker_id}", daemon=True)
+        self._thread.start()
+
+    # ----------------------------------------------------------------------------------------------- public
+
+    def acquire(self, isolation: str = "database") -> TestDb:
+        """A database holding exactly the template's data, for one test.
+
+        ``database``/``transaction``: the database the previous test released (restored), or a fresh clone;
+        ``clone``: always a never-used clone (dropped at release).
+        """
+        if isolation not in ISOLATIONS:
+            raise UsageError(f"isolation={isolation!r} is not known", hint=f"use one of: {', '.join(ISOLATIONS)}")
+        with self._cond:
+            self._check_open()
+            slot = self._idle.pop() if isolation != "clone" and self._idle else self._take_spare()
+            slot.isolation = isolation
+            self._in_use[slot.name] = slot
+        if isolation == "clone":
+            self._close_keeper(slot)  # a clone is dropped after its test: no restore, no keeper
+        if isolation != "clone" and slot.keeper is None:
+            try:
+                self._connect_keeper(slot)
+            except BaseException:
+                with self._cond:
+                    self._in_use.pop(slot.name, None)
+                    self._to_drop.append(slot.name)
+                    self._cond.notify_all()
+                raise
+        return TestDb(slot.name, self.dsn_for(slot.name), isolation, slot.uses)
+
+    def release(self, db: TestDb) -> Outcome:
+        """Put ``db`` back for the next test: end the sessions it left open, undo its changes, or recycle it."""
+        started = time.perf_counter()
+        with self._cond:
+            slot = self._in_use.pop(db.name, None)
+        if slot is None:
+            raise UsageError(f"database {db.name} is not in use from this pool", hint="release each database once")
+        if slot.isolation == "clone":
+            self._recycle(slot)
+            return Outcome(db.name, "dropped", None, _ms(started))
+        status = self._restore(slot)
+        if status in ("clean", "restored"):
+            slot.uses += 1
+            with self._cond:
+                if self._closed:
+                    self._close_keeper(slot)
+                else:
+                    self._idle.append(slot)
+            return Outcome(db.name, "clean" if status == "clean" else "restored", None, _ms(started))
+        self._recycle(slot)
+        return Outcome(db.name, "recycled", status.removeprefix("recycle:"), _ms(started))
+
+    def restore(self, db: TestDb, *, keep_pids: Collection[int] | None = None) -> Outcome:
+        """Put ``db`` back to the template's data *during* its test (e.g. before each Hypothesis example).
+
+        ``keep_pids=None`` keeps every session of the database open; a collection of backend pids keeps those and
+        ends the others (as ``release()`` does). Kept sessions must be idle outside a transaction (commit or roll
+        back first), else :class:`UsageError`. Raises :class:`TemplateError` when the database cannot be restored
+        in place (DDL, large objects, ...): such a test needs ``release()`` and a new ``acquire()``.
+        """
+        started = time.perf_counter()
+        with self._cond:
+            slot = self._in_use.get(db.name)
+        if slot is None or slot.isolation == "clone":
+            raise UsageError(
+                f"database {db.name} is not a reusable database in use from this pool",
+                hint="restore() a database acquired with isolation 'database' or 'transaction', before releasing it",
+            )
+        status = self._restore(slot, end_sessions=keep_pids is not None, keep=keep_pids or ())
+        if status == "busy":
+            raise UsageError(
+                f"cannot restore database {db.name} while a session it keeps is inside a transaction",
+                hint="commit or roll back the kept connections before restore()",
+                database=db.name,
+            )
+        if status not in ("clean", "restored"):
+            raise TemplateError(
+                f"database {db.name} cannot be restored in place ({status.removeprefix('recycle:')})",
+                hint="release() it and acquire() another: what the test did (DDL, large objects, prepared "
+                "transactions) can only be undone by a fresh clone",
+                database=db.name,
+                reason=status.removeprefix("recycle:"),
+            )
+        return Outcome(db.name, "clean" if status == "clean" else "restored", None, _ms(started))
+
+    def dsn_for(self, name: str) -> str:
+        return with_database(self.admin_dsn, name)
+
+    @property
+    def spares_ready(self) -> int:
+        with self._cond:
+            return len(self._spares)
+
+    def wait_spares(self, timeout_s: float = 30.0) -> bool:
+        """Wait until the spare pool is full (for benchmarks and tests); returns whether it is."""
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while len(self._spares) < self._spares_wanted and not self._closed:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+            return len(self._spares) >= self._spares_wanted
+
+    def close(self) -> None:
+        """Stop the refill thread and drop every database this instance created (``DROP ... WITH (FORCE)``)."""
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            slots = [*self._idle, *self._in_use.values(), *self._spares]
+            self._idle.clear()
+            self._in_use.clear()
+            self._spares.clear()
+            self._cond.notify_all()
+        self._thread.join(timeout=60)
+        with self._cond:
+            slots += list(self._spares)
+            self._spares.clear()
+        for slot in slots:
+            self._close_keeper(slot)
+        with self._cond:
+            names = sorted(self._made)
+        if not names:
+            return
+        with connect(self.admin_dsn) as admin:
+            for name in names:
+                with contextlib.suppress(psycopg.Error):
+                    drop_database_force(admin, name)
+                    self._made.discard(name)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------------------------------------- restore
+
+    def _connect_keeper(self, slot: _Slot) -> bool:
+        """Connect the slot's keeper; ``False`` if the server restarted since its last keeper (marks may be lost)."""
+        conn = psycopg.connect(
+            self.dsn_for(slot.name), autocommit=True, application_name=_KEEPER_APP, options=_KEEPER_OPTIONS
+        )
+        conn.prepare_threshold = 0
+        slot.keeper = conn
+        row = conn.execute("SELECT pg_catalog.pg_postmaster_start_time()").fetchone()
+        started = row[0] if row else None
+        same = slot.server_started is None or slot.server_started == started
+        slot.server_started = started
+        return same
+
+    def _restore(self, slot: _Slot, *, end_sessions: bool = True, keep: Collection[int] = ()) -> str:
+        """Run the restore on the keeper connection: ``clean``, ``restored`` or ``recycle:<reason>``."""
+        for attempt in (1, 2):
+            try:
+                # A crash-restart empties the UNLOGGED marks table: after one, nothing says what the test changed.
+                if (slot.keeper is None or slot.keeper.closed) and not self._connect_keeper(slot):
+                    self._close_keeper(slot)
+                    return "recycle:server_restarted"
+                keeper = slot.keeper
+                assert keeper is not None
+                row = keeper.execute(release_statement(), (self._release_wait_ms, end_sessions, list(keep))).fetchone()
+                return str(row[0]) if row else "recycle:no_status"
+            except psycopg.OperationalError:
+                # The test ended our keeper (pg_terminate_backend on every session), or the server hiccuped:
+                # reconnect once and try again.
+                self._close_keeper(slot)
+                if attempt == 2:
+                    return "recycle:connection_lost"
+            except psycopg.Error as exc:
+                self._close_keeper(slot)
+                return f"recycle:error {exc.sqlstate or type(exc).__name__}: {mask_text(str(exc)).splitlines()[0]}"
+        return "recycle:connection_lost"  # pragma: no cover
+
+    def _close_keeper(self, slot: _Slot) -> None:
+        if slot.keeper is not None:
+            with contextlib.suppress(Exception):
+                slot.keeper.close()
+            slot.keeper = None
+
+    def _recycle(self, slot: _Slot) -> None:
+        self._close_keeper(slot)
+        with self._cond:
+            self._to_drop.append(slot.name)
+            self._cond.notify_all()
+
+    # ----------------------------------------------------------------------------------------------- spares
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise UsageError("this pool of test databases is closed", hint="make a new TestDatabases")
+
+    def _take_spare(self) -> _Slot:
+        """A never-used clone (caller holds the condition); waits for the refill thread."""
+        deadline = time.monotonic() + self._clone_timeout_s
+        while not self._spares:
+            self._check_open()
+            if self._error is not None and self._creating == 0:
+                error = self._error
+                raise TemplateError(
+                    f"cannot clone template {self.template.name}: {error}",
+                    hint="check that the template still exists (it may have been dropped by drop_templates or a "
+                    "sweep) and that the server accepts more connections",
+                    template=self.template.name,
+                ) from error
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TemplateError(
+                    f"no clone of template {self.template.name} became ready within {self._clone_timeout_s:g}s",
+                    hint="the server may be overloaded; raise clone_timeout_s or lower the number of workers",
+                    template=self.template.name,
+                )
+            self._cond.notify_all()
+            self._cond.wait(min(left, 1.0))
+        return self._spares.popleft()
+
+    def _next_job(self) -> tuple[str, str] | None:
+        """(kind, name) of the refill thread's next job; ``None`` to stop. Caller holds the condition."""
+        while True:
+            if self._closed:
+                return None
+            if len(self._spares) + self._creating < self._spares_wanted and (self._error is None):
+                self._creating += 1
+                name = f"{self._prefix}{next(self._counter)}"
+                self._made.add(name)
+                return "create", name
+            if self._to_drop:
+                return "drop", self._to_drop.popleft()
+            self._cond.wait(5.0 if self._error is not None else None)
+            if self._error is not None:
+                self._error = None  # retry creating after a pause
+
+    def _refill_loop(self) -> None:
+        admin: psycopg.Connection[Any] | None = None
+        try:
+            while True:
+                with self._cond:
+                    job = self._next_job()
+                if job is None:
+                    return
+                kind, name = job
+                try:
+                    if admin is None or admin.closed:
+                        admin = connect(self.admin_dsn, application_name="sspp-fixtures-refill")
+                    if kind == "create":
+                        self._clone(admin, name)
+                        spare = self._warm_spare(name)
+                    else:
+                        drop_database_force(admin, name)
+                except Exception as exc:
+                    with contextlib.suppress(Exception):
+                        if admin is not None:
+                            admin.close()
+                    admin = None
+                    with self._cond:
+                        if kind == "create":
+                            self._creating -= 1
+                            self._error = exc
+                        else:
+                            self._drop_failures[name] = self._drop_failures.get(name, 0) + 1
+                            if self._drop_failures[name] < 3:
+                                self._to_drop.append(name)  # try again later; else close() or a sweep will
+                        self._cond.notify_all()
+                    time.sleep(0.2)
+                    continue
+                with self._cond:
+                    if kind == "create":
+                        self._creating -= 1
+                        self._spares.append(spare)
+                        self._error = None
+                    else:
+                        self._made.discard(name)
+                    self._cond.notify_all()
+        finally:
+            if admin is not None:
+                with contextlib.suppress(Exception):
+                    admin.close()
+
+    def _warm_spare(self, name: str) -> _Slot:
+        """A slot for a new clone, its keeper connected and its restore function compiled (first call costs ms)."""
+        slot = _Slot(name)
+        try:
+            self._connect_keeper(slot)
+            assert slot.keeper is not None
+            slot.keeper.execute(release_statement(), (self._release_wait_ms, True, []))
+        except psycopg.Error:
+            self._close_keeper(slot)
+            raise
+        return slot
+
+    def _clone(self, admin: psycopg.Connection[Any], name: str) -> None:
+        """``CREATE DATABASE name TEMPLATE template``, retried while the template is busy (SQLSTATE 55006)."""
+        query = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+            sql.Identifier(name), sql.Identifier(self.template.name)
+        )
+        deadline = time.monotonic() + self._clone_timeout_s
+        delay = _CLONE_RETRY_S[0]
+        while True:
+            try:
+                admin.execute(query)
+                break
+            except psycopg.errors.ObjectInUse:
+                if time.monotonic() + delay > deadline or self._closed:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 1.5, _CLONE_RETRY_S[1])
+        set_comment(admin, name, comment(KIND_TEST, template=self.template.name, worker=self.worker_id))
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000

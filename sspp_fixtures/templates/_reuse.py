@@ -1,0 +1,379 @@
+"""The reuse machinery a template carries, so that a test's database can be put back in place after the test.
+
+Everything lives in the schema ``sspp_reuse`` (never in ``public``):
+
+- ``p_<table oid>``: a pristine copy of each user table (same columns, same primary key);
+- ``seqs``: ``last_value``/``is_called`` of every user sequence, as in the template;
+- ``dirty``: an UNLOGGED table where statement-level AFTER INSERT/UPDATE/DELETE/TRUNCATE triggers
+  (``sspp_reuse_mark``, ``ENABLE ALWAYS`` so ``session_replication_role = replica`` does not silence them) write
+  (table, operation), once per table and operation and transaction; an event trigger on ``ddl_command_end`` and
+  ``sql_drop`` (also ``ENABLE ALWAYS``) writes ``(0, 'X')`` for any DDL but that on temporary objects;
+- ``tracked``: per table, the two statements that restore it; ``state``: the xid of the last restore.
+
+``sspp_reuse.release(wait_ms)`` does the whole job server-side in one call: it ends the sessions a test left
+open (``pg_terminate_backend`` then polls ``pg_stat_activity``), refuses what it cannot undo exactly, then for
+every table marked dirty deletes the rows whose ``xmin`` is newer than the last restore (compared with
+``age()``, safe across xid wraparound) and, after UPDATE/DELETE/TRUNCATE only, re-inserts the pristine rows
+whose key is missing; sequences that moved are set back. It returns ``clean``, ``restored`` or
+``recycle:<reason>`` (the caller then drops the database and takes a fresh clone).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+__all__ = ["REUSE_SCHEMA", "install_reuse", "release_statement"]
+
+REUSE_SCHEMA = "sspp_reuse"
+_MARK_TRIGGER = "sspp_reuse_mark"
+_EVENT_TRIGGERS = ("sspp_reuse_ddl", "sspp_reuse_drop")
+
+_SKIPPED_SCHEMAS = ("pg_catalog", "information_schema", REUSE_SCHEMA)
+
+_BASE_DDL = f"""
+CREATE SCHEMA {REUSE_SCHEMA};
+COMMENT ON SCHEMA {REUSE_SCHEMA} IS
+    'sspp-fixtures: pristine copies and change tracking that put a reused test database back in place';
+
+CREATE UNLOGGED TABLE {REUSE_SCHEMA}.dirty (tbl oid NOT NULL, op "char" NOT NULL);
+
+CREATE TABLE {REUSE_SCHEMA}.tracked (
+    relid     oid PRIMARY KEY,
+    qualified text NOT NULL,
+    has_key   boolean NOT NULL
+);
+
+CREATE TABLE {REUSE_SCHEMA}.seqs (
+    seq        oid PRIMARY KEY,
+    qualified  text NOT NULL,
+    last_value bigint NOT NULL,
+    is_called  boolean NOT NULL
+);
+
+CREATE TABLE {REUSE_SCHEMA}.state (
+    singleton   boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    fingerprint text NOT NULL,
+    format      integer NOT NULL,
+    restore_xid xid8 NOT NULL,
+    use_replica boolean NOT NULL,
+    ntables     integer NOT NULL,
+    restores    bigint NOT NULL DEFAULT 0
+);
+
+CREATE FUNCTION {REUSE_SCHEMA}.mark() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER AS $fn$
+DECLARE
+    flag text := '{REUSE_SCHEMA}.m' || TG_RELID::text || substr(TG_OP, 1, 1);
+BEGIN
+    -- once per table, operation and transaction: a transaction-local setting remembers it (no unique index,
+    -- so two sessions writing the same table never wait on each other's marks)
+    IF pg_catalog.current_setting(flag, true) IS DISTINCT FROM '1' THEN
+        INSERT INTO {REUSE_SCHEMA}.dirty (tbl, op) VALUES (TG_RELID, substr(TG_OP, 1, 1)::"char");
+        PERFORM pg_catalog.set_config(flag, '1', true);
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+
+CREATE FUNCTION {REUSE_SCHEMA}.on_ddl() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER AS $fn$
+BEGIN
+    -- DDL on temporary objects only (CREATE TEMP TABLE, DROP of one) dies with its session: no mark.
+    -- A DROP lists nothing at ddl_command_end: sql_drop, which fires before it, has judged what it dropped.
+    IF TG_EVENT = 'ddl_command_end' THEN
+        IF TG_TAG LIKE 'DROP %' AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger_ddl_commands()) THEN
+            RETURN;
+        END IF;
+        IF EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger_ddl_commands())
+           AND NOT EXISTS (
+               SELECT 1 FROM pg_catalog.pg_event_trigger_ddl_commands() c
+               WHERE c.schema_name IS NULL OR c.schema_name NOT LIKE 'pg\\_temp%') THEN
+            RETURN;
+        END IF;
+    ELSIF TG_EVENT = 'sql_drop' THEN
+        IF EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger_dropped_objects())
+           AND NOT EXISTS (
+               SELECT 1 FROM pg_catalog.pg_event_trigger_dropped_objects() d WHERE NOT d.is_temporary) THEN
+            RETURN;
+        END IF;
+    END IF;
+    INSERT INTO {REUSE_SCHEMA}.dirty (tbl, op) VALUES (0, 'X');
+END
+$fn$;
+
+CREATE FUNCTION {REUSE_SCHEMA}.release(
+    wait_ms integer DEFAULT 5000, end_sessions boolean DEFAULT true, keep integer[] DEFAULT '{{}}'
+) RETURNS text
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    st {REUSE_SCHEMA}.state%ROWTYPE;
+    s record;
+    changed boolean := false;
+    deadline timestamptz := pg_catalog.clock_timestamp() + wait_ms * interval '1 millisecond';
+BEGIN
+    -- 0. sessions the caller keeps (all when NOT end_sessions, else those in keep) may not be running a statement
+    --    or hold a transaction id: rows they wrote would predate this restore and survive the next one
+    IF EXISTS (
+        SELECT 1 FROM pg_catalog.pg_stat_activity a
+        WHERE a.datname = pg_catalog.current_database() AND a.pid <> pg_catalog.pg_backend_pid()
+          AND a.backend_type = 'client backend' AND (NOT end_sessions OR a.pid = ANY(keep))
+          AND (a.state IS DISTINCT FROM 'idle' OR a.backend_xid IS NOT NULL)) THEN
+        RETURN 'busy';
+    END IF;
+
+    -- 1. end the sessions the test left open. Wait for those that were not idle (in a transaction, or running a
+    --    statement that may commit) to be gone; an idle one has settled its last transaction and, once signalled,
+    --    dies before it reads another command: its exit changes no data, so it is not waited for.
+    PERFORM pg_catalog.pg_terminate_backend(a.pid) FROM pg_catalog.pg_stat_activity a
+    WHERE end_sessions AND a.datname = pg_catalog.current_database() AND a.pid <> pg_catalog.pg_backend_pid()
+      AND a.backend_type = 'client backend' AND a.pid <> ALL(keep);
+    IF FOUND THEN
+        LOOP
+            PERFORM pg_catalog.pg_stat_clear_snapshot();
+            EXIT WHEN NOT EXISTS (
+                SELECT 1 FROM pg_catalog.pg_stat_activity a
+                WHERE a.datname = pg_catalog.current_database() AND a.pid <> pg_catalog.pg_backend_pid()
+                  AND a.backend_type = 'client backend' AND a.pid <> ALL(keep)
+                  AND a.state IS DISTINCT FROM 'idle');
+            IF pg_catalog.clock_timestamp() > deadline THEN
+                RETURN 'recycle:sessions';
+            END IF;
+            PERFORM pg_catalog.pg_sleep(0.0002);
+        END LOOP;
+    END IF;
+
+    -- 2. what rows cannot put back
+    IF EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.dirty d WHERE d.op = 'X') THEN
+        RETURN 'recycle:ddl';
+    END IF;
+    -- ALTER DATABASE fires no event trigger: settings (ALTER DATABASE ... SET) and flags are checked here
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_database d
+               WHERE d.datname = pg_catalog.current_database()
+                 AND (d.datconnlimit <> -1 OR NOT d.datallowconn OR d.datistemplate
+                      OR EXISTS (SELECT 1 FROM pg_catalog.pg_db_role_setting r WHERE r.setdatabase = d.oid))) THEN
+        RETURN 'recycle:database_settings';
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_largeobject_metadata) THEN
+        RETURN 'recycle:large_object';
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_prepared_xacts p WHERE p.database = pg_catalog.current_database()) THEN
+        RETURN 'recycle:prepared_transaction';
+    END IF;
+    SELECT * INTO STRICT st FROM {REUSE_SCHEMA}.state;
+    IF (SELECT count(*) FROM pg_catalog.pg_trigger g
+        WHERE g.tgname = '{_MARK_TRIGGER}' AND g.tgenabled = 'A') <> st.ntables
+       OR (SELECT count(*) FROM pg_catalog.pg_event_trigger e
+           WHERE e.evtname IN ('{_EVENT_TRIGGERS[0]}', '{_EVENT_TRIGGERS[1]}') AND e.evtenabled = 'A') <> 2 THEN
+        RETURN 'recycle:triggers';
+    END IF;
+    IF EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.dirty d
+               WHERE NOT EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.tracked k WHERE k.relid = d.tbl)) THEN
+        RETURN 'recycle:untracked_table';
+    END IF;
+
+    -- 3. sequences (nextval fires no trigger): set back those that moved
+    FOR s IN SELECT q.seq, q.last_value, q.is_called FROM {REUSE_SCHEMA}.seqs q
+             WHERE pg_catalog.pg_sequence_last_value(q.seq::regclass)
+                   IS DISTINCT FROM CASE WHEN q.is_called THEN q.last_value END LOOP
+        PERFORM pg_catalog.setval(s.seq::regclass, s.last_value, s.is_called);
+        changed := true;
+    END LOOP;
+
+    -- 4. tables: rows newer than the last restore go; after UPDATE/DELETE/TRUNCATE missing keys come back
+    IF EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.dirty) THEN
+        IF st.use_replica THEN  -- foreign keys and user triggers must not act on the restore's own changes
+            SET LOCAL session_replication_role = replica;
+        END IF;
+        PERFORM {REUSE_SCHEMA}.restore_tables(pg_catalog.age(st.restore_xid::xid));
+        changed := true;
+    END IF;
+    IF NOT changed THEN
+        RETURN 'clean';
+    END IF;
+    DELETE FROM {REUSE_SCHEMA}.dirty;
+    UPDATE {REUSE_SCHEMA}.state SET restore_xid = pg_catalog.pg_current_xact_id(), restores = restores + 1;
+    RETURN 'restored';
+END
+$fn$;
+"""
+
+_EVENT_DDL = f"""
+CREATE EVENT TRIGGER {_EVENT_TRIGGERS[0]} ON ddl_command_end EXECUTE FUNCTION {REUSE_SCHEMA}.on_ddl();
+CREATE EVENT TRIGGER {_EVENT_TRIGGERS[1]} ON sql_drop EXECUTE FUNCTION {REUSE_SCHEMA}.on_ddl();
+ALTER EVENT TRIGGER {_EVENT_TRIGGERS[0]} ENABLE ALWAYS;
+ALTER EVENT TRIGGER {_EVENT_TRIGGERS[1]} ENABLE ALWAYS;
+"""
+
+_USER_RELATIONS = """
+SELECT c.oid, n.nspname, c.relname, c.relkind
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = ANY(%s)
+  AND n.nspname <> ALL(%s)
+  AND n.nspname NOT LIKE 'pg\\_toast%%' AND n.nspname NOT LIKE 'pg\\_temp%%'
+  AND NOT EXISTS (
+      SELECT 1 FROM pg_catalog.pg_depend d
+      WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e'
+  )
+ORDER BY n.nspname, c.relname
+"""
+
+
+@dataclass(frozen=True)
+class _Table:
+    oid: int
+    schema: str
+    name: str
+    columns: tuple[str, ...]
+    key: tuple[str, ...]
+    identity_always: bool
+
+    @property
+    def ident(self) -> sql.Identifier:
+        return sql.Identifier(self.schema, self.name)
+
+    @property
+    def pristine(self) -> sql.Identifier:
+        return sql.Identifier(REUSE_SCHEMA, f"p_{self.oid}")
+
+
+def _tables(conn: psycopg.Connection[Any]) -> list[_Table]:
+    tables: list[_Table] = []
+    for oid, schema, name, _kind in conn.execute(_USER_RELATIONS, (["r", "p"], list(_SKIPPED_SCHEMAS))).fetchall():
+        columns = conn.execute(
+            "SELECT attname, attidentity FROM pg_catalog.pg_attribute "
+            "WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum",
+            (oid,),
+        ).fetchall()
+        key = conn.execute(
+            "SELECT a.attname FROM pg_catalog.pg_index i "
+            "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) "
+            "JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
+            "WHERE i.indrelid = %s AND i.indisprimary ORDER BY k.ord",
+            (oid,),
+        ).fetchall()
+        tables.append(
+            _Table(
+                oid=int(oid),
+                schema=str(schema),
+                name=str(name),
+                columns=tuple(str(c[0]) for c in columns),
+                key=tuple(str(k[0]) for k in key),
+                identity_always=any(c[1] == "a" for c in columns),
+            )
+        )
+    return tables
+
+
+def _restore_block(table: _Table) -> sql.Composed:
+    """The plpgsql that puts one dirty table back (``t.lost``: an UPDATE, DELETE or TRUNCATE touched it)."""
+    columns = sql.SQL(", ").join(sql.Identifier(c) for c in table.columns)
+    overriding = sql.SQL(" OVERRIDING SYSTEM VALUE") if table.identity_always else sql.SQL("")
+    newer = sql.SQL("DELETE FROM {} WHERE pg_catalog.age(xmin) < newer_than;").format(table.ident)
+    if table.key:
+        match = sql.SQL(" AND ").join(sql.SQL("x.{k} = p.{k}").format(k=sql.Identifier(k)) for k in table.key)
+        return sql.SQL(
+            "{newer}\n            IF t.lost THEN\n"
+            "                INSERT INTO {table} ({columns}){overriding} SELECT {columns} FROM {pristine} p\n"
+            "                WHERE NOT EXISTS (SELECT 1 FROM {table} x WHERE {match});\n"
+            "            END IF;"
+        ).format(
+            newer=newer, table=table.ident, columns=columns, overriding=overriding, pristine=table.pristine, match=match
+        )
+    # No key to find what is missing: after UPDATE/DELETE/TRUNCATE the whole table is put back.
+    return sql.SQL(
+        "IF t.lost THEN\n"
+        "                DELETE FROM {table};\n"
+        "                INSERT INTO {table} ({columns}){overriding} SELECT {columns} FROM {pristine};\n"
+        "            ELSE\n                {newer}\n            END IF;"
+    ).format(newer=newer, table=table.ident, columns=columns, overriding=overriding, pristine=table.pristine)
+
+
+def _restore_function(tables: list[_Table]) -> sql.Composed:
+    """``restore_tables(newer_than)``: static SQL per table, so the keeper session plans each statement once."""
+    branches = [
+        sql.SQL("{kw} t.tbl = {oid} THEN\n            {block}").format(
+            kw=sql.SQL("IF" if i == 0 else "ELSIF"), oid=sql.Literal(table.oid), block=_restore_block(table)
+        )
+        for i, table in enumerate(tables)
+    ]
+    body = sql.SQL("\n        ").join(branches) + sql.SQL("\n        END IF;") if branches else sql.SQL("NULL;")
+    return sql.SQL(
+        "CREATE FUNCTION {schema}.restore_tables(newer_than integer) RETURNS void LANGUAGE plpgsql AS $fn$\n"
+        "DECLARE\n    t record;\nBEGIN\n"
+        "    FOR t IN SELECT d.tbl, bool_or(d.op <> 'I') AS lost FROM {schema}.dirty d GROUP BY d.tbl LOOP\n"
+        "        {body}\n    END LOOP;\nEND\n$fn$"
+    ).format(schema=sql.Identifier(REUSE_SCHEMA), body=body)
+
+
+def _needs_replica(conn: psycopg.Connection[Any], oids: list[int]) -> bool:
+    """Whether restoring must silence other triggers: foreign keys or user triggers on the tracked tables."""
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = ANY(%s) AND tgname <> %s)",
+        (oids, _MARK_TRIGGER),
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def install_reuse(conn: psycopg.Connection[Any], *, fingerprint: str, reuse_format: int) -> int:
+    """Install the reuse machinery in the database ``conn`` is connected to (one transaction).
+
+    Run it last, once the data is in place: the pristine copies are taken now, and the restore point is this
+    transaction. Returns the number of tables tracked.
+    """
+    with conn.transaction():
+        conn.execute(_BASE_DDL.encode())
+        tables = _tables(conn)
+        for table in tables:
+            columns = sql.SQL(", ").join(sql.Identifier(c) for c in table.columns)
+            conn.execute(sql.SQL("CREATE TABLE {} AS SELECT {} FROM {}").format(table.pristine, columns, table.ident))
+            if table.key:
+                conn.execute(
+                    sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(
+                        table.pristine, sql.SQL(", ").join(sql.Identifier(k) for k in table.key)
+                    )
+                )
+            conn.execute(
+                sql.SQL("INSERT INTO {}.tracked VALUES (%s, %s, %s)").format(sql.Identifier(REUSE_SCHEMA)),
+                (table.oid, f"{table.schema}.{table.name}", bool(table.key)),
+            )
+            conn.execute(
+                sql.SQL(
+                    "CREATE TRIGGER {trigger} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table} "
+                    "FOR EACH STATEMENT EXECUTE FUNCTION {schema}.mark(); "
+                    "ALTER TABLE {table} ENABLE ALWAYS TRIGGER {trigger}"
+                ).format(trigger=sql.Identifier(_MARK_TRIGGER), table=table.ident, schema=sql.Identifier(REUSE_SCHEMA))
+            )
+        conn.execute(_restore_function(tables))
+        sequences = conn.execute(_USER_RELATIONS, (["S"], list(_SKIPPED_SCHEMAS))).fetchall()
+        for oid, schema, name, _kind in sequences:
+            ident = sql.Identifier(schema, name)
+            row = conn.execute(sql.SQL("SELECT last_value, is_called FROM {}").format(ident)).fetchone()
+            assert row is not None
+            conn.execute(
+                sql.SQL("INSERT INTO {}.seqs VALUES (%s, %s, %s, %s)").format(sql.Identifier(REUSE_SCHEMA)),
+                (oid, f"{schema}.{name}", row[0], row[1]),
+            )
+        use_replica = _needs_replica(conn, [t.oid for t in tables])
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {}.state (fingerprint, format, restore_xid, use_replica, ntables) "
+                "VALUES (%s, %s, pg_catalog.pg_current_xact_id(), %s, %s)"
+            ).format(sql.Identifier(REUSE_SCHEMA)),
+            (fingerprint, reuse_format, use_replica, len(tables)),
+        )
+        conn.execute(_EVENT_DDL.encode())
+    return len(tables)
+
+
+def release_statement() -> str:
+    """The one statement that ends a test's sessions and restores its database (returns the status text).
+
+    Parameters: how long to wait for ended sessions to go (ms), whether to end them at all, and the pids of
+    sessions to keep. Kept sessions must be idle outside a transaction, else the status is ``busy``.
+    """
+    return f"SELECT {REUSE_SCHEMA}.release(%s, %s, %s)"

@@ -1,0 +1,353 @@
+"""Reusing a test's database: whatever a test did, the next test sees exactly the template's data.
+
+Each test works on the database ``acquire()`` hands out, then ``release()`` must either restore it in place
+(reuse path) or recycle it; the next ``acquire()`` is compared with a never-used clone, table by table and
+sequence by sequence.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from sspp_fixtures.dsn import connect
+from sspp_fixtures.errors import UsageError
+from sspp_fixtures.scenarios import load_scenario
+from sspp_fixtures.server import Server
+from sspp_fixtures.templates import Outcome, TemplateError, TemplateInfo, TestDatabases, TestDb, ensure_template
+
+# A sequence that exists in the template (the SSPP schema has none), to prove sequences are put back.
+EXTRA_SQL = "CREATE SEQUENCE public.order_no START 1000; SELECT nextval('public.order_no')"
+
+TABLES = {"customers": "customer_id", "events": "id", "signals": "id"}
+
+
+def state_of(dsn: str) -> dict[str, Any]:
+    """Full-table checksums, row counts and the sequence's state."""
+    with connect(dsn) as conn:
+        found: dict[str, Any] = {}
+        for table, key in TABLES.items():
+            found[table] = conn.execute(
+                f"SELECT count(*), md5(string_agg(t::text, '|' ORDER BY {key})) FROM {table} t"
+            ).fetchone()
+        found["order_no"] = conn.execute("SELECT last_value, is_called FROM order_no").fetchone()
+        found["schema"] = conn.execute(
+            "SELECT (SELECT count(*) FROM pg_indexes WHERE schemaname = 'public'), "
+            "(SELECT count(*) FROM information_schema.columns WHERE table_schema = 'public')"
+        ).fetchone()
+    return found
+
+
+@pytest.fixture(scope="module")
+def template(pg_server: Server) -> TemplateInfo:
+    return ensure_template(pg_server.dsn, load_scenario("smoke"), extra_sql=EXTRA_SQL)
+
+
+@pytest.fixture(scope="module")
+def pool(pg_server: Server, template: TemplateInfo) -> Iterator[TestDatabases]:
+    databases = TestDatabases(pg_server.dsn, template, worker_id="gw0", spares=2)
+    yield databases
+    databases.close()
+
+
+@pytest.fixture(scope="module")
+def pristine(pool: TestDatabases) -> dict[str, Any]:
+    fresh = pool.acquire("clone")
+    state = state_of(fresh.dsn)
+    pool.release(fresh)
+    return state
+
+
+def one_test(pool: TestDatabases, body: Callable[[psycopg.Connection[Any]], object], **kwargs: Any) -> Outcome:
+    """Acquire, run ``body`` on a connection to the database (committed on success), close, release."""
+    db = pool.acquire()
+    with psycopg.connect(db.dsn, **kwargs) as conn:
+        body(conn)
+    return pool.release(db)
+
+
+def next_db(pool: TestDatabases) -> TestDb:
+    db = pool.acquire()
+    pool.release(db)
+    return db
+
+
+CHANGES: dict[str, str] = {
+    "insert": "INSERT INTO events (event_type, customer_id, payload) VALUES ('purchase', 'cust_x', '{}')",
+    "update_jsonb": "UPDATE signals SET signal_data = jsonb_set(signal_data, '{score}', '99') "
+    "WHERE id IN (SELECT id FROM signals ORDER BY id LIMIT 5)",
+    "update_key": "UPDATE customers SET customer_id = customer_id || '_x' WHERE customer_id = 'cust_story_funnel'",
+    "delete": "DELETE FROM customers WHERE customer_id IN (SELECT customer_id FROM customers ORDER BY 1 LIMIT 10)",
+    "truncate": "TRUNCATE events, signals",
+    "all_kinds": "INSERT INTO signals (event_type, customer_id, signal_data) VALUES ('x', 'y', '{}'); "
+    "UPDATE events SET source = 'web' WHERE event_type = 'purchase'; "
+    "DELETE FROM events WHERE event_type = 'page_view'; "
+    "UPDATE customers SET name = 'Renamed' WHERE customer_id = 'cust_story_funnel'; "
+    "DELETE FROM signals WHERE id IN (SELECT id FROM signals LIMIT 3)",
+    "upsert": "INSERT INTO customers (customer_id, name) SELECT customer_id, 'Upserted' FROM customers LIMIT 3 "
+    "ON CONFLICT (customer_id) DO UPDATE SET name = EXCLUDED.name",
+    "savepoints": "BEGIN; INSERT INTO events (event_type, customer_id, payload) VALUES ('a', 'b', '{}'); "
+    "SAVEPOINT s; DELETE FROM events WHERE event_type = 'inquiry'; RELEASE s; "
+    "SAVEPOINT t; DELETE FROM customers; ROLLBACK TO t; COMMIT",
+    "replica_role": "SET session_replication_role = replica; DELETE FROM signals WHERE event_type = 'purchase'",
+    "as_service_role": "SET ROLE sspp_worker; UPDATE signals SET customer_id = 'moved' WHERE event_type = 'renewal'",
+    "temp_table": "CREATE TEMP TABLE scratch AS SELECT * FROM events LIMIT 10; DROP TABLE scratch; "
+    "CREATE TEMP TABLE scratch2 (x int); DELETE FROM events WHERE event_type = 'upsell'",
+    "sequence": "SELECT nextval('order_no'), nextval('order_no')",
+    "sequence_setval": "SELECT setval('order_no', 5, false)",
+}
+
+
+@pytest.mark.parametrize("change", list(CHANGES))
+def test_a_change_is_put_back_in_place(pool: TestDatabases, pristine: dict[str, Any], change: str) -> None:
+    db = pool.acquire()
+    with psycopg.connect(db.dsn, autocommit=True) as conn:
+        conn.execute(CHANGES[change])
+    assert state_of(db.dsn) != pristine
+    outcome = pool.release(db)
+    assert outcome.path == "restored", outcome
+    again = pool.acquire()
+    assert again.name == db.name
+    assert again.uses == db.uses + 1
+    assert state_of(again.dsn) == pristine
+    assert pool.release(again).path == "clean"
+
+
+def test_a_read_only_test_leaves_it_clean(pool: TestDatabases, pristine: dict[str, Any]) -> None:
+    outcome = one_test(pool, lambda c: c.execute("SELECT count(*) FROM events JOIN signals USING (customer_id)"))
+    assert outcome.path == "clean"
+    rolled_back = one_test(pool, lambda c: (c.execute("DELETE FROM events"), c.rollback()))
+    assert rolled_back.path == "clean"
+    assert state_of(next_db(pool).dsn) == pristine
+
+
+def test_only_the_schema_tables_are_visible(pool: TestDatabases) -> None:
+    db = pool.acquire()
+    with connect(db.dsn) as conn:
+        tables = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1"
+        ).fetchall()
+    pool.release(db)
+    assert [t[0] for t in tables] == ["customers", "events", "signals"]
+
+
+DDL: dict[str, str] = {
+    "alter_table": "ALTER TABLE events ADD COLUMN extra int",
+    "disable_trigger": "ALTER TABLE events DISABLE TRIGGER ALL; DELETE FROM events",
+    "create_table": "CREATE TABLE notes (id int)",
+    "create_index": "CREATE INDEX ON customers (name)",
+    "drop_index": "DROP INDEX idx_signals_data",
+    "grant": "GRANT DELETE ON events TO sspp_api",
+}
+
+
+@pytest.mark.parametrize("change", list(DDL))
+def test_ddl_recycles_the_database(pool: TestDatabases, pristine: dict[str, Any], change: str) -> None:
+    db = pool.acquire()
+    with psycopg.connect(db.dsn, autocommit=True) as conn:
+        conn.execute(DDL[change])
+    outcome = pool.release(db)
+    assert (outcome.path, outcome.reason) == ("recycled", "ddl")
+    fresh = pool.acquire()
+    assert fresh.name != db.name
+    assert fresh.uses == 0
+    assert state_of(fresh.dsn) == pristine
+    assert pool.release(fresh).path == "clean"
+
+
+SET_WORK_MEM = "DO $$BEGIN EXECUTE format('ALTER DATABASE %I SET work_mem = ''7MB''', current_database()); END$$"
+
+
+def test_database_settings_recycle(pool: TestDatabases) -> None:
+    outcome = one_test(pool, lambda c: c.execute(SET_WORK_MEM), autocommit=True)
+    assert (outcome.path, outcome.reason) == ("recycled", "database_settings")
+    with connect(next_db(pool).dsn) as conn:
+        assert conn.execute("SHOW work_mem").fetchone() != ("7MB",)
+
+
+def test_large_objects_recycle(pool: TestDatabases, pristine: dict[str, Any]) -> None:
+    outcome = one_test(pool, lambda c: c.execute("SELECT lo_from_bytea(0, 'blob')"))
+    assert (outcome.path, outcome.reason) == ("recycled", "large_object")
+    assert state_of(next_db(pool).dsn) == pristine
+
+
+def test_prepared_transactions_recycle(pool: TestDatabases, pristine: dict[str, Any]) -> None:
+    db = pool.acquire()
+    with psycopg.connect(db.dsn, autocommit=True) as conn:
+        if conn.execute("SHOW max_prepared_transactions").fetchone() == ("0",):
+            pool.release(db)
+            pytest.skip("the server has max_prepared_transactions = 0")
+        conn.execute("BEGIN; DELETE FROM events; PREPARE TRANSACTION 'left_behind'")
+    outcome = pool.release(db)
+    assert (outcome.path, outcome.reason) == ("recycled", "prepared_transaction")
+    assert state_of(next_db(pool).dsn) == pristine
+
+
+def test_connections_left_open_are_ended_and_undone(pool: TestDatabases, pristine: dict[str, Any]) -> None:
+    db = pool.acquire()
+    uncommitted = psycopg.connect(db.dsn)  # idle in transaction, holding row locks
+    uncommitted.execute(
+        "DELETE FROM customers; INSERT INTO events (event_type, customer_id, payload) VALUES ('open', 'x', '{}')"
+    )
+    committed = psycopg.connect(db.dsn, autocommit=True)  # idle, its insert committed
+    committed.execute("INSERT INTO signals (event_type, customer_id, signal_data) VALUES ('open', 'x', '{}')")
+    busy = psycopg.connect(db.dsn, autocommit=True)  # running a statement when the test ends
+    runner = threading.Thread(
+        target=lambda: _quietly(
+            busy, "UPDATE events SET source = 'x', payload = payload || jsonb_build_object('s', pg_sleep(30)::text)"
+        )
+    )
+    runner.start()
+    time.sleep(0.2)
+    outcome = pool.release(db)
+    runner.join(5)
+    assert outcome.path == "restored"
+    assert not runner.is_alive()
+    for conn in (uncommitted, committed, busy):
+        with pytest.raises(psycopg.OperationalError):
+            conn.execute("SELECT 1")
+        conn.close()
+    assert state_of(next_db(pool).dsn) == pristine
+
+
+def _quietly(conn: psycopg.Connection[Any], query: str) -> None:
+    with contextlib.suppress(psycopg.Error):
+        conn.execute(query)
+
+
+def test_two_sessions_writing_the_same_table_do_not_wait_on_each_other(pool: TestDatabases) -> None:
+    db = pool.acquire()
+    with psycopg.connect(db.dsn) as first, psycopg.connect(db.dsn, autocommit=True) as second:
+        first.execute("INSERT INTO events (event_type, customer_id, payload) VALUES ('a', 'b', '{}')")
+        second.execute("SET statement_timeout = '2s'")
+        second.execute("INSERT INTO events (event_type, customer_id, payload) VALUES ('c', 'd', '{}')")
+        first.commit()
+    assert pool.release(db).path == "restored"
+
+
+def test_a_test_that_kills_every_session_still_gets_restored(pool: TestDatabases, pristine: dict[str, Any]) -> None:
+    db = pool.acquire()
+    with psycopg.connect(db.dsn, autocommit=True) as conn:
+        conn.execute("DELETE FROM signals")
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    assert pool.release(db).path == "restored"
+    assert state_of(next_db(pool).dsn) == pristine
+
+
+def test_clone_isolation_gives_a_fresh_database_each_time(pool: TestDatabases, pristine: dict[str, Any]) -> None:
+    first = pool.acquire("clone")
+    with connect(first.dsn) as conn:
+        conn.execute("DELETE FROM events")
+    assert pool.release(first).path == "dropped"
+    second = pool.acquire("clone")
+    assert second.name != first.name
+    assert second.uses == 0
+    assert state_of(second.dsn) == pristine
+    pool.release(second)
+
+
+def test_close_drops_every_database_it_made(pg_server: Server, template: TemplateInfo) -> None:
+    databases = TestDatabases(pg_server.dsn, template, worker_id="gw9", spares=1)
+    held = databases.acquire()
+    recycled = databases.acquire("clone")
+    databases.release(recycled)
+    databases.close()
+    with connect(pg_server.dsn) as admin:
+        left = admin.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", ("sspp\\_t\\_%\\_gw9\\_%",)
+        ).fetchall()
+    assert left == []
+    assert held.name
+
+
+def _percentiles(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * len(ordered)) - 1)]
+    return f"p50 {statistics.median(ordered):.2f} ms, p95 {p95:.2f} ms (n={len(ordered)})"
+
+
+def test_release_timings(pool: TestDatabases, pristine: dict[str, Any]) -> None:
+    """Not a timed test: prints what release() costs on each path, for the notes."""
+    clean: list[float] = []
+    restored: list[float] = []
+    per_test: list[float] = []
+    for i in range(100):
+        started = time.perf_counter()
+        db = pool.acquire()
+        with psycopg.connect(db.dsn, autocommit=True) as conn:
+            if i % 2:
+                conn.execute(
+                    "INSERT INTO events (event_type, customer_id, payload) VALUES ('purchase', 'c', '{}'); "
+                    "UPDATE signals SET signal_data = signal_data || '{\"seen\": true}' "
+                    "WHERE id = (SELECT id FROM signals ORDER BY id LIMIT 1)"
+                )
+            else:
+                conn.execute("SELECT count(*) FROM signals").fetchone()
+        outcome = pool.release(db)
+        per_test.append((time.perf_counter() - started) * 1000)
+        (restored if i % 2 else clean).append(outcome.ms)
+        assert outcome.path == ("restored" if i % 2 else "clean")
+    connect_only: list[float] = []
+    for _ in range(30):
+        started = time.perf_counter()
+        with psycopg.connect(pool.dsn_for(db.name), autocommit=True) as conn:
+            conn.execute("SELECT 1")
+        connect_only.append((time.perf_counter() - started) * 1000)
+    recycled: list[float] = []
+    for _ in range(10):
+        pool.wait_spares()
+        db = pool.acquire()
+        with psycopg.connect(db.dsn, autocommit=True) as conn:
+            conn.execute("ALTER TABLE customers ADD COLUMN x int")
+        started = time.perf_counter()
+        assert pool.release(db).path == "recycled"
+        pool.release(pool.acquire())  # the recycle's cost: release + taking the spare + first restore
+        recycled.append((time.perf_counter() - started) * 1000)
+    assert state_of(next_db(pool).dsn) == pristine
+    print(f"\n[reuse] release() clean path: {_percentiles(clean)}")
+    print(f"[reuse] release() restored (1 insert + 1 jsonb update): {_percentiles(restored)}")
+    print(f"[reuse] whole test incl. acquire, connect, query, close, release: {_percentiles(per_test)}")
+    print(f"[reuse] baseline: connect + SELECT 1 + close, no pool: {_percentiles(connect_only)}")
+    print(f"[reuse] recycle (release + next acquire/release on a ready spare): {_percentiles(recycled)}")
+
+
+def test_restore_during_a_test_keeps_its_sessions(pool: TestDatabases, pristine: dict[str, Any]) -> None:
+    db = pool.acquire()
+    with psycopg.connect(db.dsn, autocommit=True) as conn:
+        for _ in range(3):  # e.g. Hypothesis examples, each starting from the seeded data
+            conn.execute("DELETE FROM events WHERE event_type = 'purchase'")
+            assert pool.restore(db).path == "restored"
+            assert state_of(db.dsn) == pristine
+        conn.execute("SELECT 1")  # still connected
+        with psycopg.connect(db.dsn) as open_transaction:
+            open_transaction.execute("INSERT INTO events (event_type, customer_id, payload) VALUES ('a', 'b', '{}')")
+            with pytest.raises(UsageError, match="inside a transaction"):
+                pool.restore(db)
+            open_transaction.rollback()
+        conn.execute("ALTER TABLE events ADD COLUMN x int")
+        with pytest.raises(TemplateError, match="cannot be restored in place"):
+            pool.restore(db)
+    assert pool.release(db).path == "recycled"
+
+
+def test_restore_keeping_one_session_ends_the_others(pool: TestDatabases, pristine: dict[str, Any]) -> None:
+    db = pool.acquire()
+    with psycopg.connect(db.dsn, autocommit=True) as kept, psycopg.connect(db.dsn) as other:
+        kept.execute("UPDATE customers SET name = 'x'")
+        other.execute("DELETE FROM signals")  # uncommitted: ended, rolled back
+        assert pool.restore(db, keep_pids=[kept.info.backend_pid]).path == "restored"
+        assert state_of(db.dsn) == pristine
+        kept.execute("SELECT 1")
+        with pytest.raises(psycopg.OperationalError):
+            other.execute("SELECT 1")
+    assert pool.release(db).path == "clean"
