@@ -16,6 +16,8 @@ import sys
 
 from _common import MB, JobFailed, JobResult, fmt_groups, fmt_mb, fmt_rate, job_argv, print_header, print_table, run_job
 
+from sspp_fixtures._defaults import DEFAULT_BATCH_ROWS
+
 GOAL_ROWS_S = 350_000
 
 
@@ -26,9 +28,11 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--naive-rows", type=int, default=10_000, help="events built by the baseline (default 10000)")
     parser.add_argument("--factory-rows", type=int, default=5_000, help="events built by our factories (default 5000)")
     parser.add_argument(
-        "--workers", default=f"1,{os.cpu_count() or 1}", help="bulkgen worker counts to run, comma-separated"
+        "--workers",
+        default=f"0,1,{os.cpu_count() or 1}",
+        help="bulkgen worker counts, comma-separated (0 = in-process)",
     )
-    parser.add_argument("--batch-rows", type=int, default=50_000, help="bulkgen batch size (default 50000)")
+    parser.add_argument("--batch-rows", type=int, default=DEFAULT_BATCH_ROWS, help="bulkgen batch size")
     parser.add_argument("--skip-naive", action="store_true", help="do not run the baseline (no x baseline column)")
     return parser.parse_args(argv)
 

@@ -42,6 +42,8 @@ from _common import (
 )
 from psycopg import sql
 
+from sspp_fixtures._defaults import DEFAULT_BATCH_ROWS
+
 GOAL_RATIO = 1.3
 # The session settings the loader uses inside its transaction; the limit gets the same, to compare like with like.
 SESSION = ("SET LOCAL synchronous_commit = off", "SET LOCAL maintenance_work_mem = '256MB'")
@@ -53,8 +55,13 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scenario", default="load-1m", help="scenario to load (default load-1m)")
     parser.add_argument("--scale", type=float, default=None, help="multiply the scenario's counts")
     parser.add_argument("--skip-limit", action="store_true", help="only run OURS (no files, no server-side COPY)")
-    parser.add_argument("--workers", type=int, default=None, help="generator processes (default: one per core)")
-    parser.add_argument("--batch-rows", type=int, default=50_000, help="rows per generated batch (default 50000)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="generator processes; 0 = in-process (default: the loader's choice)",
+    )
+    parser.add_argument("--batch-rows", type=int, default=DEFAULT_BATCH_ROWS, help="rows per generated batch")
     parser.add_argument(
         "--via",
         choices=("auto", "cli", "api"),
@@ -162,13 +169,13 @@ def _ours_argv(args: argparse.Namespace, dsn: str, via: str) -> list[str]:
         argv = [exe, "load", args.scenario, "--dsn", dsn, "--json", "--batch-rows", str(args.batch_rows)]
         if args.scale:
             argv += ["--scale", str(args.scale)]
-        if args.workers:
+        if args.workers is not None:
             argv += ["--workers", str(args.workers)]
         return argv
     argv = job_argv("load", "--dsn", dsn, "--scenario", args.scenario, "--batch-rows", str(args.batch_rows))
     if args.scale:
         argv += ["--scale", str(args.scale)]
-    if args.workers:
+    if args.workers is not None:
         argv += ["--workers", str(args.workers)]
     return argv
 

@@ -28,6 +28,8 @@ from _common import (
 )
 from bench_load import _cli_load_available, _ours_argv
 
+from sspp_fixtures._defaults import DEFAULT_BATCH_ROWS
+
 GOAL_MB = 300
 FLAT = 1.2
 
@@ -40,8 +42,13 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scale", type=float, default=None, help="multiply both scenarios' counts")
     parser.add_argument("--no-db", action="store_true", help="generation only, no database")
     parser.add_argument("--db-large", action="store_true", help="also load the large scenario into a database")
-    parser.add_argument("--workers", type=int, default=None, help="generator processes (default: one per core)")
-    parser.add_argument("--batch-rows", type=int, default=50_000, help="rows per generated batch (default 50000)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="generator processes; 0 = in-process (default: the loader's choice)",
+    )
+    parser.add_argument("--batch-rows", type=int, default=DEFAULT_BATCH_ROWS, help="rows per generated batch")
     parser.add_argument("--interval", type=float, default=0.1, help="/proc sampling interval in seconds")
     return parser.parse_args(argv)
 
@@ -57,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in (args.small, args.large):
         load_pools(scenario_locales(load_scenario(name)))  # the pools cache, built once, untimed
     scale = ["--scale", str(args.scale)] if args.scale else []
-    workers = ["--workers", str(args.workers)] if args.workers else []
+    workers = ["--workers", str(args.workers)] if args.workers is not None else []
     via = "cli" if _cli_load_available() else "api"
     postmaster = None if args.no_db else postmaster_pid(args.dsn)
     results: list[tuple[str, str, JobResult]] = []

@@ -20,7 +20,7 @@ import faker
 
 from ..model import LocalePool, Pools, PoolSizes, build_pools
 
-__all__ = ["POOL_SEED", "POOL_SIZES", "load_pools", "pools_from"]
+__all__ = ["POOL_SEED", "POOL_SIZES", "ensure_pools", "load_pools", "pools_from"]
 
 #: The one seed of the pools (a date, for lack of a better constant).
 POOL_SEED = 20260630
@@ -65,13 +65,23 @@ def _write(path: Path, pool: LocalePool) -> None:
         pass  # a read-only cache only costs the next run a rebuild
 
 
+def _path(locale: str) -> Path:
+    return _cache_dir() / f"{locale}-{_key(locale)}.pickle"
+
+
+def ensure_pools(locales: Sequence[str], *, workers: int = 1) -> None:
+    """Build and cache the pools of ``locales`` that the disk cache lacks, so worker processes just read them."""
+    missing = [locale for locale in dict.fromkeys(sorted(locales)) if not _path(locale).is_file()]
+    if missing:
+        load_pools(missing, workers=workers)
+
+
 def load_pools(locales: Sequence[str], *, workers: int = 1) -> Pools:
     """The pools of ``locales``: from the disk cache where present, else built (in parallel) and cached."""
     wanted = tuple(dict.fromkeys(sorted(locales)))
-    folder = _cache_dir()
     found: dict[str, LocalePool] = {}
     for locale in wanted:
-        pool = _read(folder / f"{locale}-{_key(locale)}.pickle")
+        pool = _read(_path(locale))
         if pool is not None:
             found[locale] = pool
     missing = [locale for locale in wanted if locale not in found]
@@ -82,7 +92,7 @@ def load_pools(locales: Sequence[str], *, workers: int = 1) -> Pools:
         else:
             built = {locale: _build_one(locale) for locale in missing}
         for locale, pool in built.items():
-            _write(folder / f"{locale}-{_key(locale)}.pickle", pool)
+            _write(_path(locale), pool)
         found.update(built)
     return pools_from({locale: found[locale] for locale in wanted})
 

@@ -43,8 +43,8 @@ def _scenario_options(function: Any) -> Any:
             ),
             click.option(
                 "--workers",
-                type=click.IntRange(min=1, max=64),
-                help="Generator processes (default: one per core).",
+                type=click.IntRange(min=0, max=64),
+                help="Generator processes; 0 generates in this process (default: cores - 1, or 0 for small data).",
             ),
             click.option(
                 "--batch-rows",

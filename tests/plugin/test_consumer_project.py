@@ -142,7 +142,7 @@ def consumer(pg_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Pat
     for name in ("smoke", "sample"):
         database = new_database(pg_server, name)
         dsn = pg_server.dsn_for(database)
-        report = load_scenario_into(dsn, load_scenario(name), workers=1)
+        report = load_scenario_into(dsn, load_scenario(name), workers=0)
         with connect(dsn) as conn:
             expected[name] = conn.execute(CHECKSUM_SQL).fetchone()[0]  # type: ignore[index]
         if name == "smoke":
