@@ -18,8 +18,9 @@ from ..scenarios import Scenario, load_scenario
 from ..server import Server, get_server
 from ..server._runtime import cache_dir, pid_alive
 from ..server.warm import WarmServer, reuse_warm_server, start_warm_server, stop_warm_server, warm_server_status
-from ..templates import TemplateInfo, TestDatabases, ensure_template, sweep
+from ..templates import TemplateInfo, TestDatabases, TestDb, ensure_template, sweep
 from ._config import SsppConfig, TestSpec
+from ._connection import SsppConnection
 
 __all__ = ["PluginSession", "cleanup_run", "new_run_id", "run_dir", "sweep_stale_runs"]
 
@@ -72,6 +73,7 @@ class PluginSession:
     _server: Server | None = None
     _templates: dict[tuple[str, int | None], tuple[Scenario, TemplateInfo]] = field(default_factory=dict)
     _pools: dict[str, TestDatabases] = field(default_factory=dict)
+    _transaction_slots: dict[str, tuple[TestDatabases, TestDb, SsppConnection]] = field(default_factory=dict)
     _swept: bool = False
 
     @property
@@ -112,7 +114,30 @@ class PluginSession:
             self._pools[template.name] = pool
         return pool
 
+    def transaction_connection(self, spec: TestSpec) -> SsppConnection:
+        """An open connection to a database kept for ``isolation='transaction'`` tests of this template.
+
+        Reused from test to test (each runs in a transaction that is rolled back), so such a test pays no
+        connect: the path under a millisecond. A connection a test broke is replaced, its database put back.
+        """
+        pool = self.databases(spec)
+        key = self.template(spec).name
+        slot = self._transaction_slots.get(key)
+        if slot is not None and not (slot[2].closed or slot[2].broken):
+            return slot[2]
+        if slot is not None:
+            pool.release(slot[1])
+        db = pool.acquire("transaction")
+        conn = SsppConnection.connect(db.dsn, autocommit=True, application_name="sspp-test")
+        self._transaction_slots[key] = (pool, db, conn)
+        return conn
+
     def close(self) -> None:
+        for pool, db, conn in self._transaction_slots.values():
+            with contextlib.suppress(Exception):
+                conn.close()
+                pool.release(db)
+        self._transaction_slots.clear()
         for pool in self._pools.values():
             with contextlib.suppress(Exception):
                 pool.close()

@@ -94,23 +94,30 @@ def sspp_server(pytestconfig: pytest.Config) -> Server:
 
 
 class _TestDatabase:
-    """This test's database: its DSN, and how to put it back to the seeded data."""
+    """This test's database: its DSN, and how to put it back to the seeded data.
+
+    With isolation 'transaction' no database is taken per test: the session's kept connection is used.
+    """
 
     def __init__(self, session: PluginSession, spec: TestSpec) -> None:
+        self.session = session
         self.spec = spec
         self.pool = session.databases(spec)
-        self.db = self.pool.acquire("database" if spec.isolation == "transaction" else spec.isolation)
+        self.db = None if spec.isolation == "transaction" else self.pool.acquire(spec.isolation)
 
     @property
     def dsn(self) -> str:
+        assert self.db is not None
         return str(self.db.dsn)
 
     def restore_keeping(self, conn: psycopg.Connection[Any]) -> None:
         """Put the data back while ``conn`` stays open (Hypothesis examples within one test)."""
+        assert self.db is not None
         self.pool.restore(self.db, keep_pids=[conn.info.backend_pid])
 
     def release(self) -> None:
-        self.pool.release(self.db)
+        if self.db is not None:
+            self.pool.release(self.db)
 
 
 @pytest.fixture
@@ -137,6 +144,10 @@ def sspp_dsn(_sspp_database: _TestDatabase) -> str:
     return _sspp_database.dsn
 
 
+# Undoes what a rolled-back transaction leaves on a kept connection (settings, cursors, listens, locks, temp tables).
+_SESSION_RESET = b"RESET ALL; CLOSE ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); DISCARD TEMP"
+
+
 @pytest.fixture
 def sspp_db(_sspp_database: _TestDatabase) -> Iterator[SsppConnection]:
     """A psycopg connection to this test's database, which holds exactly the seeded data.
@@ -145,14 +156,18 @@ def sspp_db(_sspp_database: _TestDatabase) -> Iterator[SsppConnection]:
     after it; with 'transaction' everything runs in one transaction that is rolled back (commit() refuses).
     ``with sspp_db.restoring(): ...`` puts the seeded data back at the end of the block (one Hypothesis example).
     """
+    if _sspp_database.spec.isolation == "transaction":
+        conn = _sspp_database.session.transaction_connection(_sspp_database.spec)
+        conn.bind_restore(_sspp_database)
+        with conn.transaction(force_rollback=True):
+            yield conn
+        if not (conn.closed or conn.broken):
+            conn.execute(_SESSION_RESET)
+        return
     conn = SsppConnection.connect(_sspp_database.dsn, application_name="sspp-test")
     conn.bind_restore(_sspp_database)
     try:
-        if _sspp_database.spec.isolation == "transaction":
-            with conn.transaction(force_rollback=True):
-                yield conn
-        else:
-            yield conn
+        yield conn
     finally:
         conn.close()
 

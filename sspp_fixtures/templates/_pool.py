@@ -20,6 +20,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Collection
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Self
 
@@ -252,11 +253,15 @@ class TestDatabases:
             names = sorted(self._made)
         if not names:
             return
-        with connect(self.admin_dsn) as admin:
-            for name in names:
-                with contextlib.suppress(psycopg.Error):
-                    drop_database_force(admin, name)
-                    self._made.discard(name)
+
+        def drop(name: str) -> None:
+            with contextlib.suppress(psycopg.Error), connect(self.admin_dsn) as admin:
+                drop_database_force(admin, name)
+                self._made.discard(name)
+
+        # Each DROP DATABASE waits for a checkpoint; concurrent ones share it (measured: 3 drops 2-9 s in a row).
+        with ThreadPoolExecutor(max_workers=min(4, len(names))) as executor:
+            list(executor.map(drop, names))
 
     def __enter__(self) -> Self:
         return self
@@ -349,7 +354,12 @@ class TestDatabases:
         while True:
             if self._closed:
                 return None
-            if len(self._spares) + self._creating < self._spares_wanted and (self._error is None):
+            needs_spare = len(self._spares) + self._creating < self._spares_wanted and self._error is None
+            # Drop first while a spare is ready: under back-to-back recycles refilling alone would starve the
+            # drops, and recycled databases would pile up until close() (measured: 122 for 120 tests).
+            if self._to_drop and (self._spares or not needs_spare):
+                return "drop", self._to_drop.popleft()
+            if needs_spare:
                 self._creating += 1
                 name = f"{self._prefix}{next(self._counter)}"
                 self._made.add(name)

@@ -114,6 +114,14 @@ def test_transaction_isolation(sspp_db):
         sspp_db.commit()
 
 
+@pytest.mark.sspp(isolation="transaction")
+@pytest.mark.parametrize("n", range(2))
+def test_transaction_isolation_resets_the_kept_session(sspp_db, n):
+    assert sspp_db.execute("SHOW statement_timeout").fetchone()[0] == "0"
+    sspp_db.execute("SET statement_timeout = '5s'")
+    sspp_db.execute("INSERT INTO customers (customer_id, name) VALUES ('cust_tx', 'Tx')")
+
+
 @pytest.mark.sspp(isolation="clone")
 def test_clone_isolation(sspp_db, sspp_dsn):
     assert sspp_dsn.endswith(sspp_db.info.dbname)
@@ -131,7 +139,7 @@ def test_server_handle(sspp_server):
     assert sspp_server.dsn
 """
 
-N_TESTS = 14
+N_TESTS = 16
 
 
 @pytest.fixture(scope="module")
