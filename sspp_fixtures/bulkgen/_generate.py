@@ -64,12 +64,52 @@ def chunk_count(rows: int) -> int:
     return math.ceil(rows / CHUNK_ROWS) if rows > 0 else 0
 
 
+_DIGITS = np.frombuffer(b"0123456789", dtype=np.uint8)
+_US_PER_DAY = 86_400_000_000
+# Characters of 'YYYY-MM-DDTHH:MM:SS.ffffff' and where each field's digits go: (first column, width).
+_STAMP_FIELDS = ((0, 4), (5, 2), (8, 2), (11, 2), (14, 2), (17, 2), (20, 6))
+_STAMP_SEPARATORS = ((4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":"), (19, "."), (26, "\n"))
+
+
+def _civil(days: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], ...]:
+    """Year, month, day of days since 1970-01-01 (Howard Hinnant's days_from_civil, inverted; proleptic Gregorian)."""
+    z = days + 719_468
+    era = np.floor_divide(z, 146_097)
+    doe = z - era * 146_097
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = np.where(mp < 10, mp + 3, mp - 9)
+    return yoe + era * 400 + (month <= 2), month, day
+
+
 def _timestamps(values: npt.NDArray[np.datetime64]) -> list[Value]:
-    """``datetime64`` to PostgreSQL timestamp text (``NaT`` becomes NULL)."""
-    text: list[Value] = np.datetime_as_string(values.astype("datetime64[us]"), unit="us").tolist()
-    if np.isnat(values).any():
-        return [None if value == "NaT" else value for value in text]
-    return text
+    """``datetime64`` to PostgreSQL timestamp text (``NaT`` becomes NULL).
+
+    Digits are assembled in one byte array and split once: faster than ``numpy.datetime_as_string``, which
+    was the generator's largest single cost. Years 1..9999 only (as PostgreSQL's input and the window allow).
+    """
+    if len(values) == 0:
+        return []
+    missing = np.isnat(values)
+    micros = np.where(missing, 0, values.astype("datetime64[us]").astype(np.int64))
+    days = np.floor_divide(micros, _US_PER_DAY)
+    rest = micros - days * _US_PER_DAY
+    seconds, fraction = np.divmod(rest, 1_000_000)
+    year, month, day = _civil(days)
+    fields = (year, month, day, seconds // 3600, seconds // 60 % 60, seconds % 60, fraction)
+    text = np.empty((len(values), 27), dtype=np.uint8)
+    for (first, width), field_values in zip(_STAMP_FIELDS, fields, strict=True):
+        for position in range(width):
+            text[:, first + width - 1 - position] = _DIGITS[field_values // 10**position % 10]
+    for column, separator in _STAMP_SEPARATORS:
+        text[:, column] = ord(separator)
+    result: list[Value] = list(text.tobytes().decode("ascii").split("\n")[: len(values)])
+    if missing.any():
+        for index in np.flatnonzero(missing).tolist():
+            result[index] = None
+    return result
 
 
 def _strings(values: npt.NDArray[Any] | list[str]) -> list[Value]:

@@ -83,7 +83,7 @@ def customer_ids(numbers: npt.ArrayLike) -> list[str]:
     array = np.asarray(numbers, dtype=np.int64)
     if array.size and int(array.min()) < 0:
         raise ScenarioError("customer numbers: expected integers >= 0", field="customer_id")
-    return [f"cust_{number:06d}" for number in array.tolist()]
+    return list(map("cust_{:06d}".format, array.tolist()))
 
 
 def customer_number(key: str) -> int:
