@@ -86,6 +86,12 @@ def _load_json(report: LoadReport, dsn: str) -> dict[str, Any]:
     }
 
 
+def _generators(workers: int) -> str:
+    if workers == 0:
+        return "generated in this process"
+    return f"{workers} generator {'process' if workers == 1 else 'processes'}"
+
+
 def _render_load(console: Console, report: LoadReport, dsn: str) -> None:
     table = make_table(["table", "rows"])
     for name in TABLE_ORDER:
@@ -95,8 +101,7 @@ def _render_load(console: Console, report: LoadReport, dsn: str) -> None:
     rate = report.total_rows / max(report.total_seconds, 1e-9)
     console.print(
         f"loaded {report.scenario} (seed {report.seed}) into {report.database} in {report.total_seconds:.1f}s "
-        f"({rate:,.0f} rows/s; {phases}); {report.workers} generator "
-        f"{'process' if report.workers == 1 else 'processes'}"
+        f"({rate:,.0f} rows/s; {phases}); {_generators(report.workers)}"
     )
     console.print(f"connect with: {mask_dsn(dsn)}")
 
