@@ -41,9 +41,9 @@ def error_console() -> Console:
 
 def output_console() -> Console:
     """stdout for people: the terminal's width, or a wide fixed one when piped, so tables don't wrap."""
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     if not console.is_terminal:
-        console = Console(highlight=False, width=_PIPE_WIDTH)
+        console = Console(highlight=False, soft_wrap=True, width=_PIPE_WIDTH)
     return console
 
 
