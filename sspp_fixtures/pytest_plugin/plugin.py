@@ -19,7 +19,7 @@ from ..errors import SsppError, UsageError
 from ..server import Server
 from ._config import OPTIONS, SsppConfig, TestSpec
 from ._connection import SsppConnection
-from ._session import PluginSession, cleanup_run, new_run_id, sweep_stale_runs
+from ._session import SESSION_RESET, PluginSession, cleanup_run, new_run_id, sweep_stale_runs
 
 __all__ = ["sspp_db", "sspp_dsn", "sspp_factories", "sspp_server"]
 
@@ -116,8 +116,15 @@ class _TestDatabase:
         self.pool.restore(self.db, keep_pids=[conn.info.backend_pid])
 
     def release(self) -> None:
-        if self.db is not None:
+        if self.db is None:
+            return
+        if self.spec.isolation == "clone":
             self.pool.release(self.db)
+            return
+        self.session.reset_kept(self.db)
+        outcome = self.pool.release(self.db, keep_pids=self.session.kept_pids(self.db))
+        if outcome.path not in ("clean", "restored"):
+            self.session.forget_kept(self.db)
 
 
 @pytest.fixture
@@ -144,10 +151,6 @@ def sspp_dsn(_sspp_database: _TestDatabase) -> str:
     return _sspp_database.dsn
 
 
-# Undoes what a rolled-back transaction leaves on a kept connection (settings, cursors, listens, locks, temp tables).
-_SESSION_RESET = b"RESET ALL; CLOSE ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); DISCARD TEMP"
-
-
 @pytest.fixture
 def sspp_db(_sspp_database: _TestDatabase) -> Iterator[SsppConnection]:
     """A psycopg connection to this test's database, which holds exactly the seeded data.
@@ -162,14 +165,22 @@ def sspp_db(_sspp_database: _TestDatabase) -> Iterator[SsppConnection]:
         with conn.transaction(force_rollback=True):
             yield conn
         if not (conn.closed or conn.broken):
-            conn.execute(_SESSION_RESET)
+            conn.execute(SESSION_RESET)
         return
-    conn = SsppConnection.connect(_sspp_database.dsn, application_name="sspp-test")
+    database = _sspp_database.db
+    assert database is not None
+    if _sspp_database.spec.isolation == "clone":
+        conn = SsppConnection.connect(database.dsn, application_name="sspp-test")
+        conn.bind_restore(_sspp_database)
+        try:
+            yield conn
+        finally:
+            conn.close()
+        return
+    # The reuse path keeps the connection for the next test on this database (reset in release()).
+    conn = _sspp_database.session.kept_connection(database)
     conn.bind_restore(_sspp_database)
-    try:
-        yield conn
-    finally:
-        conn.close()
+    yield conn
 
 
 @pytest.fixture

@@ -158,8 +158,12 @@ class TestDatabases:
                 raise
         return TestDb(slot.name, self.dsn_for(slot.name), isolation, slot.uses)
 
-    def release(self, db: TestDb) -> Outcome:
-        """Put ``db`` back for the next test: end the sessions it left open, undo its changes, or recycle it."""
+    def release(self, db: TestDb, *, keep_pids: Collection[int] = ()) -> Outcome:
+        """Put ``db`` back for the next test: end the sessions it left open, undo its changes, or recycle it.
+
+        Sessions in ``keep_pids`` (idle, outside a transaction) stay open: a caller that reuses its own
+        connection from test to test saves the connect.
+        """
         started = time.perf_counter()
         with self._cond:
             slot = self._in_use.pop(db.name, None)
@@ -168,7 +172,7 @@ class TestDatabases:
         if slot.isolation == "clone":
             self._recycle(slot)
             return Outcome(db.name, "dropped", None, _ms(started))
-        status = self._restore(slot)
+        status = self._restore(slot, keep=keep_pids)
         if status in ("clean", "restored"):
             slot.uses += 1
             with self._cond:

@@ -114,6 +114,18 @@ def test_transaction_isolation(sspp_db):
         sspp_db.commit()
 
 
+@pytest.mark.parametrize("n", range(2))
+def test_sspp_db_starts_as_a_fresh_session(sspp_db, n):
+    assert sspp_db.autocommit is False
+    assert sspp_db.execute("SHOW statement_timeout").fetchone()[0] == "0"
+    assert sspp_db.execute("SELECT current_user = session_user").fetchone()[0]
+    sspp_db.rollback()
+    sspp_db.autocommit = True
+    sspp_db.execute("SET statement_timeout = '5s'")
+    sspp_db.execute("SET ROLE sspp_readonly")
+    sspp_db.execute("SELECT pg_advisory_lock(42)")
+
+
 @pytest.mark.sspp(isolation="transaction")
 @pytest.mark.parametrize("n", range(2))
 def test_transaction_isolation_resets_the_kept_session(sspp_db, n):
@@ -139,7 +151,7 @@ def test_server_handle(sspp_server):
     assert sspp_server.dsn
 """
 
-N_TESTS = 16
+N_TESTS = 18
 
 
 @pytest.fixture(scope="module")
