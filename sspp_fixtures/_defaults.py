@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_BATCH_ROWS", "EXPORT_FORMATS"]
+__all__ = ["DEFAULT_BATCH_ROWS", "EXPORT_FORMATS", "TABLE_ORDER"]
+
+#: The SSPP tables in the order they are written (customers before the rows that name them).
+TABLE_ORDER: tuple[str, ...] = ("customers", "events", "signals")
 
 #: Rows per COPY batch (a multiple of the generator's chunk; the data is the same whatever the batch size).
 #: Small batches keep memory low (measured: 50k rows per batch doubled peak memory for no speed).

@@ -134,14 +134,6 @@ class ChunkMaker:
         total = sum(self.scenario.event_mix.values())
         self._mix = {name: weight / total for name, weight in self.scenario.event_mix.items()}
 
-    @property
-    def customer_chunks(self) -> int:
-        return chunk_count(self.scenario.customers)
-
-    @property
-    def event_chunks(self) -> int:
-        return chunk_count(self.scenario.events)
-
     def customers(self, k: int) -> Columns:
         """Customers ``k * CHUNK_ROWS + 1`` onwards (ids ``cust_…`` numbered from 1)."""
         s = self.scenario

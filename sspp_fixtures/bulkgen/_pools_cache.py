@@ -18,6 +18,7 @@ from types import MappingProxyType
 
 import faker
 
+from .._paths import cache_dir
 from ..model import LocalePool, Pools, PoolSizes, build_pools
 
 __all__ = ["POOL_SEED", "POOL_SIZES", "ensure_pools", "load_pools", "pools_from"]
@@ -27,14 +28,6 @@ POOL_SEED = 20260630
 POOL_SIZES = PoolSizes()
 #: Bumped whenever the code that builds pools changes what it builds.
 _POOL_FORMAT = 1
-
-
-def _cache_dir() -> Path:
-    override = os.environ.get("SSPP_FIXTURES_CACHE", "").strip()
-    if override:
-        return Path(override) / "pools"
-    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "sspp-fixtures" / "pools"
 
 
 def _key(locale: str) -> str:
@@ -66,7 +59,7 @@ def _write(path: Path, pool: LocalePool) -> None:
 
 
 def _path(locale: str) -> Path:
-    return _cache_dir() / f"{locale}-{_key(locale)}.pickle"
+    return cache_dir() / "pools" / f"{locale}-{_key(locale)}.pickle"
 
 
 def ensure_pools(locales: Sequence[str], *, workers: int = 1) -> None:

@@ -20,7 +20,7 @@ from typing import Literal
 from .._defaults import DEFAULT_BATCH_ROWS
 from ..scenarios import Scenario
 from ._formats import Formatter, formatter
-from ._generate import CHUNK_ROWS, ChunkMaker, Columns
+from ._generate import CHUNK_ROWS, ChunkMaker, Columns, chunk_count
 from ._pools_cache import ensure_pools, load_pools
 
 __all__ = ["DEFAULT_BATCH_ROWS", "Piece", "Task", "default_workers", "generate", "plan_tasks", "scenario_locales"]
@@ -82,16 +82,12 @@ def plan_tasks(scenario: Scenario, batch_rows: int = DEFAULT_BATCH_ROWS) -> list
     """The batches, in the order their pieces are delivered: customers, events (+ signals), stories."""
     per_batch = max(1, round(batch_rows / CHUNK_ROWS))
     tasks: list[Task] = []
-    for kind, chunks in (("customers", _chunks(scenario.customers)), ("events", _chunks(scenario.events))):
+    for kind, chunks in (("customers", chunk_count(scenario.customers)), ("events", chunk_count(scenario.events))):
         for first in range(0, chunks, per_batch):
             tasks.append(Task(kind, first, min(first + per_batch, chunks)))  # type: ignore[arg-type]
     if scenario.stories:
         tasks.append(Task("stories"))
     return tasks
-
-
-def _chunks(rows: int) -> int:
-    return -(-rows // CHUNK_ROWS) if rows > 0 else 0
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from .._defaults import TABLE_ORDER
 from ..model import CUSTOMER_COLUMNS, EVENT_COLUMNS, SIGNAL_COLUMNS
 
 __all__ = ["TABLES", "TABLE_ORDER", "Kind", "TableSpec"]
@@ -45,4 +46,3 @@ TABLES: dict[str, TableSpec] = {
         },
     ),
 }
-TABLE_ORDER: tuple[str, ...] = ("customers", "events", "signals")

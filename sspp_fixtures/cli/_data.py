@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.console import Console
 
-from .._defaults import DEFAULT_BATCH_ROWS, EXPORT_FORMATS
+from .._defaults import DEFAULT_BATCH_ROWS, EXPORT_FORMATS, TABLE_ORDER
 from ..databases import ensure_database
 from ..dsn import mask_dsn, resolve_dsn, with_database
 from ..errors import ScenarioError
@@ -28,8 +28,6 @@ if TYPE_CHECKING:  # the engines load on first use, so `sspp-seed --help` and `m
     from ..server import Server
 
 __all__: list[str] = []
-
-TABLE_ORDER = ("customers", "events", "signals")
 
 
 def _scenario_options(function: Any) -> Any:

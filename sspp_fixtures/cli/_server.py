@@ -11,11 +11,10 @@ from rich.console import Console
 from ..dsn import mask_dsn
 from ..server.warm import WarmServerState, start_warm_server, stop_warm_server, warm_server_status
 from ._app import cli
+from ._db import json_option
 from ._output import CliState
 
 __all__: list[str] = []
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 
 
 def _state_json(state: WarmServerState) -> dict[str, Any]:

@@ -6,7 +6,6 @@ field path, and saying what is allowed.
 
 from __future__ import annotations
 
-import difflib
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -464,7 +463,3 @@ def iter_chain_paths(ref: str | Path) -> Iterator[str]:
     """The files a scenario is made of, root first (for ``scenarios show``)."""
     for layer in _chain(find_scenario(ref)):
         yield layer.path
-
-
-def closest_names(word: str) -> list[str]:
-    return difflib.get_close_matches(word, list(list_scenarios()), n=3)

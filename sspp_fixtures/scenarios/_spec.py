@@ -7,7 +7,6 @@ that holds the mistake. Every field is optional here; what a complete scenario n
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Annotated, Any
@@ -220,7 +219,3 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
         if found is not None:
             return found
     return None
-
-
-def is_slug(text: str) -> bool:
-    return re.match(_SLUG, text) is not None

@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from .._paths import CACHE_ENV, cache_dir
 from ..dsn import mask_text
 from ..errors import ServerUnavailableError, UsageError
 
@@ -52,7 +53,6 @@ __all__ = [
     "sweep_orphans",
 ]
 
-CACHE_ENV = "SSPP_FIXTURES_CACHE"
 SCRATCH_ENV = "SSPP_FIXTURES_SCRATCH"
 SERVICE_USER = "sspp-fixtures"
 ROOT_SCRATCH = Path("/var/tmp/sspp-fixtures")
@@ -63,16 +63,6 @@ _STDERR_TAIL_LINES = 8
 def is_root() -> bool:
     """Whether this process runs as root (PostgreSQL then refuses to run as us)."""
     return os.geteuid() == 0
-
-
-def cache_dir() -> Path:
-    """The package's cache folder: ``$SSPP_FIXTURES_CACHE``, else ``$XDG_CACHE_HOME`` or ``~/.cache``."""
-    override = os.environ.get(CACHE_ENV, "").strip()
-    if override:
-        return Path(override).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "sspp-fixtures"
 
 
 def scratch_dir(provider: str) -> Path:
