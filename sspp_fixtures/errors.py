@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 __all__ = [
+    "BackupError",
     "DatabaseUnreachableError",
     "ExitCode",
     "LoadError",
@@ -107,3 +108,10 @@ class LoadError(SsppError):
     """Loading data failed; the load's transaction was rolled back and nothing was left behind."""
 
     exit_code = ExitCode.LOAD_FAILED
+
+
+class BackupError(SsppError):
+    """A backup could not be written, or a backup file is missing, truncated, corrupt or without its manifest.
+
+    Raised before the target database is touched, so nothing was changed.
+    """

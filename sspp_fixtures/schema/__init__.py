@@ -9,6 +9,7 @@ from ._lifecycle import (
     InitResult,
     database_status,
     init_database,
+    refuse_unless_safe,
     reset_database,
     schema_tables,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "migrations_dir",
     "plan",
     "read_marker",
+    "refuse_unless_safe",
     "render_init_sql",
     "reset_database",
     "schema_tables",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 
@@ -24,6 +25,7 @@ __all__ = [
     "InitResult",
     "database_status",
     "init_database",
+    "refuse_unless_safe",
     "reset_database",
     "schema_tables",
 ]
@@ -70,6 +72,26 @@ def _refuse_unless_disposable(
         database=database,
         tables=listed,
     )
+
+
+def refuse_unless_safe(
+    conn: psycopg.Connection[Any],
+    *,
+    action: str,
+    force: bool = False,
+    migrations: tuple[Migration, ...] | None = None,
+) -> Marker | None:
+    """Return the database's marker, or refuse ``action`` on an unmarked database holding data or foreign tables.
+
+    Raises :class:`UnsafeTargetError` (exit 4) unless the database is marked, disposable (only the SSPP schema's
+    tables, all empty) or ``force`` is given.
+    """
+    marker = read_marker(conn)
+    if marker is None:
+        known = migrations if migrations is not None else load_migrations()
+        database = str(conn.info.dbname)
+        _refuse_unless_disposable(database, inspect_target(conn), schema_tables(known), action=action, force=force)
+    return marker
 
 
 def init_database(

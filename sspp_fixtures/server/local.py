@@ -29,7 +29,7 @@ from ._base import Server
 from ._runtime import ClusterOwner, RunAs
 from ._tuning import append_settings
 
-__all__ = ["LocalBinaries", "LocalServer", "find_binaries", "start_local"]
+__all__ = ["LocalBinaries", "LocalServer", "debian_bin_dirs", "find_binaries", "pg_config_bindir", "start_local"]
 
 _TOOLS = ("initdb", "pg_ctl", "postgres")
 _DEBIAN_ROOT = Path("/usr/lib/postgresql")
@@ -64,29 +64,41 @@ def _version_of(bin_dir: Path) -> str | None:
     return match.group(1) if match else None
 
 
-def _candidates() -> list[tuple[Path, str]]:
-    found: list[tuple[Path, str]] = []
+def pg_config_bindir() -> Path | None:
+    """The folder ``pg_config --bindir`` names, when a ``pg_config`` is on ``PATH`` and answers."""
     pg_config = shutil.which("pg_config")
-    if pg_config:
-        with contextlib.suppress(OSError, subprocess.SubprocessError):
-            out = subprocess.run(
-                [pg_config, "--bindir"], capture_output=True, text=True, timeout=10, check=True
-            ).stdout.strip()
-            if out:
-                found.append((Path(out), "pg_config --bindir"))
-    initdb = shutil.which("initdb")
-    if initdb:
-        # /usr/local/bin/initdb is often a symlink: the other tools sit next to its target.
-        found.append((Path(initdb).resolve().parent, "PATH"))
-        found.append((Path(initdb).parent, "PATH"))
+    if not pg_config:
+        return None
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, timeout=10, check=True).stdout
+        if out.strip():
+            return Path(out.strip())
+    return None
+
+
+def debian_bin_dirs() -> list[Path]:
+    """Debian/PGDG's ``/usr/lib/postgresql/<major>/bin`` folders, highest major first."""
 
     def major(folder: Path) -> tuple[int, str]:
         name = folder.parent.name
         return (int(name) if name.isdigit() else -1, name)
 
-    if _DEBIAN_ROOT.is_dir():
-        for folder in sorted(_DEBIAN_ROOT.glob("*/bin"), key=major, reverse=True):
-            found.append((folder, str(_DEBIAN_ROOT / "<major>/bin")))
+    if not _DEBIAN_ROOT.is_dir():
+        return []
+    return sorted(_DEBIAN_ROOT.glob("*/bin"), key=major, reverse=True)
+
+
+def _candidates() -> list[tuple[Path, str]]:
+    found: list[tuple[Path, str]] = []
+    bindir = pg_config_bindir()
+    if bindir is not None:
+        found.append((bindir, "pg_config --bindir"))
+    initdb = shutil.which("initdb")
+    if initdb:
+        # /usr/local/bin/initdb is often a symlink: the other tools sit next to its target.
+        found.append((Path(initdb).resolve().parent, "PATH"))
+        found.append((Path(initdb).parent, "PATH"))
+    found.extend((folder, str(_DEBIAN_ROOT / "<major>/bin")) for folder in debian_bin_dirs())
     return found
 
 
