@@ -83,7 +83,7 @@ def _version_of(folder: Path) -> tuple[str, int] | None:
 
 
 def list_client_tools() -> list[ClientTools]:
-    """Every usable folder of client programs here, newest first."""
+    """Every usable folder of client programs here, one per version (the first found), newest first."""
     seen: set[Path] = set()
     usable: list[ClientTools] = []
     for candidate, via in _candidates():
@@ -94,7 +94,7 @@ def list_client_tools() -> list[ClientTools]:
             continue
         seen.add(folder)
         version = _version_of(folder)
-        if version is not None:
+        if version is not None and all(found.version != version[0] for found in usable):
             usable.append(ClientTools(folder, version[0], version[1], via))
     return sorted(usable, key=lambda tools: tools.major, reverse=True)
 
@@ -120,7 +120,7 @@ def find_client_tools(*, min_major: int = 0, purpose: str = "back up or restore"
             f"({newest.bin_dir}), older than the {min_major} they must work with",
             hint=f"install PostgreSQL {min_major} or newer client programs; {INSTALL_HINT}",
         )
-    return fitting[-1]
+    return min(fitting, key=lambda tools: tools.major)
 
 
 def client_connection(dsn: str) -> tuple[str, dict[str, str]]:

@@ -11,7 +11,13 @@ from psycopg.rows import TupleRow
 
 from ..errors import UsageError
 
-__all__ = ["SsppConnection"]
+__all__ = ["SESSION_RESET", "RolledBackTest", "SsppConnection"]
+
+#: Undoes what a test can leave on a kept session: settings and role, cursors, listens, advisory locks, temp tables.
+SESSION_RESET = (
+    b"SET SESSION AUTHORIZATION DEFAULT; RESET ALL; CLOSE ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); "
+    b"DISCARD TEMP"
+)
 
 
 class _Restorer(Protocol):
@@ -48,3 +54,17 @@ class SsppConnection(psycopg.Connection[TupleRow]):
             if not self.closed:
                 self.rollback()
             restorer.restore_keeping(self)
+
+
+class RolledBackTest(psycopg.Transaction):
+    """The transaction around an ``isolation='transaction'`` test: always rolled back, and the session reset
+    in the same round trip as the ``ROLLBACK`` (one message of several statements), so a test costs two
+    round trips in all: ``BEGIN`` before it and this after it.
+    """
+
+    def __init__(self, connection: psycopg.Connection[Any]) -> None:
+        super().__init__(connection, None, force_rollback=True)
+
+    def _get_rollback_commands(self) -> Iterator[bytes]:
+        for command in super()._get_rollback_commands():
+            yield command + b"; " + SESSION_RESET if command == b"ROLLBACK" else command

@@ -22,7 +22,7 @@ from ..server import Server, get_server
 from ..server._runtime import cache_dir, pid_alive
 from ..server.warm import WarmServer, reuse_warm_server, start_warm_server, stop_warm_server, warm_server_status
 from ._config import SsppConfig, TestSpec
-from ._connection import SsppConnection
+from ._connection import SESSION_RESET, SsppConnection
 
 if TYPE_CHECKING:  # the engines load when a test first asks for a database: a run without one stays fast
     from ..scenarios import Scenario
@@ -31,11 +31,6 @@ if TYPE_CHECKING:  # the engines load when a test first asks for a database: a r
 __all__ = ["PluginSession", "cleanup_run", "new_run_id", "run_dir", "sweep_stale_runs"]
 
 _RUNS = "runs"
-#: Undoes what a test can leave on a kept session: settings and role, cursors, listens, advisory locks, temp tables.
-SESSION_RESET = (
-    b"SET SESSION AUTHORIZATION DEFAULT; RESET ALL; CLOSE ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); "
-    b"DISCARD TEMP"
-)
 #: psycopg settings a test may change on ``sspp_db``, put back after it.
 _CONNECTION_DEFAULTS: dict[str, object] = {
     "autocommit": False,

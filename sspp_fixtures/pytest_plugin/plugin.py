@@ -18,8 +18,8 @@ import pytest
 from ..errors import SsppError, UsageError
 from ..server import Server
 from ._config import OPTIONS, SsppConfig, TestSpec
-from ._connection import SsppConnection
-from ._session import SESSION_RESET, PluginSession, cleanup_run, new_run_id, sweep_stale_runs
+from ._connection import RolledBackTest, SsppConnection
+from ._session import PluginSession, cleanup_run, new_run_id, sweep_stale_runs
 
 __all__ = ["sspp_db", "sspp_dsn", "sspp_factories", "sspp_server"]
 
@@ -162,10 +162,8 @@ def sspp_db(_sspp_database: _TestDatabase) -> Iterator[SsppConnection]:
     if _sspp_database.spec.isolation == "transaction":
         conn = _sspp_database.session.transaction_connection(_sspp_database.spec)
         conn.bind_restore(_sspp_database)
-        with conn.transaction(force_rollback=True):
+        with RolledBackTest(conn):
             yield conn
-        if not (conn.closed or conn.broken):
-            conn.execute(SESSION_RESET)
         return
     database = _sspp_database.db
     assert database is not None

@@ -3,12 +3,15 @@
 One :class:`TestDatabases` per process (per xdist worker) and template. ``acquire()`` hands out a database holding
 exactly the template's data; ``release()`` puts it back for the next test in one round trip (see
 :mod:`._reuse`) or, when it cannot be restored exactly, has it dropped in the background and replaced by a
-never-used clone from a pool of spares that a background thread keeps filled.
+never-used clone from a pool of spares that a background thread keeps filled. Drops run in a thread of their
+own: each ``DROP DATABASE`` waits for a checkpoint, which would otherwise hold up the next clone. When a test
+has to wait for a spare, the pool wants one more (up to ``2 * spares``): recycles come in bursts.
 
 Connections: each reused database keeps one *keeper* connection (the restore runs on it, so a release costs no
 connect); each ready spare has its keeper already open and its restore function compiled (so a recycle costs no
-connect either); the refill thread has its own admin connection. With ``spares=2`` that is 4 connections per
-instance at most (one more per database acquired at the same time), whatever the number of tests.
+connect either); the refill and drop threads have an admin connection each. With ``spares=2`` that is 5
+connections per instance, 7 after bursts of recycles (one more per database acquired at the same time),
+whatever the number of tests.
 """
 
 from __future__ import annotations
@@ -115,6 +118,7 @@ class TestDatabases:
         self._prefix = f"{TEST_PREFIX}{template.fingerprint[:8]}_{safe_label(worker_id, 10)}_{os.getpid()}_"
         self._counter = itertools.count()
         self._spares_wanted = spares
+        self._spares_max = 2 * spares
         self._clone_timeout_s = clone_timeout_s
         self._release_wait_ms = release_wait_ms
         self._cond = threading.Condition()
@@ -127,8 +131,12 @@ class TestDatabases:
         self._drop_failures: dict[str, int] = {}
         self._error: BaseException | None = None
         self._closed = False
-        self._thread = threading.Thread(target=self._refill_loop, name=f"sspp-refill-{worker_id}", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._work_loop, args=(role,), name=f"sspp-{role}-{worker_id}", daemon=True)
+            for role in ("create", "drop")
+        ]
+        for thread in self._threads:
+            thread.start()
 
     # ----------------------------------------------------------------------------------------------- public
 
@@ -247,7 +255,8 @@ class TestDatabases:
             self._in_use.clear()
             self._spares.clear()
             self._cond.notify_all()
-        self._thread.join(timeout=60)
+        for thread in self._threads:
+            thread.join(timeout=60)
         with self._cond:
             slots += list(self._spares)
             self._spares.clear()
@@ -332,6 +341,8 @@ class TestDatabases:
     def _take_spare(self) -> _Slot:
         """A never-used clone (caller holds the condition); waits for the refill thread."""
         deadline = time.monotonic() + self._clone_timeout_s
+        if not self._spares and self._spares_wanted < self._spares_max:
+            self._spares_wanted += 1  # this test waits: keep one more ready for the next burst of recycles
         while not self._spares:
             self._check_open()
             if self._error is not None and self._creating == 0:
@@ -353,40 +364,38 @@ class TestDatabases:
             self._cond.wait(min(left, 1.0))
         return self._spares.popleft()
 
-    def _next_job(self) -> tuple[str, str] | None:
-        """(kind, name) of the refill thread's next job; ``None`` to stop. Caller holds the condition."""
+    def _next_job(self, role: str) -> str | None:
+        """Name of the next database the ``create`` or ``drop`` thread works on; ``None`` to stop.
+
+        Caller holds the condition.
+        """
         while True:
             if self._closed:
                 return None
-            needs_spare = len(self._spares) + self._creating < self._spares_wanted and self._error is None
-            # Drop first while a spare is ready: under back-to-back recycles refilling alone would starve the
-            # drops, and recycled databases would pile up until close() (measured: 122 for 120 tests).
-            if self._to_drop and (self._spares or not needs_spare):
-                return "drop", self._to_drop.popleft()
-            if needs_spare:
+            if role == "drop" and self._to_drop:
+                return self._to_drop.popleft()
+            if role == "create" and len(self._spares) + self._creating < self._spares_wanted and self._error is None:
                 self._creating += 1
                 name = f"{self._prefix}{next(self._counter)}"
                 self._made.add(name)
-                return "create", name
-            if self._to_drop:
-                return "drop", self._to_drop.popleft()
-            self._cond.wait(5.0 if self._error is not None else None)
-            if self._error is not None:
+                return name
+            self._cond.wait(5.0 if role == "create" and self._error is not None else None)
+            if role == "create" and self._error is not None:
                 self._error = None  # retry creating after a pause
 
-    def _refill_loop(self) -> None:
+    def _work_loop(self, role: str) -> None:
+        """The ``create`` thread keeps the spares filled; the ``drop`` thread drops recycled databases."""
         admin: psycopg.Connection[Any] | None = None
         try:
             while True:
                 with self._cond:
-                    job = self._next_job()
-                if job is None:
+                    name = self._next_job(role)
+                if name is None:
                     return
-                kind, name = job
                 try:
                     if admin is None or admin.closed:
-                        admin = connect(self.admin_dsn, application_name="sspp-fixtures-refill")
-                    if kind == "create":
+                        admin = connect(self.admin_dsn, application_name=f"sspp-fixtures-{role}")
+                    if role == "create":
                         self._clone(admin, name)
                         spare = self._warm_spare(name)
                     else:
@@ -397,7 +406,7 @@ class TestDatabases:
                             admin.close()
                     admin = None
                     with self._cond:
-                        if kind == "create":
+                        if role == "create":
                             self._creating -= 1
                             self._error = exc
                         else:
@@ -408,7 +417,7 @@ class TestDatabases:
                     time.sleep(0.2)
                     continue
                 with self._cond:
-                    if kind == "create":
+                    if role == "create":
                         self._creating -= 1
                         self._spares.append(spare)
                         self._error = None

@@ -130,7 +130,10 @@ def test_sspp_db_starts_as_a_fresh_session(sspp_db, n):
 @pytest.mark.parametrize("n", range(2))
 def test_transaction_isolation_resets_the_kept_session(sspp_db, n):
     assert sspp_db.execute("SHOW statement_timeout").fetchone()[0] == "0"
+    held = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+    assert sspp_db.execute(held).fetchone()[0] == 0  # session locks outlive a rollback: the reset frees them
     sspp_db.execute("SET statement_timeout = '5s'")
+    sspp_db.execute("SELECT pg_advisory_lock(43)")
     sspp_db.execute("INSERT INTO customers (customer_id, name) VALUES ('cust_tx', 'Tx')")
 
 
