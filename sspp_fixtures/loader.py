@@ -22,7 +22,7 @@ from .bulkgen import DEFAULT_BATCH_ROWS, TABLE_ORDER, TABLES, Columns, CopyText,
 from .dsn import connect, database_name, mask_dsn
 from .errors import LoadError
 from .scenarios import Scenario
-from .schema import init_database
+from .schema import init_database, load_purpose, write_marker
 
 __all__ = ["LoadReport", "ProgressCallback", "check_live_schema", "copy_columns", "load_scenario_into"]
 
@@ -240,6 +240,7 @@ def load_scenario_into(
             with _phase(report, "analyze", notify):
                 conn.execute(sql.SQL("ANALYZE {}").format(sql.SQL(", ").join(map(sql.Identifier, TABLE_ORDER))))
             with _phase(report, "commit", notify):
+                write_marker(conn, purpose=load_purpose(scenario.name, scenario.seed))
                 conn.commit()
         except psycopg.Error as exc:
             with contextlib.suppress(psycopg.Error):

@@ -21,7 +21,7 @@ from .._defaults import TABLE_ORDER
 from ..backup import find_client_tools
 from ..dsn import connect, mask_dsn
 from ..errors import BackupError, DatabaseUnreachableError, ExitCode, MigrationDriftError, MigrationError, UsageError
-from ..schema import TargetState, inspect_target, load_migrations, plan, read_marker
+from ..schema import TargetState, inspect_target, load_migrations, loaded_scenario, plan, read_marker
 from ._dsntext import malformed_reason
 from ._report import Check
 
@@ -278,7 +278,7 @@ def _row_counts(conn: psycopg.Connection[Any]) -> tuple[dict[str, int | None], d
 
 
 def _provenance(conn: psycopg.Connection[Any]) -> dict[str, Any]:
-    """Scenario and seed when the tool recorded them: on databases cloned from its templates."""
+    """Scenario and seed when the tool recorded them: on clones of its templates, or in the marker of a load."""
     query = "SELECT pg_catalog.shobj_description(oid, 'pg_database') FROM pg_catalog.pg_database WHERE datname = %s"
 
     def comment_of(name: str) -> dict[str, Any]:
@@ -296,6 +296,8 @@ def _provenance(conn: psycopg.Connection[Any]) -> dict[str, Any]:
     found: dict[str, Any] = {key: source[key] for key in ("scenario", "seed") if key in source}
     if found and template:
         found["template"] = template
+    if not found and (loaded := loaded_scenario(read_marker(conn))) is not None:
+        found = {"scenario": loaded[0], "seed": loaded[1]}
     return found
 
 

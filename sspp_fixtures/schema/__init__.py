@@ -13,7 +13,16 @@ from ._lifecycle import (
     reset_database,
     schema_tables,
 )
-from ._meta import META_SCHEMA, AppliedMigration, Marker, applied_migrations, read_marker, write_marker
+from ._meta import (
+    META_SCHEMA,
+    AppliedMigration,
+    Marker,
+    applied_migrations,
+    load_purpose,
+    loaded_scenario,
+    read_marker,
+    write_marker,
+)
 from ._migrations import Migration, load_migrations, migrations_checksum, migrations_dir, sql_dir
 from ._runner import MIGRATION_LOCK_KEY, MigrationPlan, MigrationRun, apply_migrations, check_drift, plan
 
@@ -37,6 +46,8 @@ __all__ = [
     "init_sql_path",
     "inspect_target",
     "load_migrations",
+    "load_purpose",
+    "loaded_scenario",
     "migrations_checksum",
     "migrations_dir",
     "plan",

@@ -6,6 +6,7 @@ created or initialized by sspp-fixtures, which is what makes destructive command
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,6 +22,8 @@ __all__ = [
     "Marker",
     "applied_migrations",
     "ensure_meta",
+    "load_purpose",
+    "loaded_scenario",
     "read_marker",
     "write_marker",
 ]
@@ -116,3 +119,17 @@ def write_marker(conn: psycopg.Connection[Any], *, purpose: str) -> None:
         "purpose = EXCLUDED.purpose, marked_at = now()",
         (__version__, purpose),
     )
+
+
+_LOADED = re.compile(r"^sspp-seed load (?P<scenario>\S+) \(seed (?P<seed>\d+)\)$")
+
+
+def load_purpose(scenario: str, seed: int) -> str:
+    """The marker's purpose after a load: says which scenario and seed the database holds."""
+    return f"sspp-seed load {scenario} (seed {seed})"
+
+
+def loaded_scenario(marker: Marker | None) -> tuple[str, int] | None:
+    """``(scenario, seed)`` a marker records (see :func:`load_purpose`), or ``None``."""
+    found = _LOADED.match(marker.purpose) if marker is not None else None
+    return (found["scenario"], int(found["seed"])) if found else None

@@ -143,7 +143,9 @@ def test_a_database_loaded_with_smoke_is_all_ok(empty_db: str) -> None:
         "roles": "ok",
         "backup programs": "ok",
     }
-    assert checks["marked"]["data"]["purpose"] == "sspp-seed load"
+    smoke_seed = load_scenario("smoke").seed
+    assert checks["marked"]["data"]["purpose"] == f"sspp-seed load smoke (seed {smoke_seed})"
+    assert (checks["loaded"]["data"]["scenario"], checks["loaded"]["data"]["seed"]) == ("smoke", smoke_seed)
     assert checks["migrated"]["data"]["version"] == checks["migrated"]["data"]["latest"] == 4
     assert checks["loaded"]["data"]["counts"] == expected
     assert set(checks["loaded"]["data"]["method"].values()) == {"exact"}
