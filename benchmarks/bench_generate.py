@@ -77,10 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name, job, note in results:
         if job is None:
-            rows.append([name, "-", "-", "-", "-", "-", "-", "-", "-", note])
+            rows.append([name, "-", "-", "-", "-", "-", "-", "-", "-", "-", note])
             continue
         rate = _rate(job)
         size = job.report.get("bytes")
+        cpu = _cpu(job)
         rows.append(
             [
                 name,
@@ -88,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{job.report['seconds']:.2f}",
                 fmt_rate(rate),
                 f"{rate / base_rate:,.1f}x" if base_rate else "-",
-                fmt_rate(rate / busy) if (busy := _busy(job)) > 0.05 else "-",
+                f"{sum(cpu.values()) / _rows(job) * 1e6:,.2f}",
+                fmt_rate(_rows(job) / sum(cpu.values())),
                 f"{size / MB / job.report['seconds']:,.1f}" if size else "-",
                 fmt_mb(job.peak_rss),
                 fmt_mb(job.max_hwm),
@@ -103,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             "seconds",
             "rows/s",
             "x baseline",
+            "cpu us/row",
             "rows/cpu-s",
             "MB/s",
             "peak RSS tree",
@@ -115,13 +118,48 @@ def main(argv: list[str] | None = None) -> int:
     verdict = "MET" if best >= GOAL_ROWS_S else "NOT MET"
     print()
     print(f"goal: bulkgen over {os.cpu_count()} cores >= {GOAL_ROWS_S:,} rows/s: best {best:,.0f} rows/s -> {verdict}")
+    _print_cpu_comparison(results)
     print(
         "rows = all rows of all tables the engine made; seconds = inside the job, from the first call to the last "
-        "row (bulkgen: includes starting its workers); rows/cpu-s = rows/s over the cores the job kept busy "
-        "meanwhile (its speed per fully available core, whatever else runs here); peak RSS tree = largest sum of "
-        "RSS over the job's processes; max proc = largest single-process peak (VmHWM)."
+        "row (bulkgen: includes starting its workers); cpu us/row = CPU time (user + system) per row: the job's own "
+        "process while timed (getrusage) plus, for bulkgen with workers, all its child processes (forkserver and "
+        "workers, from /proc): unlike rows/s it hardly moves when other work shares the machine; rows/cpu-s = its "
+        "inverse; peak RSS tree = largest sum of RSS over the job's processes; max proc = largest single-process "
+        "peak (VmHWM)."
     )
     return 0
+
+
+def _cpu(job: JobResult) -> dict[str, float]:
+    """CPU seconds while timed: ``main`` (the job's process) and ``workers`` (its descendants, whole life)."""
+    main = job.report.get("cpu_s")
+    if main is None:  # a job that does not report it: the sampler's estimate over the timed span
+        main = job.sampler.cpu_between(job.report["t_start"] - 0.1, job.report["t_end"] + 0.1).get("main", 0.0)
+        main *= float(job.report["seconds"])
+    cpu = {"main": max(float(main), 1e-9)}
+    if job.cpu.get("workers"):
+        cpu["workers"] = job.cpu["workers"]
+    return cpu
+
+
+def _print_cpu_comparison(results: list[tuple[str, JobResult | None, str]]) -> None:
+    """The generator's CPU per row in-process against in worker processes (same work, same bytes)."""
+    jobs = {name: job for name, job, _ in results if job is not None and name.startswith("bulkgen")}
+    inline = jobs.get("bulkgen workers=0")
+    if inline is None:
+        return
+    base = _cpu(inline)["main"] / _rows(inline) * 1e6
+    print(f"cpu per row: in-process {base:.2f} us/row", end="")
+    for name, job in jobs.items():
+        cpu = _cpu(job)
+        if "workers" in cpu:
+            made = cpu["workers"] / _rows(job) * 1e6
+            fed = cpu["main"] / _rows(job) * 1e6
+            print(
+                f"; {name.removeprefix('bulkgen ')}: workers {made:.2f} ({made / base - 1:+.0%}) + main {fed:.2f}",
+                end="",
+            )
+    print(" (workers = forkserver + generator processes; main = reading their pieces)")
 
 
 def _rows(job: JobResult) -> int:
@@ -142,8 +180,9 @@ def _note(job: JobResult) -> str:
     rows = job.report["rows"]
     parts = [f"{k} {v:,}" for k, v in rows.items()] if len(rows) > 1 else []
     parts.append(f"cpu {_busy(job):.2f} cores")
-    if job.cpu.get("workers"):
-        parts.append(f"cpu-s main {job.cpu.get('main', 0.0):.1f} workers {job.cpu['workers']:.1f}")
+    cpu = _cpu(job)
+    if "workers" in cpu:
+        parts.append(f"cpu-s main {cpu['main']:.2f} workers {cpu['workers']:.2f}")
     parts.append(f"PSS {fmt_groups(job.sampler)}")
     if "first_piece_s" in job.report:
         parts.append(f"first piece {job.report['first_piece_s']:.2f}s")

@@ -15,8 +15,8 @@ from uuid import UUID
 import numpy as np
 import numpy.typing as npt
 
-from ._customers import customer_ids, customer_traits, sample_active_customers
-from ._payloads import make_payloads_and_signals_json
+from ._customers import customer_ids, sample_active_customers, trait_codes, traits_of_codes
+from ._payloads import payloads_and_signals_of_codes
 from ._random import categorical, sample_uuids
 from ._rows import Event, Signal
 from ._time import Window, sample_processing, sample_timestamps, to_datetime
@@ -119,14 +119,16 @@ def sample_events(
     follow the customer's segment and currency (its traits, from ``seed``, as :func:`sample_customers` has them).
     """
     numbers = sample_active_customers(rng, n, n_customers, exponent=activity_exponent, seed=seed)
-    traits = customer_traits(seed, numbers, segment_shares=segment_shares, locale_shares=locale_shares)
-    event_types = sample_event_types(rng, n, mix)
-    received_at = sample_timestamps(rng, n, window, utc_offsets=traits.utc_offset, trend=trend)
-    payloads, signal_data = make_payloads_and_signals_json(rng, event_types, traits.segment, traits.currency)
+    segments, locales = trait_codes(seed, numbers, segment_shares=segment_shares, locale_shares=locale_shares)
+    types = categorical(rng, n, check_shares("event_mix", mix, EVENT_TYPE_NAMES))  # as sample_event_types draws
+    received_at = sample_timestamps(
+        rng, n, window, utc_offsets=traits_of_codes(segments, locales).utc_offset, trend=trend
+    )
+    payloads, signal_data = payloads_and_signals_of_codes(rng, types, segments, locales)
     processing = sample_processing(rng, received_at, window, unprocessed_share=unprocessed_share)
     return EventBatch(
         id=sample_uuids(rng, n),
-        event_type=event_types,
+        event_type=np.asarray(EVENT_TYPE_NAMES)[types],
         customer_number=numbers,
         customer_id=customer_ids(numbers),
         payload=payloads,

@@ -9,6 +9,7 @@ rules the columnar path uses, so both always agree.
 
 from __future__ import annotations
 
+import functools
 import json.encoder
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -19,13 +20,14 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import ScenarioError
-from ._random import categorical
+from ._random import _HEX_PAIRS, categorical
 from ._validate import check_choice
 from ._vocab import (
     CURRENCIES,
     CURRENCY_DECIMALS,
     EVENT_TYPE_NAMES,
     EVENT_TYPES,
+    LOCALES,
     PAYLOAD_SCHEMAS,
     PLANS,
     PRODUCTS,
@@ -82,10 +84,20 @@ _ACTIONS: Final = {
 }
 
 
-def _vocab(*values: str) -> npt.NDArray[np.object_]:
+def _objects(values: Sequence[Any]) -> npt.NDArray[np.object_]:
     array = np.empty(len(values), dtype=object)
     array[:] = values
     return array
+
+
+#: JSON text of every vocabulary string (filled by :func:`_vocab`): rendering a drawn value is a lookup.
+_JSON_TEXT: Final[dict[str, str]] = {}
+
+
+def _vocab(*values: str) -> npt.NDArray[np.object_]:
+    """A fixed vocabulary, its strings' JSON text remembered (never call it per row: the memo would grow)."""
+    _JSON_TEXT.update((value, _encode(value)) for value in values)
+    return _objects(values)
 
 
 def _weights(*values: float) -> npt.NDArray[np.float64]:
@@ -99,6 +111,7 @@ _PAGES: Final = _vocab(
     "/blog/pipeline-hygiene", "/blog/intent-signals-101", "/blog/forecasting-playbook", "/careers", "/security",
     "/webinars",
 )  # fmt: skip
+_URLS: Final = _vocab(*(SITE_URL + path for path in _PAGES.tolist()))
 _PAGE_WEIGHTS: Final = _weights(18, 9, 3, 2, 8, 5, 5, 6, 4, 8, 6, 7, 7, 5, 2, 3, 2)
 _HIGH_INTENT_PAGES: Final = ("/pricing", "/demo", "/contact")
 _REFERRERS: Final = _vocab(
@@ -214,6 +227,7 @@ _RATES: Final = np.array([USD_RATES[c] for c in CURRENCIES])
 _DECIMALS: Final = np.array([CURRENCY_DECIMALS[c] for c in CURRENCIES], dtype=np.int64)
 _SEGMENT_INDEX: Final = {segment: i for i, segment in enumerate(SEGMENTS)}
 _CURRENCY_INDEX: Final = {currency: i for i, currency in enumerate(CURRENCIES)}
+_LOCALE_CURRENCY: Final = np.array([_CURRENCY_INDEX[info.currency] for info in LOCALES], dtype=np.intp)
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,9 +249,15 @@ class _Draw:
         return self.rng.random(self.m) < p
 
     def ids(self, prefix: str, digits: int) -> _Array:
-        values = self.rng.integers(0, 1 << (4 * digits), size=self.m, dtype=np.uint64).tolist()
-        pattern = f"{prefix}%0{digits}x"
-        return _vocab(*map(pattern.__mod__, values))
+        """``prefix`` and ``digits`` random hex digits (``f"{prefix}%0{digits}x"``), assembled as bytes and split."""
+        values = self.rng.integers(0, 1 << (4 * digits), size=self.m, dtype=np.uint64)
+        width = len(prefix) + digits
+        text = np.empty((self.m, width + 1), dtype=np.uint8)
+        text[:, : len(prefix)] = np.frombuffer(prefix.encode("ascii"), dtype=np.uint8)
+        hex_pairs = np.take(_HEX_PAIRS, values.astype(">u8").view(np.uint8)).view(np.uint8).reshape(self.m, 16)
+        text[:, len(prefix) : width] = hex_pairs[:, 16 - digits :]
+        text[:, width] = ord("\n")
+        return _objects(text.tobytes().decode("ascii").split("\n")[: self.m])
 
     def log_normal_ints(self, median: float, sigma: float, low: int, high: int) -> npt.NDArray[np.int64]:
         values = np.exp(np.log(median) + sigma * self.rng.standard_normal(self.m))
@@ -261,10 +281,10 @@ class _Draw:
 
 
 def _draw_page_view(d: _Draw) -> _Columns:
-    paths = d.pick(_PAGES, _PAGE_WEIGHTS)
+    pages = d.codes(_PAGE_WEIGHTS)
     return {
-        "url": _vocab(*(SITE_URL + path for path in paths.tolist())),
-        "path": paths,
+        "url": _URLS[pages],
+        "path": _PAGES[pages],
         "referrer": d.pick(_REFERRERS, _REFERRER_WEIGHTS),
         "session_id": d.ids("s_", 16),
         "duration_seconds": d.log_normal_ints(40.0, 1.0, 1, 3600),
@@ -297,7 +317,7 @@ def _draw_inquiry(d: _Draw) -> _Columns:
         "product": _PRODUCT_SLUGS[products],
         "topic": _TOPICS[topics],
         "seats": seats,
-        "message": _vocab(*messages),
+        "message": _objects(messages),
     }
 
 
@@ -519,17 +539,58 @@ _KINDS: Final = {
 }
 
 
-def _fragments(kind: type, values: list[Any]) -> list[str]:
+#: JSON text of the integers 0..9999 and of false/true: rendering a drawn number is a lookup, not a ``str()``.
+_INT_JSON: Final = _objects([str(i) for i in range(10_000)])
+_BOOL_JSON: Final = _objects(["false", "true"])
+#: JSON text of the scores 0.000..1.000 (``repr(i / 1000)``, the float a 3-decimal round gives).
+_SCORE_JSON: Final = _objects([repr(i / 1000) for i in range(1001)])
+_SCORE_VALUES: Final = np.arange(1001) / 1000
+
+
+def _fragments(kind: type, values: _Array) -> list[str]:
     """JSON text of each value of one column."""
     if kind is str:
-        return list(map(_encode, values))
+        strings = values.tolist()
+        try:
+            return list(map(_JSON_TEXT.__getitem__, strings))
+        except KeyError:  # not (only) vocabulary: ids, messages
+            return list(map(_encode, strings))
     if kind is bool:
-        return ["true" if value else "false" for value in values]
+        return list(_BOOL_JSON[np.asarray(values, dtype=np.bool_).view(np.uint8)].tolist())
     if kind is int:
-        return list(map(str, values))
+        array = np.asarray(values)
+        if array.dtype.kind in "iu" and array.size and array.min() >= 0 and array.max() < len(_INT_JSON):
+            return list(_INT_JSON[array].tolist())
+        return list(map(str, array.tolist()))
     if kind is float:
-        return list(map(repr, values))
-    return ["[" + ",".join(map(_encode, value)) + "]" for value in values]
+        return list(map(repr, values.tolist()))
+    return ["[" + ",".join(map(_encode, value)) + "]" for value in values.tolist()]
+
+
+def _signal_heads(signal: str, scores: npt.NDArray[np.float64], priorities: npt.NDArray[np.intp]) -> list[str]:
+    """``score,"priority":…,"action":…`` of each row: one lookup per row in a table of every 3-decimal score
+    (checked to hold the very same floats), else rendered one by one."""
+    with np.errstate(invalid="ignore"):  # a NaN fails the check below
+        index = np.clip(np.rint(scores * 1000).astype(np.intp), 0, 1000)
+    if np.array_equal(_SCORE_VALUES[index], scores):
+        return list(_score_heads(signal)[index].tolist())
+    priority_text, action_text = _PRIORITY_JSON.tolist(), _ACTION_JSON[signal].tolist()
+    return [
+        f'{score!r},"priority":{priority_text[p]},"action":{action_text[p]}'
+        for score, p in zip(scores.tolist(), priorities.tolist(), strict=True)
+    ]
+
+
+@functools.cache
+def _score_heads(signal: str) -> npt.NDArray[np.object_]:
+    _, priorities = _priorities(_SCORE_VALUES)
+    priority_text, action_text = _PRIORITY_JSON.tolist(), _ACTION_JSON[signal].tolist()
+    return _objects(
+        [
+            f'{score},"priority":{priority_text[p]},"action":{action_text[p]}'
+            for score, p in zip(_SCORE_JSON.tolist(), priorities.tolist(), strict=True)
+        ]
+    )
 
 
 def _codes(field: str, values: npt.ArrayLike, n: int, index: Mapping[str, int]) -> npt.NDArray[np.intp]:
@@ -568,6 +629,15 @@ def _draw_groups(
     type_codes, n = _event_codes(event_types)
     segment_codes = _codes("segment", segments, n, _SEGMENT_INDEX)
     currency_codes = _codes("currency", currencies, n, _CURRENCY_INDEX)
+    return _draw_coded(rng, type_codes, segment_codes, currency_codes), n
+
+
+def _draw_coded(
+    rng: np.random.Generator,
+    type_codes: npt.NDArray[np.intp],
+    segment_codes: npt.NDArray[np.intp],
+    currency_codes: npt.NDArray[np.intp],
+) -> list[_Group]:
     order = np.argsort(type_codes, kind="stable")
     bounds = np.searchsorted(type_codes[order], np.arange(len(EVENT_TYPE_NAMES) + 1))
     groups = []
@@ -577,30 +647,45 @@ def _draw_groups(
             kind = _KINDS[name]
             columns = kind.draw(_Draw(rng, len(rows), segment_codes[rows], currency_codes[rows]))
             groups.append(_Group(kind, rows, columns))
-    return groups, n
+    return groups
 
 
 def _payload_texts(group: _Group) -> tuple[list[str], dict[str, list[str]]]:
-    fragments = {name: _fragments(kind, group.columns[name].tolist()) for name, kind in group.kind.fields}
+    fragments = {name: _fragments(kind, group.columns[name]) for name, kind in group.kind.fields}
     template = group.kind.payload_template
     return list(map(template.__mod__, zip(*fragments.values(), strict=True))), fragments
 
 
-def _signal_columns(kind: _Kind, columns: _Columns) -> tuple[list[float], list[int], dict[str, list[float]]]:
+def _priorities(raw: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.intp]]:
+    """Scores rounded to 3 decimals in [0, 1], and their priority codes (0 low, 1 medium, 2 high)."""
+    scores = np.asarray(np.round(np.clip(raw, 0.0, 1.0), 3), dtype=np.float64)
+    return scores, (scores >= 0.4).astype(np.intp) + (scores >= 0.7).astype(np.intp)
+
+
+def _signal_arrays(
+    kind: _Kind, columns: _Columns
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.intp], dict[str, npt.NDArray[np.float64]]]:
     raw, extras = kind.score(columns)
-    scores = np.round(np.clip(raw, 0.0, 1.0), 3)
-    priorities = (scores >= 0.4).astype(np.intp) + (scores >= 0.7).astype(np.intp)
+    scores, priorities = _priorities(raw)
+    return scores, priorities, extras
+
+
+def _signal_columns(kind: _Kind, columns: _Columns) -> tuple[list[float], list[int], dict[str, list[float]]]:
+    scores, priorities, extras = _signal_arrays(kind, columns)
     return scores.tolist(), priorities.tolist(), {name: values.tolist() for name, values in extras.items()}
+
+
+_PRIORITY_JSON: Final = _objects([_encode(p) for p in _PRIORITIES])
+_ACTION_JSON: Final = {signal: _objects([_encode(a) for a in actions]) for signal, actions in _ACTIONS.items()}
 
 
 def _signal_texts(group: _Group, payload_fragments: Mapping[str, list[str]]) -> list[str]:
     kind = group.kind
-    scores, priorities, extras = _signal_columns(kind, group.columns)
-    priority_text = [_encode(p) for p in _PRIORITIES]
-    action_text = [_encode(a) for a in _ACTIONS[kind.signal]]
-    head = '{"signal":' + _encode(kind.signal).replace("%", "%%") + ',"score":%s,"priority":%s,"action":%s'
+    scores, priorities, extras = _signal_arrays(kind, group.columns)
     template = (
-        head
+        '{"signal":'
+        + _encode(kind.signal).replace("%", "%%")
+        + ',"score":%s'
         + "".join(f',"{name}":%s' for name in extras)
         + ',"model":'
         + _encode(SIGNAL_MODEL).replace("%", "%%")
@@ -609,10 +694,8 @@ def _signal_texts(group: _Group, payload_fragments: Mapping[str, list[str]]) -> 
         + "}"
     )
     columns = [
-        list(map(repr, scores)),
-        [priority_text[p] for p in priorities],
-        [action_text[p] for p in priorities],
-        *(list(map(repr, values)) for values in extras.values()),
+        _signal_heads(kind.signal, scores, priorities),
+        *(list(map(repr, values.tolist())) for values in extras.values()),
         *(payload_fragments[name] for name in kind.event_fields),
     ]
     return list(map(template.__mod__, zip(*columns, strict=True)))
@@ -638,6 +721,22 @@ def make_payloads_and_signals_json(
 ) -> tuple[list[str], list[str]]:
     """Payload JSON and the derived ``signal_data`` JSON of each event (same draws as :func:`make_payloads_json`)."""
     groups, n = _draw_groups(rng, event_types, segments, currencies)
+    return _payload_and_signal_texts(groups, n)
+
+
+def payloads_and_signals_of_codes(
+    rng: np.random.Generator,
+    type_codes: npt.NDArray[np.intp],
+    segment_codes: npt.NDArray[np.intp],
+    locale_codes: npt.NDArray[np.intp],
+) -> tuple[list[str], list[str]]:
+    """:func:`make_payloads_and_signals_json` of codes (``EVENT_TYPE_NAMES``, ``SEGMENTS``, ``LOCALE_CODES``
+    indices; the currency is the locale's), with the same draws: for the bulk generator (package-internal)."""
+    groups = _draw_coded(rng, type_codes, segment_codes, _LOCALE_CURRENCY[locale_codes])
+    return _payload_and_signal_texts(groups, len(type_codes))
+
+
+def _payload_and_signal_texts(groups: list[_Group], n: int) -> tuple[list[str], list[str]]:
     payloads = np.empty(n, dtype=object)
     signals = np.empty(n, dtype=object)
     for group in groups:

@@ -85,24 +85,25 @@ def affine_permutation(indices: npt.ArrayLike, size: int, seed: int, stream: str
     return np.array([(int(i) * multiplier + offset) % size for i in array.tolist()], dtype=np.int64)
 
 
-_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-# Where the 32 hex digits of a UUID go in its 36-character text (dashes after digits 8, 12, 16 and 20).
-_UUID_DIGIT_SLOTS = np.array([i + (i >= 8) + (i >= 12) + (i >= 16) + (i >= 20) for i in range(32)])
+# Byte b as its two lowercase hex digits, in memory order (a uint16 whose bytes are the digits).
+_HEX_PAIRS = np.frombuffer(b"".join(f"{b:02x}".encode() for b in range(256)), dtype=np.uint16)
+# The canonical text's groups: (first character, first hex digit, digits); a dash follows all but the last.
+_UUID_GROUPS = ((0, 0, 8), (9, 8, 4), (14, 12, 4), (19, 16, 4), (24, 20, 12))
 
 
 def sample_uuids(rng: np.random.Generator, n: int) -> list[str]:
     """``n`` version-4 UUIDs in canonical text form, drawn from ``rng`` (reproducible, unlike uuid4).
 
-    The text is assembled as one byte array (hex digits, dashes, newlines) and split once: about three
-    times faster than formatting each UUID in Python.
+    The text is assembled as one byte array (hex digits by byte lookup, dashes, newlines) and split once:
+    several times faster than formatting each UUID in Python.
     """
     raw = rng.integers(0, 256, size=(n, 16), dtype=np.uint8)
     raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
     raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
-    digits = np.empty((n, 32), dtype=np.uint8)
-    digits[:, 0::2] = _HEX_DIGITS[raw >> 4]
-    digits[:, 1::2] = _HEX_DIGITS[raw & 0x0F]
-    text = np.full((n, 37), ord("-"), dtype=np.uint8)
-    text[:, _UUID_DIGIT_SLOTS] = digits
+    digits = np.take(_HEX_PAIRS, raw).view(np.uint8)
+    text = np.empty((n, 37), dtype=np.uint8)
+    for first, digit, count in _UUID_GROUPS:
+        text[:, first : first + count] = digits[:, digit : digit + count]
+        text[:, first + count] = ord("-")
     text[:, 36] = ord("\n")
     return text.tobytes().decode("ascii").split("\n")[:n]
