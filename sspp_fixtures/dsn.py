@@ -11,7 +11,7 @@ import re
 import time
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import conninfo as _conninfo
@@ -40,10 +40,17 @@ def _is_url(dsn: str) -> bool:
     return dsn.startswith(("postgresql://", "postgres://"))
 
 
+def _mask_kv(match: re.Match[str]) -> str:
+    secret = match["secret"]
+    if secret.startswith(MASK) and not secret[len(MASK) :].strip("'\"`.,;:)"):
+        return match[0]  # masked already; keep the punctuation that follows it in a message
+    return f"{match['head']}{MASK}"
+
+
 def mask_dsn(dsn: str) -> str:
     """Return ``dsn`` with its password replaced by ``***`` (URL or key=value form)."""
     masked = _URL_PASSWORD.sub(lambda m: f"{m['head']}:{MASK}@", dsn)
-    masked = _KV_PASSWORD.sub(lambda m: f"{m['head']}{MASK}", masked)
+    masked = _KV_PASSWORD.sub(_mask_kv, masked)
     return re.sub(r"([?&]password=)[^&#\s]*", rf"\1{MASK}", masked, flags=re.IGNORECASE)
 
 
@@ -53,11 +60,21 @@ def _passwords(dsns: Iterable[str]) -> list[str]:
         try:
             password = _conninfo.conninfo_to_dict(dsn).get("password")
         except psycopg.ProgrammingError:
-            password = None
+            password = _url_password(dsn)  # a URL libpq refuses (e.g. a space in it) still shows its password
         if password:
             found.append(str(password))
             found.append(quote(str(password), safe=""))
     return [p for p in found if p]
+
+
+def _url_password(dsn: str) -> str | None:
+    if "://" not in dsn:
+        return None
+    try:
+        password = urlsplit(dsn).password
+    except ValueError:
+        return None
+    return unquote(password) if password else None
 
 
 def mask_text(text: str, *dsns: str) -> str:
@@ -76,14 +93,56 @@ def resolve_dsn(explicit: str | None) -> str | None:
     return from_env or None
 
 
+_SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
+_DSN_FORMS = (
+    "write it as postgresql://USER@HOST:PORT/DBNAME (with :PASSWORD after USER if needed) or as 'host=... dbname=...'"
+)
+
+
+def _malformed(dsn: str, problem: str, hint: str = _DSN_FORMS) -> UsageError:
+    shown = mask_text(dsn, dsn)
+    return UsageError(f"malformed DSN {shown!r}: {mask_text(problem, dsn)}", hint=hint, dsn=shown)
+
+
 def _check_parses(dsn: str) -> dict[str, Any]:
+    """libpq's reading of ``dsn``; anything it would only refuse when connecting (a port that is not a
+    number, a URL of another database) is refused here, as a usage error."""
+    scheme = _SCHEME.match(dsn)
+    if scheme and not _is_url(dsn):
+        if scheme["scheme"].lower() in ("postgresql", "postgres"):
+            raise _malformed(dsn, "the scheme must be written in lower case", hint="begin it with postgresql://")
+        raise _malformed(
+            dsn,
+            f"{scheme['scheme'][:20]}:// is not a PostgreSQL URL",
+            hint="write a postgresql://USER@HOST:PORT/DBNAME URL: sspp-fixtures works with PostgreSQL only",
+        )
+    if not scheme and "=" not in dsn and dsn.strip():
+        raise _malformed(dsn, "neither a postgresql:// URL nor key=value pairs")
     try:
-        return _conninfo.conninfo_to_dict(dsn)
+        params = _conninfo.conninfo_to_dict(dsn)
     except psycopg.ProgrammingError as exc:
-        raise UsageError(
-            f"malformed DSN {mask_dsn(dsn)!r}: {mask_text(str(exc), dsn)}",
-            hint="write it as postgresql://USER:PASSWORD@HOST:PORT/DBNAME or as 'host=... dbname=...'",
+        raise _malformed(dsn, " ".join(mask_text(str(exc), dsn).split())) from None
+    for port in str(params.get("port") or "").split(","):
+        if port.strip() and not (port.strip().isdigit() and 0 < int(port) < 65536):
+            raise _malformed(dsn, "the port is not a number from 1 to 65535")
+    return params
+
+
+def _connect_timeout(params: dict[str, Any], dsn: str, asked_s: int | None) -> dict[str, Any]:
+    """``connect_timeout`` for psycopg. The user's (the DSN's ``connect_timeout``, else $PGCONNECT_TIMEOUT)
+    wins over the default; a caller's explicit bound (a quick probe) caps it."""
+    given = params.get("connect_timeout", os.environ.get("PGCONNECT_TIMEOUT"))
+    if given is None or not str(given).strip():
+        return {"connect_timeout": asked_s if asked_s is not None else _CONNECT_TIMEOUT_S}
+    try:
+        users = float(str(given))
+    except ValueError:
+        raise _malformed(
+            dsn, f"connect_timeout {str(given)[:20]!r} is not a number of seconds", hint="e.g. connect_timeout=10"
         ) from None
+    if asked_s is not None and (users <= 0 or users > asked_s):  # 0 or less means "wait forever" to libpq
+        return {"connect_timeout": asked_s}
+    return {}
 
 
 def database_name(dsn: str) -> str:
@@ -111,24 +170,22 @@ def connect(
     *,
     autocommit: bool = True,
     wait_s: float = 0.0,
-    connect_timeout_s: int = _CONNECT_TIMEOUT_S,
+    connect_timeout_s: int | None = None,
     application_name: str = "sspp-fixtures",
 ) -> psycopg.Connection[Any]:
     """Open a connection, retrying for up to ``wait_s`` seconds while the server is not accepting connections.
 
+    Each attempt gives up after the DSN's ``connect_timeout``, else ``$PGCONNECT_TIMEOUT``, else 10 s;
+    ``connect_timeout_s`` caps that (callers that only probe pass a few seconds).
+
     Raises :class:`DatabaseUnreachableError` with a masked, one-line explanation when it cannot connect.
     """
-    _check_parses(dsn)
+    timeout = _connect_timeout(_check_parses(dsn), dsn, connect_timeout_s)
     deadline = time.monotonic() + max(wait_s, 0.0)
     delay = 0.1
     while True:
         try:
-            return psycopg.connect(
-                dsn,
-                autocommit=autocommit,
-                connect_timeout=connect_timeout_s,
-                application_name=application_name,
-            )
+            return psycopg.connect(dsn, autocommit=autocommit, application_name=application_name, **timeout)
         except psycopg.OperationalError as exc:
             reason = _explain(exc, dsn)
             if time.monotonic() + delay > deadline or not _worth_retrying(reason):
@@ -162,9 +219,17 @@ def _remedy(reason: str, wait_s: float) -> str:
     if "password" in lowered:
         return "check the user name and password in the DSN"
     if "database" in lowered and "does not exist" in lowered:
-        return "create the database first, or point the DSN at an existing one"
+        return (
+            "create the database first (sspp-seed init --create --dsn ..., or createdb NAME), "
+            "or check the database name in the DSN"
+        )
     if "does not exist" in lowered:
         return "check the user name in the DSN"
+    if "timeout expired" in lowered:
+        return (
+            "the server did not answer in time: check host and port in the DSN and that no firewall drops the "
+            "connection (connect_timeout=SECONDS in the DSN or $PGCONNECT_TIMEOUT sets how long to try)"
+        )
     if wait_s <= 0:
         return "check that the server is running and reachable, or pass --wait SECONDS to wait for it"
     return "check that the server is running and that host and port in the DSN are right"

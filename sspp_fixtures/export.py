@@ -1,15 +1,17 @@
 """Writing a scenario's data to files: CSV or JSON lines (one file per table), or one SQL file of INSERTs.
 
-Files are written under temporary names and renamed into place only when complete: a failure (a full disk,
-Ctrl-C) leaves no partial file behind.
+Files are written under temporary names beside their targets and renamed into place together, once all are
+complete: a failure (a full disk, a read-only folder, Ctrl-C) leaves no partial file, no temporary file and no
+folder the export made behind, and says so in one line.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -50,40 +52,104 @@ def _umask() -> int:
     return mask
 
 
-@contextlib.contextmanager
-def _atomic_file(target: Path) -> Iterator[IO[bytes]]:
-    """A file that appears at ``target`` only if the body completes."""
-    try:
-        # Closed by the ``with handle`` below; kept open across the caller's body on purpose.
-        handle = tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", delete=False)  # noqa: SIM115
-    except OSError as exc:
-        raise SsppError(
-            f"cannot write in {target.parent}: {exc.strerror}", hint="choose a writable --out location"
-        ) from None
-    try:
-        with handle:
-            yield handle
-        os.chmod(handle.name, 0o666 & ~_umask())  # as a plain open() would have made it, not 0600
-        os.replace(handle.name, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(handle.name)
-        raise
+def _os_failure(exc: OSError, what: str, written: int = 0) -> SsppError:
+    """One line for a failed write: what failed, why in words, that nothing was left behind, what to do."""
+    so_far = f" after {written / 1e6:,.1f} MB" if written else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return SsppError(
+            f"{what} failed{so_far}: no space left on the device; nothing was left behind",
+            hint="free disk space there (df -h shows how much is left), or choose another --out",
+            errno=exc.errno,
+        )
+    reason = {
+        errno.EROFS: "the file system is read-only",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "operation not permitted",
+        errno.ENOTDIR: "a part of the path is a file, not a folder",
+        errno.ENAMETOOLONG: "the path is too long",
+        errno.EISDIR: "it is a folder",
+    }.get(exc.errno or 0, exc.strerror or type(exc).__name__)
+    return SsppError(
+        f"{what} failed{so_far}: {reason}; nothing was left behind",
+        hint="choose a writable --out location",
+        errno=exc.errno,
+    )
 
 
-def _prepare_target(fmt: str, out: Path) -> None:
+class _StagedFiles:
+    """Files written under temporary names beside their targets and renamed into place together by
+    :meth:`commit`, so that an export lands whole; :meth:`discard` removes every one of them."""
+
+    def __init__(self) -> None:
+        self._staged: list[tuple[IO[bytes], Path]] = []
+
+    def open(self, target: Path) -> IO[bytes]:
+        try:
+            # Closed by commit() or discard(): it stays open across the whole export on purpose.
+            handle = tempfile.NamedTemporaryFile(  # noqa: SIM115
+                dir=target.parent, prefix=f".{target.name}.", suffix=".partial", delete=False
+            )
+        except OSError as exc:
+            raise _os_failure(exc, f"creating a file in {target.parent}") from None
+        self._staged.append((handle, target))
+        return handle
+
+    def commit(self) -> None:
+        for handle, _ in self._staged:
+            handle.close()  # flushes: on a full disk this is where the last write fails
+        mode = 0o666 & ~_umask()  # as a plain open() would have made it, not 0600
+        for handle, target in self._staged:
+            os.chmod(handle.name, mode)
+            os.replace(handle.name, target)
+        self._staged.clear()
+
+    def discard(self) -> None:
+        for handle, _ in self._staged:
+            with contextlib.suppress(OSError):
+                handle.close()
+            with contextlib.suppress(OSError):
+                os.unlink(handle.name)
+        self._staged.clear()
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and its ancestors that do not exist yet, deepest first (to remove what an export made)."""
+    missing: list[Path] = []
+    current = folder
+    try:
+        while not current.exists() and current != current.parent:
+            missing.append(current)
+            current = current.parent
+    except OSError:
+        return missing
+    return missing
+
+
+def _prepare_target(fmt: str, out: Path) -> list[Path]:
+    """Check ``out`` and make the folders a table-per-file format needs; return the folders it made."""
     if fmt == "sql":
         if out.is_dir():
             raise UsageError(f"--out {out} is a folder", hint="the sql format writes one file: give a file name")
+        if out.parent.exists() and not out.parent.is_dir():
+            raise UsageError(f"--out {out}: {out.parent} is a file, not a folder", hint="give a path in a folder")
         if not out.parent.exists():
             raise UsageError(f"--out {out}: folder {out.parent} does not exist", hint="create it first")
-        return
+        return []
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file", hint=f"the {fmt} format writes one file per table: give a folder")
+    made = _missing_folders(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise SsppError(f"cannot create folder {out}: {exc.strerror}", hint="choose a writable --out") from None
+        _remove_folders(made)
+        raise _os_failure(exc, f"creating folder {out}") from None
+    return made
+
+
+def _remove_folders(folders: list[Path]) -> None:
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def export_scenario(
@@ -99,36 +165,55 @@ def export_scenario(
     if fmt not in EXPORT_FORMATS:
         raise UsageError(f"unknown format {fmt!r}", hint=f"choose one of: {', '.join(EXPORT_FORMATS)}")
     assert fmt in FORMATS
-    _prepare_target(fmt, out)
+    try:
+        made = _prepare_target(fmt, out)
+    except OSError as exc:  # probing the path itself failed (a name too long, a loop of links...)
+        raise _os_failure(exc, f"using --out {out}") from None
+    staged = _StagedFiles()
+    report = ExportReport(format=fmt)
+    try:
+        _write(scenario, fmt, out, staged, report, workers=workers, batch_rows=batch_rows, progress=progress)
+        staged.commit()
+    except BaseException as exc:
+        staged.discard()
+        _remove_folders(made)
+        if isinstance(exc, OSError):
+            raise _os_failure(exc, f"writing {out}", report.bytes_written) from None
+        raise
+    return report
+
+
+def _write(
+    scenario: Scenario,
+    fmt: str,
+    out: Path,
+    staged: _StagedFiles,
+    report: ExportReport,
+    *,
+    workers: int | None,
+    batch_rows: int,
+    progress: Callable[[str, int], None] | None,
+) -> None:
     notify = progress or (lambda _table, _rows: None)
     writer = formatter(fmt)
-    report = ExportReport(format=fmt)
-    with contextlib.ExitStack() as stack:
-        handles: dict[str, IO[bytes]] = {}
-        if fmt == "sql":
-            single = stack.enter_context(_atomic_file(out))
-            single.write(_sql_preamble(scenario).encode())
-            handles = dict.fromkeys(TABLE_ORDER, single)
-            report.files = dict.fromkeys(TABLE_ORDER, out)
-        else:
-            for table in TABLE_ORDER:
-                path = out / f"{table}.{writer.extension}"
-                handles[table] = stack.enter_context(_atomic_file(path))
-                handles[table].write(writer.header(TABLES[table]))
-                report.files[table] = path
-        pieces = generate(scenario, fmt, workers=workers, batch_rows=batch_rows)
-        with contextlib.closing(pieces):
-            for piece in pieces:
-                try:
-                    handles[piece.table].write(piece.data)
-                except OSError as exc:
-                    raise SsppError(
-                        f"writing {report.files[piece.table]} failed: {exc.strerror}; no partial file was left",
-                        hint="free disk space or choose another --out",
-                    ) from None
-                report.rows[piece.table] += piece.rows
-                report.bytes_written += len(piece.data)
-                notify(piece.table, piece.rows)
-        if fmt == "sql":
-            handles["customers"].write(b"COMMIT;\n")
-    return report
+    handles: dict[str, IO[bytes]] = {}
+    if fmt == "sql":
+        single = staged.open(out)
+        single.write(_sql_preamble(scenario).encode())
+        handles = dict.fromkeys(TABLE_ORDER, single)
+        report.files = dict.fromkeys(TABLE_ORDER, out)
+    else:
+        for table in TABLE_ORDER:
+            path = out / f"{table}.{writer.extension}"
+            handles[table] = staged.open(path)
+            handles[table].write(writer.header(TABLES[table]))
+            report.files[table] = path
+    pieces = generate(scenario, fmt, workers=workers, batch_rows=batch_rows)
+    with contextlib.closing(pieces):
+        for piece in pieces:
+            handles[piece.table].write(piece.data)
+            report.rows[piece.table] += piece.rows
+            report.bytes_written += len(piece.data)
+            notify(piece.table, piece.rows)
+    if fmt == "sql":
+        handles["customers"].write(b"COMMIT;\n")

@@ -6,17 +6,13 @@ field path, and saying what is allowed.
 
 from __future__ import annotations
 
-import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from ..errors import ScenarioError
 from ..model import (
@@ -28,7 +24,8 @@ from ..model import (
     PAYLOAD_SCHEMAS,
 )
 from ._scenario import Scenario, Story, StoryCustomer, StoryEvent
-from ._spec import FIELD_NAMES, ScenarioSpec, StorySpec, field_names_at, suggest
+from ._spec import ScenarioSpec, StorySpec, field_names_at, suggest
+from ._yaml import Path_, dotted, line_of, one_line, read_document, short_repr
 
 __all__ = [
     "builtin_scenarios_dir",
@@ -48,8 +45,8 @@ _DEFAULTS: dict[str, Any] = {
     "trend": 1.5,
 }
 _REQUIRED = ("window.end", "window.days", "customers", "events")
-
-Path_ = tuple[str | int, ...]
+#: The ids the engines give generated customers; a story's customer must not take one.
+_GENERATED_ID = re.compile(r"cust_\d+")
 
 
 def builtin_scenarios_dir() -> Path:
@@ -66,6 +63,18 @@ def list_scenarios() -> dict[str, Path]:
     return {p.stem: p for p in sorted(folder.glob("*.yaml"))}
 
 
+def _probe(path: Path) -> str:
+    """``"file"``, ``"dir"``, ``"other"`` or ``"missing"``; a name the OS refuses (too long...) is missing."""
+    try:
+        if path.is_file():
+            return "file"
+        if path.is_dir():
+            return "dir"
+        return "other" if path.exists() else "missing"
+    except (OSError, ValueError):
+        return "missing"
+
+
 def find_scenario(ref: str | Path, *, relative_to: Path | None = None) -> Path:
     """The file a scenario reference names: a path (absolute, or relative to ``relative_to``), or a built-in name."""
     text = str(ref)
@@ -73,26 +82,57 @@ def find_scenario(ref: str | Path, *, relative_to: Path | None = None) -> Path:
     if looks_like_path:
         candidates = [Path(text)] if relative_to is None else [relative_to / text, Path(text)]
         for candidate in candidates:
-            if candidate.is_file():
+            if _probe(candidate) == "file":
                 return candidate.resolve()
-        raise ScenarioError(
-            f"scenario file {text} does not exist",
-            hint="check the path, or name a built-in scenario (sspp-seed scenarios list)",
-            file=text,
-        )
+        raise _not_a_file(candidates[0], text)
     builtin = list_scenarios()
     if text in builtin:
         return builtin[text]
     if relative_to is not None:
         for suffix in (".yaml", ".yml"):
             sibling = relative_to / f"{text}{suffix}"
-            if sibling.is_file():
+            if _probe(sibling) == "file":
                 return sibling.resolve()
+    elif _probe(Path(text)) == "file":
+        return Path(text).resolve()
+    elif _probe(Path(text)) != "missing":
+        raise _not_a_file(Path(text), text)
     names = sorted(builtin)
     raise ScenarioError(
-        f"unknown scenario {text!r}{suggest(text, names)}",
+        f"unknown scenario {short_repr(text)}{suggest(text, names)}",
         hint=f"built-in scenarios: {', '.join(names) or 'none'}; or give the path of a .yaml file",
     )
+
+
+def _not_a_file(candidate: Path, text: str) -> ScenarioError:
+    """Why ``candidate`` cannot be read as a scenario, and what the user may have meant."""
+    shown = short_repr(text, 200)[1:-1] if not text.isprintable() or len(text) > 200 else text
+    kind = _probe(candidate)
+    if kind == "dir":
+        inside = sorted(p.name for p in _yaml_files(candidate))[:5]
+        return ScenarioError(
+            f"scenario file {shown} is a folder",
+            hint=f"give one of the .yaml files in it ({', '.join(inside)})" if inside else "give a .yaml file",
+            file=text,
+        )
+    if kind == "other":
+        return ScenarioError(f"scenario file {shown} is not a regular file", hint="give a .yaml file", file=text)
+    siblings = [p.name for p in _yaml_files(candidate.parent)]
+    close = suggest(candidate.name, siblings)
+    if not close and candidate.stem in list_scenarios():
+        close = f" (did you mean the built-in scenario {candidate.stem!r}?)"
+    return ScenarioError(
+        f"scenario file {shown} does not exist{close}",
+        hint="check the path, or name a built-in scenario (sspp-seed scenarios list)",
+        file=text,
+    )
+
+
+def _yaml_files(folder: Path) -> list[Path]:
+    try:
+        return [p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and _probe(p) == "file"]
+    except (OSError, ValueError):
+        return []
 
 
 @dataclass
@@ -103,55 +143,6 @@ class _Layer:
     spec: ScenarioSpec
     data: dict[str, Any]
     lines: dict[Path_, int]
-
-
-def _plain(node: Any, path: Path_, lines: dict[Path_, int]) -> Any:
-    """ruamel's round-trip nodes to plain Python, recording the line (1-based) of every key and item."""
-    if isinstance(node, CommentedMap):
-        out: dict[Any, Any] = {}
-        for key in node:
-            try:
-                lines[(*path, str(key))] = node.lc.key(key)[0] + 1
-            except (KeyError, TypeError, IndexError):
-                lines[(*path, str(key))] = lines.get(path, 1)
-            out[str(key) if not isinstance(key, str) else key] = _plain(node[key], (*path, str(key)), lines)
-        return out
-    if isinstance(node, CommentedSeq):
-        items = []
-        for index, item in enumerate(node):
-            try:
-                lines[(*path, index)] = node.lc.item(index)[0] + 1
-            except (KeyError, TypeError, IndexError):
-                lines[(*path, index)] = lines.get(path, 1)
-            items.append(_plain(item, (*path, index), lines))
-        return items
-    if type(node).__name__ == "ScalarBoolean" or isinstance(node, bool):
-        return bool(node)
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    if isinstance(node, str):
-        return str(node)
-    if isinstance(node, datetime):
-        return node
-    if isinstance(node, date):
-        return date(node.year, node.month, node.day)
-    return node
-
-
-def _line_of(lines: dict[Path_, int], loc: Path_) -> int:
-    for end in range(len(loc), 0, -1):
-        if loc[:end] in lines:
-            return lines[loc[:end]]
-    return 1
-
-
-def _dotted(loc: Path_) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(top level)"
 
 
 _TYPE_WORDS = {
@@ -171,83 +162,55 @@ _TYPE_WORDS = {
 def _describe(error: dict[str, Any]) -> str:
     kind = str(error["type"])
     loc: Path_ = tuple(error["loc"])
-    # pydantic reports a failed union member by member ('window.date', 'window.none'): drop those tails.
-    if kind == "extra_forbidden":
+    if kind == "extra_forbidden" and loc:
         allowed = field_names_at(loc[:-1])
         name = str(loc[-1])
-        return f"unknown field {name!r}{suggest(name, allowed)}; allowed: {', '.join(allowed)}"
+        return f"unknown field {short_repr(name, 40)}{suggest(name, allowed)}; allowed: {', '.join(allowed)}"
     if kind in _TYPE_WORDS:
-        return f"expected {_TYPE_WORDS[kind]}, got {error.get('input')!r}"
+        return f"expected {_TYPE_WORDS[kind]}, got {short_repr(error.get('input'))}"
     if kind == "missing":
         return "this field is required"
-    message = str(error["msg"])
-    return message.removeprefix("Value error, ")
+    return one_line(str(error["msg"]).removeprefix("Value error, "))
 
 
-def _clean_loc(loc: tuple[Any, ...]) -> Path_:
-    noise = {"date", "none", "str", "int", "float", "function-before[_today_on_request(), nullable[date]]"}
-    return tuple(part for part in loc if not (isinstance(part, str) and (part in noise or "[" in part)))
+def _clean_loc(loc: tuple[Any, ...], data: Any, kind: str) -> Path_:
+    """The error's path in the document: pydantic adds the names of union members ('date', 'none',
+    'function-before[...]') between real keys; a part is kept only when the data has it there."""
+    kept: list[str | int] = []
+    node = data
+    for index, part in enumerate(loc):
+        in_map = isinstance(node, dict) and isinstance(part, str) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_map or in_list:
+            node = node[part]
+            kept.append(part)
+        elif kind == "missing" and index == len(loc) - 1 and isinstance(part, str):
+            kept.append(part)
+    return tuple(kept)
 
 
-def _validation_error(path: str, lines: dict[Path_, int], error: ValidationError) -> ScenarioError:
+def _validation_error(path: str, data: Any, lines: dict[Path_, int], error: ValidationError) -> ScenarioError:
     errors = error.errors()
-    loc = _clean_loc(tuple(errors[0]["loc"]))
+    loc = _clean_loc(tuple(errors[0]["loc"]), data, str(errors[0]["type"]))
     first: dict[str, Any] = {**errors[0], "loc": loc}
-    line = _line_of(lines, loc)
+    line = line_of(lines, loc)
     more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
     return ScenarioError(
-        f"{path}:{line}: {_dotted(loc)}: {_describe(first)}{more}",
+        f"{path}:{line}: {dotted(loc)}: {_describe(first)}{more}",
         hint="fix the file and run sspp-seed scenarios validate on it",
         file=path,
         line=line,
-        field=_dotted(loc),
+        field=dotted(loc),
     )
 
 
 def parse_scenario_text(text: str, path: str = "<string>") -> _Layer:
     """Parse and check one scenario document (no extends resolution)."""
-    yaml = YAML(typ="rt", pure=True)
-    yaml.allow_duplicate_keys = False
-    try:
-        documents = list(yaml.load_all(io.StringIO(text)))
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        problem = (exc.problem or exc.context or "invalid YAML").strip()
-        raise ScenarioError(
-            f"{path}:{line}: invalid YAML: {problem}",
-            hint="fix the YAML syntax (indentation, colons, quotes)",
-            file=path,
-            line=line,
-        ) from None
-    except YAMLError as exc:
-        raise ScenarioError(f"{path}: invalid YAML: {exc}", hint="fix the YAML syntax", file=path) from None
-    documents = [d for d in documents if d is not None]
-    if not documents:
-        raise ScenarioError(
-            f"{path}: the file is empty",
-            hint="a scenario is a mapping such as 'customers: 100', 'events: 2000', "
-            "'window: {end: 2026-06-30, days: 30}'",
-            file=path,
-            line=1,
-        )
-    if len(documents) > 1:
-        raise ScenarioError(f"{path}: holds {len(documents)} YAML documents", hint="keep one scenario per file")
-    root = documents[0]
-    if not isinstance(root, CommentedMap):
-        kind = "a list" if isinstance(root, CommentedSeq) else f"a single value ({root!r})"
-        raise ScenarioError(
-            f"{path}:1: the top level is {kind}, not a mapping of fields",
-            hint=f"write fields as 'name: value' lines; allowed fields: {', '.join(FIELD_NAMES)}",
-            file=path,
-            line=1,
-        )
-    lines: dict[Path_, int] = {}
-    data = _plain(root, (), lines)
+    data, lines = read_document(text, path)
     try:
         spec = ScenarioSpec.model_validate(data)
     except ValidationError as exc:
-        raise _validation_error(path, lines, exc) from None
+        raise _validation_error(path, data, lines, exc) from None
     return _Layer(path=path, spec=spec, data=data, lines=lines)
 
 
@@ -306,14 +269,20 @@ class _Merged:
 
 
 def _merge(chain: list[_Layer]) -> _Merged:
+    """The chain's fields, each from the last file that gives it a value (``field:`` with no value, YAML's
+    null, gives none: the parent's value stays)."""
     merged = _Merged()
     for layer in chain:
         spec = layer.spec
         for name in spec.model_fields_set:
             value = getattr(spec, name)
+            if value is None:
+                continue
             where = (layer.path, layer.lines.get((name,), 1))
             if name == "window":
                 for part in value.model_fields_set:
+                    if getattr(value, part) is None:
+                        continue
                     merged.values[f"window.{part}"] = getattr(value, part)
                     merged.origin[f"window.{part}"] = (layer.path, layer.lines.get(("window", part), where[1]))
             elif name == "event_mix":
@@ -330,39 +299,55 @@ def _merge(chain: list[_Layer]) -> _Merged:
     return merged
 
 
+#: The largest payload number the model accepts (beyond it, money converted to USD overflows JSON); checked
+#: here too, so the error names the file and line instead of surfacing when the data is generated.
+_MAX_PAYLOAD_NUMBER = 1e15
+
+
 def _payload_type_ok(value: Any, kind: type) -> bool:
     if kind is float:
         return isinstance(value, int | float) and not isinstance(value, bool)
     if kind is int:
         return isinstance(value, int) and not isinstance(value, bool)
+    if kind is list:
+        return isinstance(value, list) and all(isinstance(item, str) for item in value)
     return isinstance(value, kind)
 
 
 def _check_payload(story: str, event_type: str, payload: dict[str, Any], path: str, line: int) -> None:
-    """A story's payload overrides must use the event type's fields, with their types."""
+    """A story's payload overrides must use the event type's fields, with their types and in range."""
     schema = PAYLOAD_SCHEMAS[event_type]
     for key, value in payload.items():
-        where = f"{path}:{line}: stories.{story}: {event_type} payload.{key}"
+        where = f"{path}:{line}: stories.{story}: {event_type} {dotted(('payload', key))}"
+        details = {"file": path, "line": line, "field": f"stories.{story}.payload.{key}"}
         if key not in schema:
             raise ScenarioError(
                 f"{where}: not a field of {event_type} payloads{suggest(key, schema)}",
                 hint=f"use one of: {', '.join(schema)}",
-                file=path,
-                line=line,
-                field=f"stories.{story}.payload.{key}",
+                **details,
             )
         kind = schema[key]
         if not _payload_type_ok(value, kind):
             raise ScenarioError(
-                f"{where}: expected {_PAYLOAD_TYPE_WORDS.get(kind, kind.__name__)}, got {value!r}",
+                f"{where}: expected {_PAYLOAD_TYPE_WORDS.get(kind, kind.__name__)}, got {short_repr(value)}",
                 hint="fix the value's type in the scenario",
-                file=path,
-                line=line,
-                field=f"stories.{story}.payload.{key}",
+                **details,
+            )
+        if kind in (int, float) and abs(value) > _MAX_PAYLOAD_NUMBER:
+            raise ScenarioError(
+                f"{where}: {short_repr(value)} is out of range",
+                hint=f"use a number between -{_MAX_PAYLOAD_NUMBER:.0e} and {_MAX_PAYLOAD_NUMBER:.0e}",
+                **details,
             )
 
 
-_PAYLOAD_TYPE_WORDS = {int: "a whole number", float: "a number", str: "a string", bool: "true or false", list: "a list"}
+_PAYLOAD_TYPE_WORDS = {
+    int: "a whole number",
+    float: "a number",
+    str: "a string",
+    bool: "true or false",
+    list: "a list of strings",
+}
 
 
 def _resolve(merged: _Merged, leaf: _Layer) -> Scenario:
@@ -388,9 +373,11 @@ def _resolve(merged: _Merged, leaf: _Layer) -> Scenario:
         for event in story.events:
             _check_payload(story.name, event.type, event.payload, path, line)
             if event.day >= days:
+                days_path, days_line = merged.origin.get("window.days", (path, line))
+                set_in = "" if days_path == path else f" (window.days is set at {days_path}:{days_line})"
                 raise ScenarioError(
                     f"{path}:{line}: stories.{story.name}: an event on day {event.day} falls outside the "
-                    f"{days}-day window",
+                    f"{days}-day window{set_in}",
                     hint=f"use days 0 to {days - 1}, or widen window.days",
                     file=path,
                     line=line,
@@ -425,6 +412,17 @@ def _resolve(merged: _Merged, leaf: _Layer) -> Scenario:
                 ),
             )
         )
+    for story, path, line in merged.stories.values():
+        given = story.customer.customer_id
+        if given is not None and _GENERATED_ID.fullmatch(given):
+            raise ScenarioError(
+                f"{path}:{line}: stories.{story.name}: customer_id {given!r} has the form of a generated customer's",
+                hint="generated customers are cust_000001, cust_000002...: give the story's customer another id, "
+                "such as cust_story_" + story.name.replace("-", "_"),
+                file=path,
+                line=line,
+                field=f"stories.{story.name}.customer.customer_id",
+            )
     ids = [s.customer.customer_id for s in stories]
     duplicated = sorted({i for i in ids if ids.count(i) > 1})
     if duplicated:

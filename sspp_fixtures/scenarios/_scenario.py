@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -92,10 +93,18 @@ class Scenario:
                 raise UsageError(f"--seed {seed}: out of range", hint="use a whole number from 0 to 2**63-1")
             result = replace(result, seed=seed)
         if scale is not None:
-            if not scale > 0:
-                raise UsageError(f"--scale {scale:g}: must be greater than 0", hint="e.g. --scale 0.1 or --scale 10")
-            customers = max(1, round(self.customers * scale))
-            events = round(self.events * scale)
+            if not (math.isfinite(scale) and scale > 0):
+                raise UsageError(
+                    f"--scale {scale:g}: must be greater than 0 and finite", hint="e.g. --scale 0.1 or --scale 10"
+                )
+            wanted_customers, wanted_events = self.customers * scale, self.events * scale
+            if not wanted_customers <= MAX_CUSTOMERS or not wanted_events <= MAX_EVENTS:
+                raise UsageError(
+                    f"--scale {scale:g} makes {_count(wanted_customers)} customers and {_count(wanted_events)} events",
+                    hint=f"stay within {MAX_CUSTOMERS:,} customers and {MAX_EVENTS:,} events",
+                )
+            customers = max(1, round(wanted_customers))
+            events = round(wanted_events)
             if customers > MAX_CUSTOMERS or events > MAX_EVENTS:
                 raise UsageError(
                     f"--scale {scale:g} makes {customers:,} customers and {events:,} events",
@@ -114,6 +123,10 @@ class Scenario:
         """sha256 of everything that shapes the data (not where the files came from)."""
         canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _count(value: float) -> str:
+    return f"{value:,.0f}" if math.isfinite(value) else "more than 1e308"
 
 
 def _plain(value: object) -> object:

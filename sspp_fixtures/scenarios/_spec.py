@@ -35,6 +35,10 @@ __all__ = [
 MAX_CUSTOMERS = 50_000_000
 MAX_EVENTS = 2_000_000_000
 MAX_WINDOW_DAYS = 3660
+#: The window's end: late enough that its start (up to MAX_WINDOW_DAYS before) is a real date, and early
+#: enough that the day after it (the exclusive end) is one too.
+EARLIEST_END = date(1900, 1, 1)
+LATEST_END = date(9998, 12, 31)
 _SHARE_TOLERANCE = 1e-6
 _SLUG = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
@@ -62,7 +66,7 @@ def _check_shares(shares: Mapping[str, float], allowed: tuple[str, ...], what: s
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 Share = Annotated[float, Field(ge=0, le=1)]
@@ -71,7 +75,7 @@ Share = Annotated[float, Field(ge=0, le=1)]
 class WindowSpec(_Strict):
     """The time window the data covers: ``days`` days ending with the date ``end`` (included)."""
 
-    end: Annotated[date, Field(strict=False)] | None = None
+    end: Annotated[date, Field(strict=False, ge=EARLIEST_END, le=LATEST_END)] | None = None
     days: int | None = Field(default=None, ge=1, le=MAX_WINDOW_DAYS)
 
     @field_validator("end", mode="before")

@@ -1,0 +1,317 @@
+"""Reading one scenario document from YAML text, defensively: whatever the text, a mapping or a ScenarioError.
+
+YAML can nest without end, make a few lines expand into billions of values through aliases, make an alias
+refer to its own container, and hold values PostgreSQL cannot store (NUL characters, lone surrogates,
+NaN). Each is refused here with the file, the line and the field, before validation sees the data.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import warnings
+from collections.abc import Mapping, Sequence, Set
+from datetime import date, datetime
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.composer import Composer, ComposerError
+from ruamel.yaml.constructor import ConstructorError, RoundTripConstructor
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import AliasEvent
+from ruamel.yaml.reader import ReaderError
+
+from ..errors import ScenarioError
+from ._spec import FIELD_NAMES
+
+__all__ = ["MAX_DEPTH", "MAX_VALUES", "Path_", "dotted", "line_of", "one_line", "read_document", "short_repr"]
+
+Path_ = tuple[str | int, ...]
+
+#: Deepest nesting of mappings and lists accepted (a scenario needs 5); far below Python's recursion limit.
+MAX_DEPTH = 64
+#: Most values a document may hold once aliases are expanded (a scenario needs a few hundred).
+MAX_VALUES = 100_000
+_MESSAGE_CHARS = 300
+_SIMPLE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def one_line(text: str, limit: int = _MESSAGE_CHARS) -> str:
+    """``text`` with every run of whitespace made one space and cut to ``limit`` characters."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def short_repr(value: object, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters (a message quotes what it got, never a whole document)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def dotted(loc: Path_) -> str:
+    """A field path as a user reads it: ``stories[0].customer.segment``; odd keys are quoted."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+            continue
+        name = part if _SIMPLE_NAME.fullmatch(part) else short_repr(part, 40)
+        text += f".{name}" if text else name
+    return text or "(top level)"
+
+
+def line_of(lines: dict[Path_, int], loc: Path_) -> int:
+    """The line of ``loc``, else of its nearest ancestor that has one, else 1."""
+    for end in range(len(loc), 0, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return 1
+
+
+class _Composer(Composer):
+    """Refuses nesting deeper than :data:`MAX_DEPTH` (before Python's recursion limit does) and an alias to a
+    mapping or list that contains it (ruamel would quietly read it as null). Reused anchors are fine (YAML
+    1.2 lets a later anchor replace an earlier one), so they do not warn."""
+
+    def __init__(self, loader: Any = None) -> None:
+        super().__init__(loader)
+        self.warn_double_anchors = False
+        self._nesting = 0
+        self._open: dict[str, bool] = {}  # anchor -> is its latest definition still being composed?
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.parser.peek_event()
+        if isinstance(event, AliasEvent):
+            if self._open.get(event.anchor):
+                raise ComposerError(
+                    None, None, f"alias *{event.anchor} refers to a mapping or list that contains it", event.start_mark
+                )
+            return super().compose_node(parent, index)
+        self._nesting += 1
+        anchor = event.anchor
+        if anchor is not None:
+            self._open[anchor] = True
+        try:
+            if self._nesting > MAX_DEPTH:
+                raise ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels", event.start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._nesting -= 1
+            if anchor is not None:
+                self._open[anchor] = False
+
+
+class _BadValue(ConstructorError):
+    """A scalar that YAML recognised but Python cannot build: Feb 30, a 5000-digit int, `!!int ""`."""
+
+
+class _Constructor(RoundTripConstructor):
+    """ruamel's round-trip constructor, with a value it cannot build reported at its line."""
+
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except YAMLError:
+            raise
+        except Exception as exc:  # ruamel's constructors fail on some odd scalars (`!!int ""`) with bare errors
+            raise _BadValue(None, None, one_line(str(exc) or type(exc).__name__, 200), node.start_mark) from None
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt", pure=True)
+    yaml.Composer = _Composer
+    yaml.Constructor = _Constructor
+    yaml.allow_duplicate_keys = False
+    return yaml
+
+
+def _line_at(text: str, position: int) -> int:
+    return text.count("\n", 0, max(position, 0)) + 1
+
+
+def _syntax_error(text: str, path: str, exc: Exception) -> ScenarioError:
+    if isinstance(exc, _BadValue):
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark is not None else 1
+        return ScenarioError(
+            f"{path}:{line}: invalid value: {exc.problem}",
+            hint="write dates as 2026-06-30 and numbers as plain digits",
+            file=path,
+            line=line,
+        )
+    if isinstance(exc, MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        problem = one_line(str(exc.problem or exc.context or "invalid YAML"))
+        tab = "'\\t'" in problem or "\t" in problem
+        return ScenarioError(
+            f"{path}:{line}: invalid YAML: {problem}",
+            hint="indent with spaces: YAML does not allow tabs there"
+            if tab
+            else "fix the YAML syntax (indentation, colons, quotes)",
+            file=path,
+            line=line,
+        )
+    if isinstance(exc, ReaderError):
+        line = _line_at(text, int(exc.position or 0))
+        character = exc.character
+        code = character[0] if isinstance(character, bytes) and character else character
+        return ScenarioError(
+            f"{path}:{line}: invalid YAML: character #x{int(code or 0):04x} is not allowed",
+            hint="remove control characters from the file (only tabs and newlines may appear)",
+            file=path,
+            line=line,
+        )
+    if isinstance(exc, RecursionError):
+        return ScenarioError(
+            f"{path}: invalid YAML: nested too deeply", hint=f"nest at most {MAX_DEPTH} levels", file=path
+        )
+    return ScenarioError(f"{path}: invalid YAML: {one_line(str(exc))}", hint="fix the YAML syntax", file=path)
+
+
+def _load_all(text: str, path: str) -> list[Any]:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return list(_yaml().load_all(io.StringIO(text)))
+    except (YAMLError, RecursionError) as exc:
+        raise _syntax_error(text, path, exc) from None
+
+
+class _Plain:
+    """ruamel's round-trip nodes to plain Python, recording the line (1-based) of every key and item.
+
+    Counts the values it makes (aliases make one node appear many times) and refuses an alias that refers
+    to a container it sits in.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.lines: dict[Path_, int] = {}
+        self._made = 0
+        self._open: set[int] = set()
+
+    def error(self, loc: Path_, problem: str, hint: str) -> ScenarioError:
+        line = self.line_of(loc)
+        return ScenarioError(
+            f"{self.path}:{line}: {dotted(loc)}: {problem}", hint=hint, file=self.path, line=line, field=dotted(loc)
+        )
+
+    def line_of(self, loc: Path_) -> int:
+        return line_of(self.lines, loc)
+
+    def convert(self, node: Any, loc: Path_) -> Any:
+        self._made += 1
+        if self._made > MAX_VALUES:
+            raise self.error(
+                loc,
+                f"the document holds more than {MAX_VALUES:,} values once its aliases are expanded",
+                hint="a scenario needs a few hundred values at most: remove the repeated aliases (*name)",
+            )
+        if isinstance(node, CommentedMap | CommentedSeq):
+            if id(node) in self._open:
+                raise self.error(
+                    loc, "an alias refers to a mapping or list that contains it", hint="remove the recursive alias"
+                )
+            self._open.add(id(node))
+            try:
+                return self._mapping(node, loc) if isinstance(node, CommentedMap) else self._sequence(node, loc)
+            finally:
+                self._open.discard(id(node))
+        return self._scalar(node, loc)
+
+    def _mapping(self, node: CommentedMap, loc: Path_) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key in node:
+            name = self._key(key, loc)
+            try:
+                self.lines[(*loc, name)] = node.lc.key(key)[0] + 1
+            except (KeyError, TypeError, IndexError, AttributeError):
+                self.lines[(*loc, name)] = self.line_of(loc)
+            if name in out:
+                raise self.error((*loc, name), "the key appears twice", hint="keep one of them")
+            out[name] = self.convert(node[key], (*loc, name))
+        return out
+
+    def _key(self, key: Any, loc: Path_) -> str:
+        if isinstance(key, Mapping | Sequence | Set) and not isinstance(key, str):
+            raise self.error(loc, "a key is a mapping or a list", hint="keys are plain names such as 'customers'")
+        name = str(key)
+        self._check_text(name, loc, "key")
+        return name
+
+    def _sequence(self, node: CommentedSeq, loc: Path_) -> list[Any]:
+        items = []
+        for index, item in enumerate(node):
+            try:
+                self.lines[(*loc, index)] = node.lc.item(index)[0] + 1
+            except (KeyError, TypeError, IndexError, AttributeError):
+                self.lines[(*loc, index)] = self.line_of(loc)
+            items.append(self.convert(item, (*loc, index)))
+        return items
+
+    def _check_text(self, text: str, loc: Path_, what: str) -> None:
+        if "\x00" in text:
+            raise self.error(loc, f"the {what} holds a NUL character (\\0)", hint="PostgreSQL text cannot hold it")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise self.error(
+                loc, f"the {what} holds a lone surrogate (\\ud800-\\udfff)", hint="write real characters"
+            ) from None
+
+    def _scalar(self, node: Any, loc: Path_) -> Any:
+        if node is None:
+            return None
+        if type(node).__name__ == "ScalarBoolean" or isinstance(node, bool):
+            return bool(node)
+        if isinstance(node, int):
+            return int(node)
+        if isinstance(node, float):
+            if not math.isfinite(node):
+                raise self.error(loc, f"{float(node)} is not allowed", hint="use a finite number")
+            return float(node)
+        if isinstance(node, str):
+            self._check_text(str(node), loc, "text")
+            return str(node)
+        if isinstance(node, datetime):
+            return node
+        if isinstance(node, date):
+            return date(node.year, node.month, node.day)
+        tag = getattr(getattr(node, "tag", None), "value", None) or type(node).__name__
+        raise self.error(
+            loc,
+            f"a {tag} value is not supported",
+            hint="use plain YAML values (numbers, text, true/false, dates, mappings and lists) without tags",
+        )
+
+
+def read_document(text: str, path: str) -> tuple[dict[str, Any], dict[Path_, int]]:
+    """The one mapping ``text`` holds, as plain Python, and the line of every key and item in it."""
+    documents = [d for d in _load_all(text, path) if d is not None]
+    if not documents:
+        raise ScenarioError(
+            f"{path}: the file is empty",
+            hint="a scenario is a mapping such as 'customers: 100', 'events: 2000', "
+            "'window: {end: 2026-06-30, days: 30}'",
+            file=path,
+            line=1,
+        )
+    if len(documents) > 1:
+        raise ScenarioError(
+            f"{path}: holds {len(documents)} YAML documents", hint="keep one scenario per file", file=path
+        )
+    root = documents[0]
+    if not isinstance(root, CommentedMap):
+        kind = "a list" if isinstance(root, CommentedSeq) else f"a single value ({short_repr(root)})"
+        raise ScenarioError(
+            f"{path}:1: the top level is {kind}, not a mapping of fields",
+            hint=f"write fields as 'name: value' lines; allowed fields: {', '.join(FIELD_NAMES)}",
+            file=path,
+            line=1,
+        )
+    plain = _Plain(path)
+    data = plain.convert(root, ())
+    return data, plain.lines
