@@ -45,6 +45,9 @@ Isolation = Literal["database", "clone", "transaction"]
 ISOLATIONS: tuple[str, ...] = ("database", "clone", "transaction")
 
 _CLONE_RETRY_S = (0.05, 1.0)
+#: Numbers the clones of every pool in this process: two pools of one template (a pytester run in-process
+#: beside the outer session) share the name prefix, so a counter per pool would collide.
+_CLONE_NUMBERS = itertools.count()
 _KEEPER_OPTIONS = "-c lock_timeout=10s -c statement_timeout=120s"
 _KEEPER_APP = "sspp-fixtures-keeper"
 
@@ -116,7 +119,6 @@ class TestDatabases:
         self.template = template
         self.worker_id = worker_id
         self._prefix = f"{TEST_PREFIX}{template.fingerprint[:8]}_{safe_label(worker_id, 10)}_{os.getpid()}_"
-        self._counter = itertools.count()
         self._spares_wanted = spares
         self._spares_max = 2 * spares
         self._clone_timeout_s = clone_timeout_s
@@ -376,7 +378,7 @@ class TestDatabases:
                 return self._to_drop.popleft()
             if role == "create" and len(self._spares) + self._creating < self._spares_wanted and self._error is None:
                 self._creating += 1
-                name = f"{self._prefix}{next(self._counter)}"
+                name = f"{self._prefix}{next(_CLONE_NUMBERS)}"
                 self._made.add(name)
                 return name
             self._cond.wait(5.0 if role == "create" and self._error is not None else None)

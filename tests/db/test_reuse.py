@@ -351,3 +351,16 @@ def test_restore_keeping_one_session_ends_the_others(pool: TestDatabases, pristi
         with pytest.raises(psycopg.OperationalError):
             other.execute("SELECT 1")
     assert pool.release(db).path == "clean"
+
+
+def test_two_pools_of_one_template_in_one_process_do_not_collide(pg_server: Server, template: TemplateInfo) -> None:
+    """A pytester run in-process beside the outer session makes a second pool with the same name prefix."""
+    with (
+        TestDatabases(pg_server.dsn, template, worker_id="main", spares=1) as first,
+        TestDatabases(pg_server.dsn, template, worker_id="main", spares=1) as second,
+    ):
+        a, b = first.acquire("clone"), second.acquire("clone")
+        assert a.name != b.name
+        assert state_of(a.dsn) == state_of(b.dsn)
+        first.release(a)
+        second.release(b)
