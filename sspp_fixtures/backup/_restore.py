@@ -125,7 +125,6 @@ DECLARE
     got_rows bigint;
     got_sum text;
     problems text[] := ARRAY[]::text[];
-    extra text;
 BEGIN
     FOR entry IN SELECT key, value FROM jsonb_each(expected) LOOP
         IF to_regclass(format('%I.%I', split_part(entry.key, '.', 1), substr(entry.key, strpos(entry.key, '.') + 1)))
@@ -165,6 +164,8 @@ def _gunzip(path: Path, done: list[int]) -> Iterator[bytes]:
             except zlib.error as exc:
                 raise BackupError(f"backup file {path} is not valid gzip: {exc}", file=str(path)) from None
         yield decompressor.flush()
+    if not decompressor.eof:
+        raise BackupError(f"backup file {path} is truncated: its gzip stream ends early", file=str(path))
 
 
 def _read_position(pid: int) -> int:
@@ -340,12 +341,13 @@ def restore_database(
         if sent:
             adapt = _OlderServerFilter(tools.major, server_major)
             sent, restore_failure = _replay_body(path, manifest, tools, replay, adapt, progress)
-        if sent and not restore_failure:
+        if restore_failure:
+            replay.kill()  # psql must never reach the end of a partial script: it would commit it
+        elif sent:
             if progress is not None:
                 progress("verifying tables", manifest.file.bytes, manifest.file.bytes)
             replay.send(_suffix_sql(manifest, path.name).encode())
-        else:
-            replay.kill()
+        # else: psql stopped reading on an error and rolled back; finish() collects what it said
     except BaseException:
         replay.kill()
         replay.finish()

@@ -310,3 +310,19 @@ def test_a_full_disk_leaves_no_backup_file(fmt: str, source_db: str) -> None:
             backup_database(source_db, folder / f"full.{fmt}", fmt=fmt)
         assert "No space left on device" in str(caught.value)
         assert list(folder.iterdir()) == []
+
+
+def test_a_plain_backup_cut_short_is_refused_even_with_a_matching_manifest(
+    backups: dict[str, Path], database_factory: MakeDb, tmp_path: Path
+) -> None:
+    """A manifest rewritten for a cut file passes the SHA-256 check: the gzip stream's end still gives it away."""
+    target = _loaded_target(database_factory)
+    before = checksums(target)
+    cut = _copy(backups["plain"], tmp_path)
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size * 2 // 3])
+    manifest = json.loads(manifest_path(cut).read_text())
+    manifest["file"] = {"bytes": cut.stat().st_size, "sha256": _dump.digest_file(cut).sha256}
+    manifest_path(cut).write_text(json.dumps(manifest))
+    with pytest.raises(BackupError, match="gzip stream ends early"):
+        restore_database(cut, target)
+    assert checksums(target) == before
