@@ -79,11 +79,14 @@ def backup_file_name(database: str, fmt: str, when: datetime) -> str:
     return f"sspp-{safe}-{when.strftime('%Y%m%dT%H%M%SZ')}{_SUFFIXES[fmt]}"
 
 
-def _resolve_target(out: Path, database: str, fmt: str | None, when: datetime) -> tuple[Path, str]:
-    if out.is_dir() or str(out).endswith(os.sep):
+def _resolve_target(out: Path | str, database: str, fmt: str | None, when: datetime) -> tuple[Path, str]:
+    """The file to write: ``out`` itself, or a tool-named file in it when it is a folder or ends with ``/``."""
+    folder = str(out).endswith(("/", os.sep))  # a pathlib.Path has already lost the trailing slash; a str has not
+    path = Path(out)
+    if path.is_dir() or folder:
         chosen = fmt or "custom"
-        return out / backup_file_name(database, chosen, when), chosen
-    return out, format_of(out, fmt)
+        return path / backup_file_name(database, chosen, when), chosen
+    return path, format_of(path, fmt)
 
 
 def _check_writable(folder: Path) -> None:
@@ -186,14 +189,17 @@ class _DumpJob:
 
 def backup_database(
     dsn: str,
-    out: Path,
+    out: Path | str,
     *,
     fmt: str | None = None,
     keep: int | None = None,
     wait_s: float = 0.0,
     progress: ByteProgress | None = None,
 ) -> BackupReport:
-    """Back up the database at ``dsn`` to ``out`` (a file, or a folder to name one in) with its manifest."""
+    """Back up the database at ``dsn`` to ``out`` (a file, or a folder to name one in) with its manifest.
+
+    ``out`` given as a ``str`` ending with ``/`` is a folder even before it exists (then refused as missing).
+    """
     if fmt is not None and fmt not in BACKUP_FORMATS:
         raise BackupError(f"unknown backup format {fmt!r}", hint=f"use one of: {', '.join(BACKUP_FORMATS)}")
     started = time.perf_counter()

@@ -52,7 +52,7 @@ def _tables_table(tables: dict[str, Any]) -> Any:
 @dsn_option
 @click.option(
     "--out",
-    type=click.Path(path_type=Path),
+    type=click.Path(),
     required=True,
     help="The backup file, or an existing folder (or a path ending in /) to name one in: sspp-DB-TIMESTAMP.dump.",
 )
@@ -74,7 +74,7 @@ def _tables_table(tables: dict[str, Any]) -> Any:
 def backup_command(
     state: CliState,
     dsn: str | None,
-    out: Path,
+    out: str,
     fmt: str | None,
     keep: int | None,
     wait_s: float,
