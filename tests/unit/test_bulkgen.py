@@ -23,7 +23,7 @@ SMOKE_GOLDEN = "195709cbd64365a5fd0ef039fc2f6b5645256e3ddc4da7cd5e2bec537f27baa6
 
 def digest(scenario: Scenario, fmt: str = "copy", **options: int) -> dict[str, str]:
     per_table: dict[str, hashlib._Hash] = {t: hashlib.sha256() for t in TABLES}
-    for piece in generate(scenario, fmt, **options):  # type: ignore[arg-type]
+    for piece in generate(scenario, fmt, **options):
         per_table[piece.table].update(piece.data)
     return {t: h.hexdigest() for t, h in per_table.items()}
 
@@ -60,7 +60,7 @@ def test_copy_text_escapes_and_nulls(tmp_path: Path) -> None:
     from sspp_fixtures.bulkgen import CopyText
     from sspp_fixtures.bulkgen._generate import Columns
 
-    values = {c: ["x"] for c in TABLES["customers"].columns}
+    values: dict[str, list[str | None]] = {c: ["x"] for c in TABLES["customers"].columns}
     values["name"] = ["Tab\there \\ back\nslash"]
     values["phone"] = [None]
     line = CopyText().rows(Columns("customers", values, 1)).decode()
