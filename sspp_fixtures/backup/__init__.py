@@ -5,10 +5,11 @@ from __future__ import annotations
 from ._dump import BACKUP_FORMATS, BackupReport, backup_database, backup_file_name, prune_backups
 from ._manifest import MANIFEST_SUFFIX, Manifest, TableFingerprint, fingerprint_tables, manifest_path, read_manifest
 from ._restore import RestoreReport, restore_database, verify_backup_file
-from ._tools import ClientTools, find_client_tools, list_client_tools
+from ._tools import INSTALL_HINT, ClientTools, find_client_tools, list_client_tools
 
 __all__ = [
     "BACKUP_FORMATS",
+    "INSTALL_HINT",
     "MANIFEST_SUFFIX",
     "BackupReport",
     "ClientTools",

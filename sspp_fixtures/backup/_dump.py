@@ -25,6 +25,7 @@ from .. import __version__
 from ..dsn import connect, database_name, mask_text
 from ..errors import BackupError
 from ..schema import applied_migrations
+from ._child import ErrorOutput, Ticker
 from ._manifest import (
     Manifest,
     digest_file,
@@ -73,10 +74,13 @@ def format_of(path: Path, requested: str | None) -> str:
     return "plain" if path.name.endswith(".gz") else "custom"
 
 
+def _file_safe(database: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", database)
+
+
 def backup_file_name(database: str, fmt: str, when: datetime) -> str:
     """``sspp-<database>-<UTC timestamp><suffix>``: sorts by time; ``prune_backups`` recognises it."""
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", database)
-    return f"sspp-{safe}-{when.strftime('%Y%m%dT%H%M%SZ')}{_SUFFIXES[fmt]}"
+    return f"sspp-{_file_safe(database)}-{when.strftime('%Y%m%dT%H%M%SZ')}{_SUFFIXES[fmt]}"
 
 
 def _resolve_target(out: Path | str, database: str, fmt: str | None, when: datetime) -> tuple[Path, str]:
@@ -128,7 +132,6 @@ class _DumpJob:
         conninfo, env = client_connection(dsn)
         command = [tools.path("pg_dump"), "--dbname", conninfo, "--snapshot", snapshot, "--no-owner"]
         self._fmt, self._partial, self._written = fmt, partial, [0]
-        self._errors: list[bytes] = []
         self.write_failures: list[OSError] = []
         if fmt == "custom":
             command += ["--format", "custom", "--file", str(partial)]
@@ -146,20 +149,8 @@ class _DumpJob:
                 daemon=True,
             )
             self._pump.start()
-        self._reader = threading.Thread(target=self._read_errors, daemon=True)
-        self._reader.start()
-        self._done = threading.Event()
-        self._ticker = threading.Thread(target=self._tick, args=(progress,), daemon=True)
-        self._ticker.start()
-
-    def _tick(self, progress: ByteProgress | None) -> None:
-        while progress is not None and not self._done.wait(0.25):
-            progress(self.written())
-
-    def _read_errors(self) -> None:
-        if self._process.stderr is not None:
-            with self._process.stderr:
-                self._errors.append(self._process.stderr.read())
+        self._errors = ErrorOutput(self._process.stderr)
+        self._ticker = Ticker((lambda: progress(self.written())) if progress is not None else None)
 
     def written(self) -> int:
         if self._pump is not None:
@@ -177,10 +168,8 @@ class _DumpJob:
             self._target.close()
             if self._process.stdout is not None:
                 self._process.stdout.close()
-        self._reader.join()
-        self._done.set()
-        self._ticker.join()
-        return self._process.returncode, b"".join(self._errors).decode(errors="replace")
+        self._ticker.stop()
+        return self._process.returncode, self._errors.text()
 
     def kill(self) -> None:
         with contextlib.suppress(OSError):
@@ -274,7 +263,7 @@ def prune_backups(folder: Path, database: str, keep: int) -> tuple[Path, ...]:
     """Delete all but the ``keep`` newest tool-named backups of ``database`` in ``folder`` (with manifests)."""
     if keep < 1:
         raise BackupError(f"--keep must be at least 1, not {keep}", hint="keep at least the backup just made")
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", database)
+    safe = _file_safe(database)
     ours = sorted(
         (p for p in folder.iterdir() if (m := _NAME.match(p.name)) and m["db"] == safe and p.is_file()),
         key=lambda p: (_NAME.match(p.name)["stamp"], p.name),  # type: ignore[index]

@@ -15,7 +15,6 @@ import json
 import re
 import secrets
 import subprocess
-import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -26,8 +25,9 @@ from typing import IO
 from ..databases import ensure_database
 from ..dsn import connect, database_name, mask_text
 from ..errors import BackupError, DatabaseUnreachableError, LoadError
-from ..schema import META_SCHEMA, refuse_unless_safe
+from ..schema import EMPTY_SCHEMA_STATEMENTS, refuse_unless_safe
 from ..schema._meta import MARKER_TABLE, META_DDL
+from ._child import ErrorOutput, Ticker
 from ._manifest import Manifest, digest_file, read_manifest, row_checksum_sql, settings_sql
 from ._tools import ClientTools, client_connection, find_client_tools
 
@@ -102,15 +102,8 @@ def _prefix_sql(manifest: Manifest) -> str:
         if manifest.roles
         else ""
     )
-    return (
-        "SET lock_timeout = '10s';\n"
-        f"DROP SCHEMA IF EXISTS {META_SCHEMA} CASCADE;\n"
-        "DROP SCHEMA IF EXISTS public CASCADE;\n"
-        "CREATE SCHEMA public AUTHORIZATION pg_database_owner;\n"
-        "GRANT USAGE ON SCHEMA public TO PUBLIC;\n"
-        "COMMENT ON SCHEMA public IS 'standard public schema';\n"
-        "RESET lock_timeout;\n" + create_roles
-    )
+    empty = "".join(f"{statement};\n" for statement in EMPTY_SCHEMA_STATEMENTS)
+    return f"SET lock_timeout = '10s';\n{empty}RESET lock_timeout;\n{create_roles}"
 
 
 def _suffix_sql(manifest: Manifest, backup_name: str) -> str:
@@ -191,14 +184,7 @@ class _Replay:
         self.process = subprocess.Popen(
             command, env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
-        self._errors: list[bytes] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        with self.process.stderr:
-            self._errors.append(self.process.stderr.read())
+        self._errors = ErrorOutput(self.process.stderr)
 
     def send(self, data: bytes) -> bool:
         """Write to psql; ``False`` once psql has stopped reading (it hit an error)."""
@@ -214,8 +200,7 @@ class _Replay:
         with contextlib.suppress(BrokenPipeError, ConnectionResetError, OSError):
             self.process.stdin.close()
         code = self.process.wait()
-        self._reader.join()
-        return code, b"".join(self._errors).decode(errors="replace")
+        return code, self._errors.text()
 
     def kill(self) -> None:
         with contextlib.suppress(OSError):
@@ -276,23 +261,10 @@ def _replay_body(
         stderr=subprocess.PIPE,
     )
     assert reader.stdout is not None
-    errors: list[bytes] = []
-
-    def read_errors() -> None:
-        if reader.stderr is not None:
-            with reader.stderr:
-                errors.append(reader.stderr.read())
-
-    drain = threading.Thread(target=read_errors, daemon=True)
-    drain.start()
-    finished = threading.Event()
-
-    def tick() -> None:
-        while progress is not None and not finished.wait(0.25):
-            progress("restoring", min(_read_position(reader.pid), total), total)
-
-    ticker = threading.Thread(target=tick, daemon=True)
-    ticker.start()
+    errors = ErrorOutput(reader.stderr)
+    ticker = Ticker(
+        (lambda: progress("restoring", min(_read_position(reader.pid), total), total)) if progress is not None else None
+    )
     complete = False
     try:
         complete = _pump(reader.stdout, replay, adapt)
@@ -302,11 +274,9 @@ def _replay_body(
                 reader.kill()
         reader.wait()
         reader.stdout.close()
-        drain.join()
-        finished.set()
-        ticker.join()
-    failure = b"".join(errors).decode(errors="replace").strip() if reader.returncode != 0 else ""
-    return complete, failure
+        ticker.stop()
+    said = errors.text().strip()
+    return complete, said if reader.returncode != 0 else ""
 
 
 def _psql_error(stderr: str, dsn: str) -> str:

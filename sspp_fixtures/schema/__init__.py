@@ -5,6 +5,7 @@ from __future__ import annotations
 from ._initsql import init_sql_path, render_init_sql, write_init_sql
 from ._inspect import TargetState, describe_schema, inspect_target
 from ._lifecycle import (
+    EMPTY_SCHEMA_STATEMENTS,
     DatabaseStatus,
     InitResult,
     database_status,
@@ -27,6 +28,7 @@ from ._migrations import Migration, load_migrations, migrations_checksum, migrat
 from ._runner import MIGRATION_LOCK_KEY, MigrationPlan, MigrationRun, apply_migrations, check_drift, plan
 
 __all__ = [
+    "EMPTY_SCHEMA_STATEMENTS",
     "META_SCHEMA",
     "MIGRATION_LOCK_KEY",
     "AppliedMigration",

@@ -21,6 +21,7 @@ from ._migrations import Migration, load_migrations
 from ._runner import MigrationRun, apply_on_connection, plan
 
 __all__ = [
+    "EMPTY_SCHEMA_STATEMENTS",
     "DatabaseStatus",
     "InitResult",
     "database_status",
@@ -32,6 +33,15 @@ __all__ = [
 
 _CREATE_TABLE = re.compile(r"\bCREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:(\w+)\.)?(\w+)", re.IGNORECASE)
 _LOCK_TIMEOUT = "10s"
+
+#: What ``reset`` and ``restore`` start from: the tool's bookkeeping gone and ``public`` as a new database has it.
+EMPTY_SCHEMA_STATEMENTS = (
+    f"DROP SCHEMA IF EXISTS {META_SCHEMA} CASCADE",
+    "DROP SCHEMA IF EXISTS public CASCADE",
+    "CREATE SCHEMA public AUTHORIZATION pg_database_owner",
+    "GRANT USAGE ON SCHEMA public TO PUBLIC",
+    "COMMENT ON SCHEMA public IS 'standard public schema'",
+)
 
 
 def schema_tables(migrations: tuple[Migration, ...]) -> frozenset[str]:
@@ -131,12 +141,7 @@ def reset_database(
         try:
             with conn.transaction():
                 conn.execute(f"SET LOCAL lock_timeout = '{_LOCK_TIMEOUT}'")
-                conn.execute(
-                    f"DROP SCHEMA IF EXISTS {META_SCHEMA} CASCADE; DROP SCHEMA IF EXISTS public CASCADE; "
-                    "CREATE SCHEMA public AUTHORIZATION pg_database_owner; "
-                    "GRANT USAGE ON SCHEMA public TO PUBLIC; "
-                    "COMMENT ON SCHEMA public IS 'standard public schema'"
-                )
+                conn.execute("; ".join(EMPTY_SCHEMA_STATEMENTS))
         except psycopg.errors.LockNotAvailable:
             raise UnsafeTargetError(
                 f"cannot reset database {database!r}: other sessions hold locks on its tables",

@@ -15,7 +15,6 @@ import atexit
 import contextlib
 import hashlib
 import os
-import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from ..dsn import connect
 from ..errors import DatabaseUnreachableError, ServerUnavailableError
 from . import _runtime
 from ._base import Server
+from ._programs import program_version
 from ._runtime import ClusterOwner, RunAs
 from ._tuning import append_settings
 
@@ -33,6 +33,7 @@ __all__ = ["LocalBinaries", "LocalServer", "debian_bin_dirs", "find_binaries", "
 
 _TOOLS = ("initdb", "pg_ctl", "postgres")
 _DEBIAN_ROOT = Path("/usr/lib/postgresql")
+_VERSION_TIMEOUT_S = 10.0
 _START_ATTEMPTS = 3
 INSTALL_HINT = (
     "install the server binaries (Debian/Ubuntu: apt-get install postgresql; macOS: brew install "
@@ -51,17 +52,6 @@ class LocalBinaries:
 
 def _has_tools(folder: Path) -> bool:
     return all(os.access(folder / tool, os.X_OK) for tool in _TOOLS)
-
-
-def _version_of(bin_dir: Path) -> str | None:
-    try:
-        out = subprocess.run(
-            [str(bin_dir / "postgres"), "--version"], capture_output=True, text=True, timeout=10, check=True
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    match = re.search(r"\(PostgreSQL\)\s+(\S+)", out)
-    return match.group(1) if match else None
 
 
 def pg_config_bindir() -> Path | None:
@@ -109,7 +99,7 @@ def find_binaries() -> LocalBinaries | None:
         if folder in seen or not _has_tools(folder):
             continue
         seen.add(folder)
-        version = _version_of(folder)
+        version, _ = program_version(folder / "postgres", timeout_s=_VERSION_TIMEOUT_S)
         if version is not None:
             return LocalBinaries(folder, version, via)
     return None

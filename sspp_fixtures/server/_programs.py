@@ -1,4 +1,8 @@
-"""Asking a PostgreSQL program its version, as a given OS user, in bounded time and without raising."""
+"""Asking a PostgreSQL program its version, as a given OS user, in bounded time and without raising.
+
+One probe for every caller: the local provider (``postgres``), backup's client programs (``pg_dump``) and the
+doctor (``initdb`` as the service user, the embedded ``postgres``).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import re
 import subprocess
 from pathlib import Path
 
-__all__ = ["program_version"]
+__all__ = ["major_of", "program_version"]
 
 _VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?\S*")
 TIMEOUT_S = 2.0
@@ -41,3 +45,9 @@ def program_version(
         first = output.splitlines()[0] if output else "no output"
         return None, f"{path} --version exited {proc.returncode}: {first}"
     return match.group(0).split()[-1], ""
+
+
+def major_of(version: str) -> int:
+    """The major number of a version string such as ``15.20`` or ``18beta1``."""
+    found = re.match(r"\d+", version)
+    return int(found.group(0)) if found else 0
