@@ -31,7 +31,10 @@ __all__ = [
     "schema_tables",
 ]
 
-_CREATE_TABLE = re.compile(r"\bCREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:(\w+)\.)?(\w+)", re.IGNORECASE)
+_CREATE_TABLE = re.compile(
+    r"\bCREATE\s+(?:OR\s+REPLACE\s+)?(?:TABLE|VIEW|MATERIALIZED\s+VIEW)\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:(\w+)\.)?(\w+)",
+    re.IGNORECASE,
+)
 _LOCK_TIMEOUT = "10s"
 
 #: What ``reset`` and ``restore`` start from: the tool's bookkeeping gone and ``public`` as a new database has it.
@@ -45,7 +48,7 @@ EMPTY_SCHEMA_STATEMENTS = (
 
 
 def schema_tables(migrations: tuple[Migration, ...]) -> frozenset[str]:
-    """Schema-qualified names of the tables the migrations create."""
+    """Schema-qualified names of the tables and views the migrations create."""
     return frozenset(
         f"{(schema or 'public').lower()}.{name.lower()}"
         for migration in migrations

@@ -23,7 +23,13 @@ def test_project_migrations_are_ordered_and_named() -> None:
     assert [m.version for m in migrations] == sorted(m.version for m in migrations)
     assert migrations[0].version == 1
     assert all(re.fullmatch(r"\d{3}_[a-z0-9_]+\.sql", m.filename) for m in migrations)
-    assert schema_tables(migrations) == {"public.customers", "public.events", "public.signals"}
+    assert schema_tables(migrations) == {
+        "public.customers",
+        "public.events",
+        "public.signals",
+        "public.sales_signals",
+        "public.signal_analytics",
+    }
 
 
 def test_init_sql_is_current() -> None:
