@@ -1,4 +1,5 @@
-"""Writing a scenario's data to files: CSV or JSON lines (one file per table), or one SQL file of INSERTs.
+"""Writing a scenario's data to files: CSV or JSON lines (one file per table), one SQL file of INSERTs, or the
+Elasticsearch ``_bulk`` NDJSON of ``sales_signals`` with the index's mapping beside it.
 
 Files are written under temporary names beside their targets and renamed into place together, once all are
 complete: a failure (a full disk, a read-only folder, Ctrl-C) leaves no partial file, no temporary file and no
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import tempfile
 from collections.abc import Callable
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import IO
 
 from ._defaults import EXPORT_FORMATS
-from .bulkgen import DEFAULT_BATCH_ROWS, FORMATS, TABLE_ORDER, TABLES, formatter, generate
+from .bulkgen import DEFAULT_BATCH_ROWS, ES_INDEX, ES_MAPPING, FORMATS, TABLE_ORDER, TABLES, formatter, generate
 from .errors import SsppError, UsageError
 from .scenarios import Scenario
 
@@ -202,6 +204,12 @@ def _write(
         single.write(_sql_preamble(scenario).encode())
         handles = dict.fromkeys(TABLE_ORDER, single)
         report.files = dict.fromkeys(TABLE_ORDER, out)
+    elif fmt == "es-bulk":
+        mapping = staged.open(out / f"{ES_INDEX}.mapping.json")
+        mapping.write((json.dumps(ES_MAPPING, indent=2) + "\n").encode())
+        path = out / f"{ES_INDEX}.{writer.extension}"
+        handles = {"sales_signals": staged.open(path)}
+        report.files = {"sales_signals": path}
     else:
         for table in TABLE_ORDER:
             path = out / f"{table}.{writer.extension}"
@@ -211,6 +219,8 @@ def _write(
     pieces = generate(scenario, fmt, workers=workers, batch_rows=batch_rows)
     with contextlib.closing(pieces):
         for piece in pieces:
+            if piece.table not in handles:  # a table the format has no documents for
+                continue
             handles[piece.table].write(piece.data)
             report.rows[piece.table] += piece.rows
             report.bytes_written += len(piece.data)

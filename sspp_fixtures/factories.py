@@ -1,10 +1,11 @@
 """factory-boy factories for SSPP rows: one object at a time, for tests.
 
-``CustomerFactory``, ``EventFactory`` and ``SignalFactory`` build the model's row dataclasses from the same
-distributions the bulk generator uses (the model's functions, fed by seeded numpy generators) and Faker in
-the customer's locale. A signal's ``event`` and an event's ``customer`` are sub-factories, so references always
-agree; they are excluded from the rows, never columns. Variants are traits (``enterprise``, ``churn_risk``,
-``purchase``, …), and call-time keyword arguments win, as in factory-boy.
+``CustomerFactory``, ``EventFactory``, ``SignalFactory`` and ``SalesSignalFactory`` build the model's row
+dataclasses from the same distributions the bulk generator uses (the model's functions, fed by seeded numpy
+generators) and Faker in the customer's locale. A signal's ``event`` and an event's ``customer`` are
+sub-factories, so references always agree; they are excluded from the rows, never columns. Variants are traits
+(``enterprise``, ``churn_risk``, ``purchase``, ``meeting_booked``, …), and call-time keyword arguments win, as in
+factory-boy.
 
 ``build()`` makes plain objects and never touches a database. ``create()`` and ``create_batch()`` need a
 connection bound from outside: :func:`bind_factories` returns factories bound to one connection (the pytest
@@ -51,15 +52,20 @@ from .model import (
     COLUMN_LIMITS,
     EVENT_TYPE_NAMES,
     LOCALES,
+    PLATFORM_EVENT_TYPES,
     SEGMENTS,
     Customer,
     Event,
     LocaleInfo,
+    SalesSignal,
     Signal,
     Window,
     derive_rng,
     derive_signal_data,
+    is_platform_event_type,
     make_payload,
+    platform_signal_score,
+    platform_signal_type,
     sample_annual_values,
     sample_created_at,
     sample_event_types,
@@ -72,16 +78,20 @@ from .model import (
     sample_timestamps,
     sample_updated_at,
     sample_uuids,
+    score_text,
     to_datetime,
+    user_ids,
 )
 from .model import customer_id as format_customer_id
 
 __all__ = [
     "FACTORY_CUSTOMER_BASE",
+    "FACTORY_SALES_SIGNAL_BASE",
     "WINDOW",
     "BoundFactories",
     "CustomerFactory",
     "EventFactory",
+    "SalesSignalFactory",
     "SignalFactory",
     "bind",
     "bind_factories",
@@ -89,8 +99,8 @@ __all__ = [
     "rows_to_columns",
 ]
 
-Row = Customer | Event | Signal
-T = TypeVar("T", Customer, Event, Signal)
+Row = Customer | Event | Signal | SalesSignal
+T = TypeVar("T", Customer, Event, Signal, SalesSignal)
 F = TypeVar("F", bound="_RowFactory[Any]")
 
 #: The time range events fall in (customers are created before it): fixed, so no value depends on the clock.
@@ -98,10 +108,20 @@ WINDOW: Final = Window(datetime(2026, 4, 1), datetime(2026, 7, 1))
 #: Factory customers are numbered from here (``cust_900000001``…), above any scenario's customers (at most
 #: 50 million), so rows a test creates never collide with a scenario loaded into the same database.
 FACTORY_CUSTOMER_BASE: Final = 900_000_000
+#: Factory ``sales_signals`` ids start above this, far above a scenario's (one per event, at most 50 million) and
+#: below the column's INTEGER limit; the table's sequence is left alone, so the worker's own inserts never collide.
+FACTORY_SALES_SIGNAL_BASE: Final = 1_900_000_000
+#: The users (sales reps) factory events of the platform's types are spread over: ``user_001`` … ``user_025``.
+_FACTORY_USERS: Final = 25
 
 _LIMITS: Final = COLUMN_LIMITS["customers"]
 _LOCALE_INFO: Final = {info.locale: info for info in LOCALES}
-_TABLE_OF: Final[dict[type[Any], str]] = {Customer: "customers", Event: "events", Signal: "signals"}
+_TABLE_OF: Final[dict[type[Any], str]] = {
+    Customer: "customers",
+    Event: "events",
+    Signal: "signals",
+    SalesSignal: "sales_signals",
+}
 _MODEL_OF: Final = {table: model for model, table in _TABLE_OF.items()}
 _WORD: Final = re.compile(r"[a-z0-9]+")
 _TITLES: Final = frozenset({"mr", "mrs", "ms", "miss", "dr", "prof", "sr", "sra", "dra", "srta", "herr", "frau"})
@@ -149,6 +169,7 @@ class _RandomState:
         self.streams: dict[tuple[str, ...], _Stream] = {}
         self.rng = derive_rng(seed, "factories", "rows")  # draws that depend on other fields (payloads)
         self.numbers = itertools.count(FACTORY_CUSTOMER_BASE + 1)
+        self.sales_signal_ids = itertools.count(FACTORY_SALES_SIGNAL_BASE + 1)
 
     def draw(self, key: tuple[str, ...], sample: Callable[[np.random.Generator, int], list[Any]]) -> Any:
         stream = self.streams.get(key)
@@ -180,6 +201,10 @@ def _rng() -> np.random.Generator:
 
 def _next_customer_id() -> str:
     return format_customer_id(next(_random.numbers))
+
+
+def _next_sales_signal_id() -> int:
+    return next(_random.sales_signal_ids)
 
 
 def _fake(locale: str | None) -> faker.Faker:
@@ -307,6 +332,44 @@ def _signal_data(event: Event) -> dict[str, Any]:
     return derive_signal_data(_known_type(event.event_type, "signal_data"), event.payload)
 
 
+def _user_id(event_type: str) -> str | None:
+    """The sales rep who acted, for the platform's event types (``user_001`` …); None for the others."""
+    if not is_platform_event_type(event_type):
+        return None
+
+    def sample(rng: np.random.Generator, n: int) -> list[str | None]:
+        return user_ids(rng.integers(1, _FACTORY_USERS + 1, size=n))
+
+    return cast(str, _random.draw(("user_id",), sample))
+
+
+def _platform_type(event_type: str) -> str:
+    if not is_platform_event_type(event_type):
+        raise UsageError(
+            f"sales_signals hold only the platform's event types, not {event_type!r}",
+            hint=f"use one of: {', '.join(PLATFORM_EVENT_TYPES)}",
+            field="event_type",
+            value=event_type,
+        )
+    return event_type
+
+
+def _platform_event_type() -> str:
+    return cast(
+        str,
+        _random.draw(
+            ("platform_event_type",),
+            lambda rng, n: [PLATFORM_EVENT_TYPES[i] for i in rng.integers(0, len(PLATFORM_EVENT_TYPES), n).tolist()],
+        ),
+    )
+
+
+def _milliseconds(value: datetime) -> datetime:
+    """As a JavaScript ``Date`` holds it: the platform's worker writes its times to the millisecond."""
+    value = _naive_utc(value)
+    return value.replace(microsecond=value.microsecond - value.microsecond % 1000)
+
+
 def _processing_lag() -> timedelta:
     return cast(timedelta, _random.draw(("lag",), lambda rng, n: sample_processing_lag(rng, n).tolist()))
 
@@ -328,7 +391,7 @@ def _text(value: Any) -> str:
 
 
 def _number(value: Any) -> str:
-    return f"{value:.2f}"
+    return str(value) if isinstance(value, int) else f"{value:.2f}"
 
 
 def _timestamp(value: datetime) -> str:
@@ -522,6 +585,7 @@ class CustomerFactory(_RowFactory[Customer]):
 
 
 _CUSTOMER_TRAITS: Final = (*SEGMENTS, "churned")
+_any_event_type: Final = _choice("event_type", sample_event_types)
 
 
 class EventFactory(_RowFactory[Event]):
@@ -538,11 +602,18 @@ class EventFactory(_RowFactory[Event]):
 
     customer = SubFactory(CustomerFactory)
     id = LazyFunction(_uuid)
-    event_type = LazyFunction(_choice("event_type", sample_event_types))
+    event_type = LazyAttribute(lambda o: _platform_event_type() if o.platform_only else _any_event_type())
     customer_id = SelfAttribute("customer.customer_id")
     payload = LazyAttribute(lambda o: _payload(o.event_type, o.customer))
     source = LazyFunction(_choice("source", sample_sources))
-    received_at = LazyAttribute(lambda o: _received_at(o.customer))
+    received_at = LazyAttribute(
+        lambda o: (
+            _milliseconds(_received_at(o.customer))
+            if is_platform_event_type(o.event_type)
+            else _received_at(o.customer)
+        )
+    )
+    user_id = LazyAttribute(lambda o: _user_id(o.event_type))
 
     Params = _params(
         {
@@ -550,6 +621,7 @@ class EventFactory(_RowFactory[Event]):
             **{name: Trait(**{f"customer__{name}": True}) for name in _CUSTOMER_TRAITS},
             "churn_risk": Trait(event_type="churn_risk", customer__churn_risk=True),
             "uncached": Trait(customer=None, customer_id=LazyFunction(_next_customer_id)),
+            "platform_only": False,  # draw the type among the platform's six (a sales_signals row's event)
         }
     )
 
@@ -588,17 +660,54 @@ class SignalFactory(_RowFactory[Signal]):
     )
 
 
+class SalesSignalFactory(_RowFactory[SalesSignal]):
+    """The ``sales_signals`` row the platform's worker stored for an event of its six types (a sub-factory, or
+    ``event=`` an existing one); ``signal_type`` and ``signal_score`` follow the worker's rules from the event's
+    metadata, times are to the millisecond as the worker writes them.
+
+    Traits: one per platform event type (``email_sent``, ``meeting_booked``, …), and the customer's ``smb`` /
+    ``mid_market`` / ``enterprise`` / ``churned``. Ids start above :data:`FACTORY_SALES_SIGNAL_BASE`.
+    """
+
+    class Meta:
+        model = SalesSignal
+        exclude = ("event", "lag", "write_delay")
+
+    event = SubFactory(EventFactory, platform_only=True)
+    lag = LazyFunction(_processing_lag)
+    write_delay = LazyFunction(_write_delay)
+    id = LazyFunction(_next_sales_signal_id)
+    account_id = SelfAttribute("event.customer_id")
+    user_id = LazyAttribute(lambda o: o.event.user_id or _user_id(_platform_type(o.event.event_type)))
+    event_type = LazyAttribute(lambda o: _platform_type(o.event.event_type))
+    signal_type = LazyAttribute(lambda o: platform_signal_type(o.event_type))
+    signal_score = LazyAttribute(lambda o: Decimal(score_text(platform_signal_score(o.event_type, o.metadata))))
+    timestamp = LazyAttribute(lambda o: _milliseconds(o.event.received_at))
+    processed_at = LazyAttribute(lambda o: _milliseconds(o.timestamp + o.lag))
+    metadata = SelfAttribute("event.payload")
+    created_at = LazyAttribute(lambda o: o.processed_at + o.write_delay)
+    updated_at = SelfAttribute("created_at")
+
+    Params = _params(
+        {
+            **{name: Trait(**{f"event__{name}": True}) for name in PLATFORM_EVENT_TYPES},
+            **{name: Trait(**{f"event__{name}": True}) for name in _CUSTOMER_TRAITS},
+        }
+    )
+
+
 # --- binding to a connection ---
 
 
 @dataclass(frozen=True)
 class BoundFactories:
-    """The three factories bound to one connection: ``customers()``/``create()`` persist, ``build()`` does not."""
+    """The factories bound to one connection: ``customers()``/``create()`` persist, ``build()`` does not."""
 
     connection: psycopg.Connection[Any]
     customers: type[CustomerFactory]
     events: type[EventFactory]
     signals: type[SignalFactory]
+    sales_signals: type[SalesSignalFactory]
 
 
 def _bound(base: type[F], connection: psycopg.Connection[Any]) -> type[F]:
@@ -619,6 +728,7 @@ def bind_factories(connection: psycopg.Connection[Any]) -> BoundFactories:
         customers=_bound(CustomerFactory, connection),
         events=_bound(EventFactory, connection),
         signals=_bound(SignalFactory, connection),
+        sales_signals=_bound(SalesSignalFactory, connection),
     )
 
 

@@ -136,6 +136,24 @@ def _rebuild_indexes(conn: psycopg.Connection[Any], saved: list[_SavedIndex]) ->
             conn.execute(index.definition.encode())
 
 
+def _sync_sequences(conn: psycopg.Connection[Any]) -> None:
+    """Move each serial column's sequence past the loaded ids (``sales_signals.id``), so the platform's worker
+    inserts after them, exactly as if it had written every row itself."""
+    serials = conn.execute(
+        "SELECT c.relname, a.attname, pg_catalog.pg_get_serial_sequence(quote_ident(c.relname), a.attname) "
+        "FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
+        "WHERE c.relnamespace = current_schema()::regnamespace AND c.relname = ANY(%s) AND a.attnum > 0 "
+        "AND NOT a.attisdropped AND pg_catalog.pg_get_serial_sequence(quote_ident(c.relname), a.attname) IS NOT NULL",
+        (list(TABLE_ORDER),),
+    ).fetchall()
+    for table, column, sequence in serials:
+        conn.execute(
+            sql.SQL("SELECT pg_catalog.setval({}, COALESCE(max({}), 1), max({}) IS NOT NULL) FROM {}").format(
+                sql.Literal(sequence), sql.Identifier(column), sql.Identifier(column), sql.Identifier(table)
+            )
+        )
+
+
 def _copy_statement(table: str) -> sql.Composed:
     spec = TABLES[table]
     return sql.SQL("COPY {} ({}) FROM STDIN").format(
@@ -237,6 +255,7 @@ def load_scenario_into(
                     _send(conn, pieces, report, notify)
             with _phase(report, "indexes", notify):
                 _rebuild_indexes(conn, saved)
+                _sync_sequences(conn)
             with _phase(report, "analyze", notify):
                 conn.execute(sql.SQL("ANALYZE {}").format(sql.SQL(", ").join(map(sql.Identifier, TABLE_ORDER))))
             with _phase(report, "commit", notify):

@@ -53,17 +53,24 @@ from .model import (
     INDUSTRIES,
     LIFECYCLE_STAGES,
     LOCALES,
+    OPTIONAL_PAYLOAD_FIELDS,
     PAYLOAD_SCHEMAS,
+    PLATFORM_EVENT_TYPES,
     SEGMENTS,
     SITE_URL,
     SOURCES,
     Customer,
     Event,
     LocaleInfo,
+    SalesSignal,
     Signal,
     customer_id,
     derive_signal_data,
+    is_platform_event_type,
     make_payloads,
+    platform_signal_score,
+    platform_signal_type,
+    score_text,
 )
 
 __all__ = [
@@ -74,6 +81,7 @@ __all__ = [
     "customers",
     "events",
     "payloads",
+    "sales_signals",
     "signals",
 ]
 
@@ -247,6 +255,7 @@ _EVENT_CHECKS: Final[Mapping[str, _Checker]] = MappingProxyType(
         "payload": _typed((dict,), _check_json),
         "source": _text("events", "source"),
         "received_at": _typed((datetime,), _check_datetime),
+        "user_id": _text("events", "user_id", nullable=True),
     }
 )
 _SIGNAL_CHECKS: Final[Mapping[str, _Checker]] = MappingProxyType(
@@ -332,6 +341,15 @@ def _time_range(adversarial: bool) -> tuple[datetime, datetime]:
 
 def _nullable(strategy: SearchStrategy[T]) -> SearchStrategy[T | None]:
     return st.one_of(st.none(), strategy)
+
+
+_NO_USER: Final = st.none()
+
+
+def _user_ids(adversarial: bool) -> SearchStrategy[str]:
+    if adversarial:
+        return _adversarial_text(COLUMN_LIMITS["sales_signals"]["user_id"])
+    return st.integers(min_value=1, max_value=9_999).map("user_{:03d}".format)
 
 
 def _customer_ids(adversarial: bool) -> SearchStrategy[str]:
@@ -457,7 +475,7 @@ def _observed(event_type: str) -> tuple[dict[str, Any], ...]:
 
 
 def _seen(event_type: str, field: str) -> list[Any]:
-    return [row[field] for row in _observed(event_type)]
+    return [row[field] for row in _observed(event_type) if field in row]
 
 
 @functools.cache
@@ -559,8 +577,13 @@ def _known_payloads(event_type: str, adversarial: bool) -> SearchStrategy[dict[s
         fields = {name: _adversarial_field(kind, closed.get(name)) for name, kind in schema.items()}
     else:
         fields = _payload_fields(event_type)
-    # In the schema's order, as the model writes payloads (fixed_dictionaries does not keep it).
-    ordered = st.fixed_dictionaries(fields).map(lambda payload: {name: payload[name] for name in schema})
+    # Optional fields (the worker's scored keys) are sometimes left out, as the model leaves them out. In the
+    # schema's order, as the model writes payloads (fixed_dictionaries does not keep it).
+    optional = OPTIONAL_PAYLOAD_FIELDS[event_type]
+    ordered = st.fixed_dictionaries(
+        {name: value for name, value in fields.items() if name not in optional},
+        optional={name: value for name, value in fields.items() if name in optional},
+    ).map(lambda payload: {name: payload[name] for name in schema if name in payload})
     if not adversarial and "url" in schema and "path" in schema:
         return ordered.map(lambda payload: {**payload, "url": SITE_URL + payload["path"]})
     return ordered
@@ -650,6 +673,9 @@ def _draw_event(
         payload=draw(fields.get("payload", _payloads_of(event_type, adversarial))),
         source=draw(fields.get("source", _open_vocabulary(SOURCES, COLUMN_LIMITS["events"]["source"], adversarial))),
         received_at=draw(fields.get("received_at", _timestamps(low, high, adversarial))),
+        user_id=draw(
+            fields.get("user_id", _user_ids(adversarial) if is_platform_event_type(event_type) else st.none())
+        ),
     )
 
 
@@ -736,3 +762,91 @@ def _derive_now(event: Event) -> None:
         derive_signal_data(event.event_type, event.payload)
     except ScenarioError as exc:
         raise _fail("event", event, f"its payload has no signal: {exc}") from None
+
+
+# --- sales_signals ----------------------------------------------------------------------------------------
+
+_SALES_SIGNAL_CHECKS: Final[Mapping[str, _Checker]] = MappingProxyType(
+    {
+        "id": _typed((int,)),
+        "account_id": _text("sales_signals", "account_id"),
+        "user_id": _text("sales_signals", "user_id"),
+        "timestamp": _typed((datetime,), _check_datetime),
+        "processed_at": _typed((datetime,), _check_datetime),
+        "metadata": _typed((dict, NoneType), _check_json),
+        "created_at": _typed((datetime,), _check_datetime),
+        "updated_at": _typed((datetime,), _check_datetime),
+    }
+)
+#: ``sales_signals.id`` is an INTEGER.
+_MAX_SERIAL: Final = 2**31 - 1
+
+
+def _milliseconds(value: datetime) -> datetime:
+    return value.replace(microsecond=value.microsecond - value.microsecond % 1000)
+
+
+@st.composite
+def _draw_sales_signal(
+    draw: DrawFn, parents: SearchStrategy[Event], fields: Mapping[str, SearchStrategy[Any]], adversarial: bool
+) -> SalesSignal:
+    event = draw(parents)
+    metadata = draw(fields.get("metadata", st.just(event.payload)))
+    timestamp = draw(fields.get("timestamp", st.just(_milliseconds(event.received_at))))
+    processed_at = draw(
+        fields.get("processed_at", _later(timestamp, timedelta(hours=6), adversarial).map(_milliseconds))
+    )
+    created_at = draw(fields.get("created_at", _later(processed_at, timedelta(seconds=5), adversarial)))
+    return SalesSignal(
+        id=draw(fields.get("id", st.integers(min_value=1, max_value=_MAX_SERIAL))),
+        account_id=draw(fields.get("account_id", st.just(event.customer_id))),
+        user_id=draw(
+            fields.get("user_id", st.just(event.user_id) if event.user_id is not None else _user_ids(adversarial))
+        ),
+        event_type=event.event_type,
+        signal_type=platform_signal_type(event.event_type),
+        signal_score=Decimal(score_text(platform_signal_score(event.event_type, metadata))),
+        timestamp=timestamp,
+        processed_at=processed_at,
+        metadata=metadata,
+        created_at=created_at,
+        updated_at=draw(fields.get("updated_at", st.just(created_at))),
+    )
+
+
+def sales_signals(
+    event: Event | SearchStrategy[Event] | None = None, *, adversarial: bool = False, **overrides: object
+) -> SearchStrategy[SalesSignal]:
+    """Rows of ``sales_signals``: what the platform's worker stores for ``event`` (one of its six types; drawn
+    with :func:`events` when None).
+
+    ``account_id``, ``user_id``, ``event_type`` and ``metadata`` are the event's; ``signal_type`` and
+    ``signal_score`` follow the worker's rules from the metadata (also when ``metadata=`` overrides it: in
+    adversarial mode, any JSON object); times are to the millisecond and ``processed_at >= timestamp``.
+    ``overrides`` set the other fields (``event_type``, ``signal_type`` and ``signal_score`` follow the rules).
+    """
+    _check_flag("adversarial", adversarial)
+    for derived in ("event_type", "signal_type", "signal_score"):
+        if derived in overrides:
+            raise InvalidArgument(f"sales_signals(): {derived} follows the worker's rules; pass event= instead")
+    fields = _overrides("sales_signals", overrides, _SALES_SIGNAL_CHECKS)
+    if event is None:
+        parents: SearchStrategy[Event] = events(st.sampled_from(PLATFORM_EVENT_TYPES), adversarial=adversarial)
+        if adversarial and "metadata" not in fields:
+            fields = {**fields, "metadata": st.one_of(st.none(), _json_objects(), _payloads_of("email_sent", True))}
+    elif isinstance(event, Event):
+        parents = st.just(_checked("event", _platform_event, event))
+    elif isinstance(event, SearchStrategy):
+        parents = event.map(functools.partial(_checked, "event", _platform_event))
+    else:
+        raise _fail("event", event, f"expected an Event, a strategy of Event or None, got {type(event).__name__}")
+    return _draw_sales_signal(parents, fields, adversarial)
+
+
+def _platform_event(parameter: str, value: object) -> None:
+    _typed((Event,))(parameter, value)
+    assert isinstance(value, Event)
+    if not is_platform_event_type(value.event_type):
+        raise _fail(
+            parameter, value, f"sales_signals hold only the platform's types: {', '.join(PLATFORM_EVENT_TYPES)}"
+        )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ._formats import FORMATS, CopyText, Csv, Formatter, JsonLines, SqlInserts, formatter
-from ._generate import CHUNK_ROWS, ChunkMaker, Columns
+from ._formats import ES_INDEX, ES_MAPPING, FORMATS, CopyText, Csv, EsBulk, Formatter, JsonLines, SqlInserts, formatter
+from ._generate import CHUNK_ROWS, ChunkMaker, Columns, PlatformEvents, chunk_count
 from ._pools_cache import load_pools
 from ._stream import DEFAULT_BATCH_ROWS, Piece, default_workers, generate, plan_tasks, scenario_locales
 from ._tables import TABLE_ORDER, TABLES, TableSpec
@@ -11,6 +11,8 @@ from ._tables import TABLE_ORDER, TABLES, TableSpec
 __all__ = [
     "CHUNK_ROWS",
     "DEFAULT_BATCH_ROWS",
+    "ES_INDEX",
+    "ES_MAPPING",
     "FORMATS",
     "TABLES",
     "TABLE_ORDER",
@@ -18,11 +20,14 @@ __all__ = [
     "Columns",
     "CopyText",
     "Csv",
+    "EsBulk",
     "Formatter",
     "JsonLines",
     "Piece",
+    "PlatformEvents",
     "SqlInserts",
     "TableSpec",
+    "chunk_count",
     "default_workers",
     "formatter",
     "generate",

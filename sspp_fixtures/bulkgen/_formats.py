@@ -1,4 +1,5 @@
-"""One formatter per output: PostgreSQL COPY text (the loader's), CSV, JSON lines and SQL INSERT statements.
+"""One formatter per output: PostgreSQL COPY text (the loader's), CSV, JSON lines, SQL INSERT statements, and
+Elasticsearch ``_bulk`` NDJSON of ``sales_signals`` (the documents the platform's worker indexes).
 
 A formatter turns a :class:`Columns` chunk into bytes; ``header``/``footer`` frame a whole table's output.
 Like psycopg's ``Writer``, formatting is apart from sending: the same bytes go to a connection or a file.
@@ -14,7 +15,18 @@ from typing import ClassVar, Protocol
 from ._generate import Columns, Value
 from ._tables import TABLES, TableSpec
 
-__all__ = ["FORMATS", "CopyText", "Csv", "Formatter", "JsonLines", "SqlInserts", "formatter"]
+__all__ = [
+    "ES_INDEX",
+    "ES_MAPPING",
+    "FORMATS",
+    "CopyText",
+    "Csv",
+    "EsBulk",
+    "Formatter",
+    "JsonLines",
+    "SqlInserts",
+    "formatter",
+]
 
 _COPY_SPECIALS = ("\\", "\t", "\n", "\r")
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -164,7 +176,69 @@ class SqlInserts:
         return b"\n"
 
 
-FORMATS: dict[str, type[Formatter]] = {f.name: f for f in (CopyText, Csv, JsonLines, SqlInserts)}
+#: The index the platform's worker writes signals to, and the mapping it creates the index with.
+ES_INDEX = "sales-signals"
+ES_MAPPING: dict[str, object] = {
+    "mappings": {
+        "properties": {
+            "accountId": {"type": "keyword"},
+            "userId": {"type": "keyword"},
+            "eventType": {"type": "keyword"},
+            "signalType": {"type": "keyword"},
+            "signalScore": {"type": "float"},
+            "timestamp": {"type": "date"},
+            "processedAt": {"type": "date"},
+            "metadata": {"type": "object", "enabled": False},
+        }
+    }
+}
+
+
+def _es_date(value: Value) -> str:
+    """A JavaScript ``Date`` as JSON writes it: ``2026-06-09T19:04:03.461Z`` (the times are UTC, to the ms)."""
+    assert value is not None
+    return '"' + value[:23].replace(" ", "T") + 'Z"'
+
+
+def _es_metadata(metadata: Value) -> str:
+    """The metadata member of a document (left out, as JSON.stringify leaves out ``undefined``, when NULL)."""
+    return "" if metadata is None else ',"metadata":' + metadata
+
+
+class EsBulk:
+    """Elasticsearch ``_bulk`` NDJSON of ``sales_signals``: an ``index`` action (``_id`` = the row's id) and the
+    document the platform's worker indexes for it; the other tables have no documents."""
+
+    name: ClassVar[str] = "es-bulk"
+    extension: ClassVar[str] = "ndjson"
+    tables: ClassVar[tuple[str, ...]] = ("sales_signals",)
+
+    def header(self, spec: TableSpec) -> bytes:
+        return b""
+
+    def rows(self, chunk: Columns) -> bytes:
+        if chunk.table not in self.tables or not chunk.rows:
+            return b""
+        v = chunk.values
+        index = json.dumps(ES_INDEX)
+        lines = [
+            f'{{"index":{{"_index":{index},"_id":"{row_id}"}}}}\n'
+            f'{{"accountId":{json.dumps(account, ensure_ascii=False)},"userId":{json.dumps(user, ensure_ascii=False)},'
+            f'"eventType":{json.dumps(event_type)},"signalType":{json.dumps(signal_type)},'
+            f'"signalScore":{"null" if score is None else repr(float(score))},"timestamp":{_es_date(timestamp)},'
+            f'"processedAt":{_es_date(processed_at)}{_es_metadata(metadata)}}}\n'
+            for row_id, account, user, event_type, signal_type, score, timestamp, processed_at, metadata in zip(
+                v["id"], v["account_id"], v["user_id"], v["event_type"], v["signal_type"], v["signal_score"],
+                v["timestamp"], v["processed_at"], v["metadata"], strict=True,
+            )
+        ]  # fmt: skip
+        return "".join(lines).encode()
+
+    def footer(self, spec: TableSpec) -> bytes:
+        return b""
+
+
+FORMATS: dict[str, type[Formatter]] = {f.name: f for f in (CopyText, Csv, JsonLines, SqlInserts, EsBulk)}
 
 
 def formatter(name: str) -> Formatter:

@@ -3,6 +3,8 @@
 The data is cut into chunks of :data:`CHUNK_ROWS` rows. Chunk ``k`` of a table depends only on
 (scenario, seed, table, k): chunks can be made in any order, by any number of processes, grouped into
 batches of any size, and the data stays byte-identical. Stories (scripted customers) form one extra chunk.
+A ``sales_signals`` row takes its id from its event's place (event ``i`` of the scenario, from 0, has id
+``i + 1``; the stories' events come after all of them): ids never depend on how chunks were grouped or ordered.
 """
 
 from __future__ import annotations
@@ -22,13 +24,19 @@ from ..model import (
     CUSTOMER_COLUMNS,
     EVENT_COLUMNS,
     LOCALES,
+    PLATFORM_SIGNAL_TYPES,
+    SALES_SIGNAL_COLUMNS,
+    SEGMENTS,
     SIGNAL_COLUMNS,
+    EventBatch,
     Pools,
     Window,
+    account_teams,
     derive_rng,
     derive_signal_data,
     locale_columns,
     make_payload,
+    platform_signal,
     sample_annual_values,
     sample_created_at,
     sample_customers,
@@ -37,10 +45,14 @@ from ..model import (
     sample_processing_lag,
     sample_updated_at,
     sample_uuids,
+    score_text,
+    story_account_number,
+    user_count,
+    user_ids,
 )
 from ..scenarios import Scenario, Story
 
-__all__ = ["CHUNK_ROWS", "ChunkMaker", "Columns", "chunk_count"]
+__all__ = ["CHUNK_ROWS", "ChunkMaker", "Columns", "PlatformEvents", "chunk_count"]
 
 #: Rows per chunk. Part of the data's identity: changing it changes the data of every seed.
 CHUNK_ROWS = 10_000
@@ -72,7 +84,32 @@ _CLEAN: dict[str, frozenset[str]] = {
     ),
     "events": frozenset({"id", "event_type", "customer_id", "source", "received_at"}),
     "signals": frozenset({"id", "event_type", "customer_id", "processed_at", "created_at", "event_id"}),
+    "sales_signals": frozenset(
+        {"id", "account_id", "user_id", "event_type", "signal_type", "signal_score", "timestamp", "processed_at",
+         "created_at", "updated_at"}
+    ),
 }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PlatformEvents:
+    """Events of the platform's six types as its API receives them (``{accountId, userId, eventType, timestamp,
+    metadata}``), processed or not: what a replay sends. Fields are parallel columns.
+
+    ``timestamp`` is naive UTC to the millisecond; ``metadata`` is JSON object text; ``index`` is the event's place
+    in the scenario from 0 (unique; the stories' come after every generated event): a processed event's
+    ``sales_signals`` row has id ``index + 1``.
+    """
+
+    account_id: list[str]
+    user_id: list[str]
+    event_type: list[str]
+    timestamp: npt.NDArray[np.datetime64]
+    metadata: list[str]
+    index: npt.NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return len(self.account_id)
 
 
 def chunk_count(rows: int) -> int:
@@ -221,23 +258,10 @@ class ChunkMaker:
         }
         return Columns("customers", values, len(numbers), clean=_CLEAN["customers"])
 
-    def events(self, k: int) -> tuple[Columns, Columns]:
-        """Events ``k * CHUNK_ROWS`` onwards and the signals of the processed ones."""
-        s = self.scenario
-        n = min(CHUNK_ROWS, s.events - k * CHUNK_ROWS)
-        batch = sample_events(
-            derive_rng(s.seed, "events", k),
-            n,
-            self.window,
-            seed=s.seed,
-            n_customers=s.customers,
-            mix=self._mix,
-            segment_shares=s.segment_shares,
-            locale_shares=s.locale_shares,
-            activity_exponent=s.activity_skew,
-            trend=s.trend,
-            unprocessed_share=1.0 - s.processed_share,
-        )
+    def events(self, k: int) -> tuple[Columns, Columns, Columns]:
+        """Events ``k * CHUNK_ROWS`` onwards, the signals of the processed ones and their ``sales_signals``."""
+        n = min(CHUNK_ROWS, self.scenario.events - k * CHUNK_ROWS)
+        batch = self._event_batch(k, n)
         event_types = _strings(batch.event_type)
         events = Columns(
             "events",
@@ -248,6 +272,7 @@ class ChunkMaker:
                 "payload": _strings(batch.payload),
                 "source": _strings(batch.source),
                 "received_at": _timestamps(batch.received_at),
+                "user_id": batch.user_id,
             },
             n,
             clean=_CLEAN["events"],
@@ -268,22 +293,94 @@ class ChunkMaker:
             int(np.count_nonzero(done)),
             clean=_CLEAN["signals"],
         )
-        return events, signals
+        live = done & batch.platform
+        rows = np.flatnonzero(live)
+        pick = live.tolist()
+        created = _timestamps(batch.signal_created_at[live])
+        sales = Columns(
+            "sales_signals",
+            {
+                "id": list(map(str, (rows + k * CHUNK_ROWS + 1).tolist())),
+                "account_id": list(compress(batch.customer_id, pick)),
+                "user_id": list(compress(batch.user_id, pick)),
+                "event_type": list(compress(event_types, pick)),
+                "signal_type": [PLATFORM_SIGNAL_TYPES[str(t)] for t in compress(event_types, pick)],
+                "signal_score": _scores(batch.signal_score[live]),
+                "timestamp": _timestamps(batch.received_at[live]),
+                "processed_at": _timestamps(_milliseconds(batch.processed_at[live])),
+                "metadata": list(compress(batch.payload, pick)),
+                "created_at": created,
+                "updated_at": created,
+            },
+            len(rows),
+            clean=_CLEAN["sales_signals"],
+        )
+        return events, signals, sales
 
-    def stories(self) -> tuple[Columns, Columns, Columns]:
-        """The scripted customers, their events and the signals of the processed ones."""
+    def _event_batch(self, k: int, n: int) -> EventBatch:
+        s = self.scenario
+        return sample_events(
+            derive_rng(s.seed, "events", k),
+            n,
+            self.window,
+            seed=s.seed,
+            n_customers=s.customers,
+            mix=self._mix,
+            segment_shares=s.segment_shares,
+            locale_shares=s.locale_shares,
+            activity_exponent=s.activity_skew,
+            trend=s.trend,
+            unprocessed_share=1.0 - s.processed_share,
+        )
+
+    def platform_events(self, k: int) -> PlatformEvents:
+        """The events of the platform's six types among events ``k * CHUNK_ROWS`` onwards (the same events
+        :meth:`events` makes, processed or not)."""
+        s = self.scenario
+        n = min(CHUNK_ROWS, s.events - k * CHUNK_ROWS)
+        batch = self._event_batch(k, n)
+        rows = np.flatnonzero(batch.platform)
+        pick = batch.platform.tolist()
+        return PlatformEvents(
+            account_id=list(compress(batch.customer_id, pick)),
+            user_id=[str(user) for user in compress(batch.user_id, pick)],
+            event_type=[str(t) for t in batch.event_type[batch.platform].tolist()],
+            timestamp=batch.received_at[batch.platform].astype("datetime64[ms]"),
+            metadata=list(compress(batch.payload, pick)),
+            index=(rows + k * CHUNK_ROWS).astype(np.int64),
+        )
+
+    def story_platform_events(self) -> PlatformEvents:
+        """The stories' events of the platform's six types (as :meth:`stories` makes them)."""
+        _, events, _, _ = self.stories()
+        v = events.values
+        first = self.scenario.events
+        rows = [i for i, event_type in enumerate(v["event_type"]) if event_type in PLATFORM_SIGNAL_TYPES]
+        return PlatformEvents(
+            account_id=[str(v["customer_id"][i]) for i in rows],
+            user_id=[str(v["user_id"][i]) for i in rows],
+            event_type=[str(v["event_type"][i]) for i in rows],
+            timestamp=np.array([str(v["received_at"][i]) for i in rows], dtype="datetime64[ms]"),
+            metadata=[str(v["payload"][i]) for i in rows],
+            index=np.array([first + i for i in rows], dtype=np.int64),
+        )
+
+    def stories(self) -> tuple[Columns, Columns, Columns, Columns]:
+        """The scripted customers, their events, the signals of the processed ones and their ``sales_signals``."""
         s = self.scenario
         rng = derive_rng(s.seed, "stories")
         customers: dict[str, list[Value]] = {c: [] for c in _CUSTOMER_FIELDS}
-        events: dict[str, list[Value]] = {c: [] for c in _EVENT_FIELDS}
-        signals: dict[str, list[Value]] = {c: [] for c in _SIGNAL_FIELDS}
+        out = _StoryRows(
+            {c: [] for c in _EVENT_FIELDS}, {c: [] for c in _SIGNAL_FIELDS}, {c: [] for c in SALES_SIGNAL_COLUMNS}
+        )
         for story in s.stories:
             currency = self._story_customer(story, rng, customers)
-            self._story_events(story, currency, rng, events, signals)
+            self._story_events(story, currency, rng, out)
         return (
             Columns("customers", customers, len(customers["customer_id"])),
-            Columns("events", events, len(events["id"])),
-            Columns("signals", signals, len(signals["id"])),
+            Columns("events", out.events, len(out.events["id"])),
+            Columns("signals", out.signals, len(out.signals["id"])),
+            Columns("sales_signals", out.sales, len(out.sales["id"])),
         )
 
     def _story_customer(self, story: Story, rng: np.random.Generator, out: dict[str, list[Value]]) -> str:
@@ -319,26 +416,28 @@ class ChunkMaker:
             out[column].append(value)
         return str(traits.currency[0])
 
-    def _story_events(
-        self,
-        story: Story,
-        currency: str,
-        rng: np.random.Generator,
-        events: dict[str, list[Value]],
-        signals: dict[str, list[Value]],
-    ) -> None:
+    def _story_events(self, story: Story, currency: str, rng: np.random.Generator, out: _StoryRows) -> None:
         spec = story.customer
+        account = story_account_number(spec.customer_id)
+        owner, team = account_teams(
+            self.scenario.seed, [account], np.array([SEGMENTS.index(spec.segment)]), user_count(self.scenario.customers)
+        )
+        events, signals, sales = out.events, out.signals, out.sales
         for scripted in story.events:
+            platform = scripted.type in PLATFORM_SIGNAL_TYPES
             for received in scripted.timestamps(self.window.start):
                 payload = make_payload(scripted.type, rng, segment=spec.segment, currency=currency)
                 payload.update(scripted.payload)
                 event_id, signal_id = sample_uuids(rng, 2)
+                user = user_ids([owner[0] + int(rng.integers(0, team[0])) if platform else 0])[0]
+                metadata = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
                 events["id"].append(event_id)
                 events["event_type"].append(scripted.type)
                 events["customer_id"].append(spec.customer_id)
-                events["payload"].append(json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
+                events["payload"].append(metadata)
                 events["source"].append("api")
                 events["received_at"].append(_text_time(received))
+                events["user_id"].append(user)
                 lag = sample_processing_lag(rng, 1)[0].astype("timedelta64[us]").astype(int)
                 processed_at = received + timedelta(microseconds=int(lag))
                 created_at = processed_at + timedelta(milliseconds=int(rng.integers(1, 50)))
@@ -352,6 +451,41 @@ class ChunkMaker:
                 signals["processed_at"].append(_text_time(processed_at))
                 signals["created_at"].append(_text_time(created_at))
                 signals["event_id"].append(event_id)
+                if platform:
+                    signal_type, score = platform_signal(scripted.type, payload)
+                    sales["id"].append(str(self.scenario.events + len(events["id"])))  # its event's place + 1
+                    sales["account_id"].append(spec.customer_id)
+                    sales["user_id"].append(user)
+                    sales["event_type"].append(scripted.type)
+                    sales["signal_type"].append(signal_type)
+                    sales["signal_score"].append(score_text(score))
+                    sales["timestamp"].append(_text_time(received))
+                    sales["processed_at"].append(
+                        _text_time(processed_at.replace(microsecond=processed_at.microsecond // 1000 * 1000))
+                    )
+                    sales["metadata"].append(metadata)
+                    sales["created_at"].append(_text_time(created_at))
+                    sales["updated_at"].append(_text_time(created_at))
+
+
+@dataclass(frozen=True)
+class _StoryRows:
+    """The stories' rows as they are made, per table."""
+
+    events: dict[str, list[Value]]
+    signals: dict[str, list[Value]]
+    sales: dict[str, list[Value]]
+
+
+def _scores(values: npt.NDArray[np.float64]) -> list[Value]:
+    """``DECIMAL(3, 2)`` text of each score (the scores are already the worker's two-decimal values)."""
+    return list(map("{:.2f}".format, values.tolist()))
+
+
+def _milliseconds(values: npt.NDArray[np.datetime64]) -> npt.NDArray[np.datetime64]:
+    """Times cut to the millisecond, as a JavaScript ``Date`` holds them."""
+    micros = values.astype("datetime64[us]").astype(np.int64)
+    return (micros - micros % 1000).astype("datetime64[us]")
 
 
 def _text_time(value: datetime) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from multiprocessing.pool import AsyncResult, Pool
 from typing import Literal
 
-from .._defaults import DEFAULT_BATCH_ROWS
+from .._defaults import DEFAULT_BATCH_ROWS, TABLE_ORDER
 from ..scenarios import Scenario
 from ._formats import Formatter, formatter
 from ._generate import CHUNK_ROWS, ChunkMaker, Columns, chunk_count
@@ -223,8 +223,8 @@ def run_task(task: Task) -> list[Piece]:
     elif task.kind == "events":
         for k in range(task.first, task.stop):
             chunks.extend(maker.events(k))
-        # All events of the batch go out before its signals: two COPY statements per batch, not per chunk.
-        chunks.sort(key=lambda c: c.table == "signals")
+        # All events of the batch go out before its signals: one COPY statement per table and batch, not per chunk.
+        chunks.sort(key=lambda c: TABLE_ORDER.index(c.table))
     else:
         chunks = list(maker.stories())
     return _format(chunks)

@@ -1,4 +1,4 @@
-"""The three tables as the generator writes them: column names and what kind of value each holds."""
+"""The tables as the generator writes them: column names and what kind of value each holds."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .._defaults import TABLE_ORDER
-from ..model import CUSTOMER_COLUMNS, EVENT_COLUMNS, SIGNAL_COLUMNS
+from ..model import CUSTOMER_COLUMNS, EVENT_COLUMNS, SALES_SIGNAL_COLUMNS, SIGNAL_COLUMNS
 
 __all__ = ["TABLES", "TABLE_ORDER", "Kind", "TableSpec"]
 
@@ -43,6 +43,19 @@ TABLES: dict[str, TableSpec] = {
             "processed_at": "timestamp",
             "created_at": "timestamp",
             "event_id": "uuid",
+        },
+    ),
+    "sales_signals": _spec(
+        "sales_signals",
+        SALES_SIGNAL_COLUMNS,
+        {
+            "id": "number",
+            "signal_score": "number",
+            "timestamp": "timestamp",
+            "processed_at": "timestamp",
+            "metadata": "json",
+            "created_at": "timestamp",
+            "updated_at": "timestamp",
         },
     ),
 }

@@ -166,7 +166,8 @@ def _export_json(report: ExportReport, scenario: Scenario) -> dict[str, Any]:
     "--out",
     type=click.Path(path_type=Path),
     required=True,
-    help="A file for sql; a folder for csv and jsonl (one file per table).",
+    help="A file for sql; a folder for csv and jsonl (one file per table) and es-bulk (sales-signals.ndjson and "
+    "its mapping).",
 )
 @_scenario_options
 @json_option
@@ -182,13 +183,15 @@ def export_command(
     batch_rows: int,
     as_json: bool,
 ) -> None:
-    """Write SCENARIO's data to files: CSV, JSON lines, or SQL (plain multi-row INSERTs).
+    """Write SCENARIO's data to files: CSV, JSON lines, SQL (plain multi-row INSERTs), or the Elasticsearch
+    _bulk NDJSON of sales_signals (the documents the platform's worker indexes, with the index mapping).
 
     \b
     Examples:
       sspp-seed export smoke --format sql --out sql/seed.sql
       sspp-seed export demo --format csv --out ./demo-csv
       sspp-seed export load-100k --format jsonl --out ./jsonl --workers 2
+      sspp-seed export demo --format es-bulk --out ./demo-es
     """
     from ..export import export_scenario
 
@@ -199,7 +202,8 @@ def export_command(
     def render(console: Console) -> None:
         table = make_table(["table", "rows", "file"])
         for name in TABLE_ORDER:
-            table.add_row(name, f"{report.rows[name]:,}", str(report.files[name]))
+            if name in report.files:
+                table.add_row(name, f"{report.rows[name]:,}", str(report.files[name]))
         console.print(table)
         console.print(f"wrote {report.bytes_written / 1e6:,.1f} MB of {fmt}")
 

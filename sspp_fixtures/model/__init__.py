@@ -26,6 +26,14 @@ from ._customers import (
     sample_segments,
 )
 from ._events import EventBatch, sample_event_types, sample_events, sample_sources
+from ._journeys import (
+    STAGE_REACH,
+    account_reach,
+    account_teams,
+    story_account_number,
+    user_count,
+    user_ids,
+)
 from ._payloads import (
     SIGNAL_EVENT_FIELDS,
     SIGNAL_MODEL,
@@ -56,7 +64,17 @@ from ._platform import (
 )
 from ._pools import LocalePool, Pools, PoolSizes, build_pools, pool_checksum
 from ._random import derive_rng, hashed_uniforms, sample_uuids
-from ._rows import COLUMN_LIMITS, CUSTOMER_COLUMNS, EVENT_COLUMNS, SIGNAL_COLUMNS, Customer, Event, Signal
+from ._rows import (
+    COLUMN_LIMITS,
+    CUSTOMER_COLUMNS,
+    EVENT_COLUMNS,
+    SALES_SIGNAL_COLUMNS,
+    SIGNAL_COLUMNS,
+    Customer,
+    Event,
+    SalesSignal,
+    Signal,
+)
 from ._time import (
     HOURLY_WEIGHTS,
     WEEKDAY_WEIGHTS,
@@ -88,8 +106,10 @@ from ._vocab import (
     LIFECYCLE_STAGES,
     LOCALE_CODES,
     LOCALES,
+    OPTIONAL_PAYLOAD_FIELDS,
     PAYLOAD_SCHEMAS,
     PLANS,
+    PLATFORM_FUNNEL,
     PRODUCT_SLUGS,
     PRODUCTS,
     REGIONS,
@@ -130,10 +150,12 @@ __all__ = [
     "LIFECYCLE_STAGES",
     "LOCALES",
     "LOCALE_CODES",
+    "OPTIONAL_PAYLOAD_FIELDS",
     "PAYLOAD_SCHEMAS",
     "PLANS",
     "PLATFORM_BASE_SCORES",
     "PLATFORM_EVENT_TYPES",
+    "PLATFORM_FUNNEL",
     "PLATFORM_SIGNAL_TYPES",
     "PRODUCTS",
     "PRODUCT_SLUGS",
@@ -141,6 +163,7 @@ __all__ = [
     "RESPONSE_TIME_BONUS",
     "RESPONSE_TIME_KEY",
     "RESPONSE_TIME_LIMIT_HOURS",
+    "SALES_SIGNAL_COLUMNS",
     "SEGMENTS",
     "SEGMENT_QUANTITY",
     "SIGNAL_COLUMNS",
@@ -149,6 +172,7 @@ __all__ = [
     "SIGNAL_TYPES",
     "SITE_URL",
     "SOURCES",
+    "STAGE_REACH",
     "UNKNOWN_BASE_SCORE",
     "UNKNOWN_SIGNAL_TYPE",
     "USD_RATES",
@@ -166,8 +190,11 @@ __all__ = [
     "Pools",
     "Processing",
     "Product",
+    "SalesSignal",
     "Signal",
     "Window",
+    "account_reach",
+    "account_teams",
     "activity_weights",
     "build_pools",
     "company_names",
@@ -205,5 +232,8 @@ __all__ = [
     "sample_updated_at",
     "sample_uuids",
     "score_text",
+    "story_account_number",
     "to_datetime",
+    "user_count",
+    "user_ids",
 ]

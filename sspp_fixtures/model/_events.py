@@ -10,15 +10,19 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
 from uuid import UUID
 
 import numpy as np
 import numpy.typing as npt
 
 from ._customers import customer_ids, sample_active_customers, trait_codes, traits_of_codes
-from ._payloads import payloads_and_signals_of_codes
+from ._journeys import PLATFORM_STAGE_OF_CODE, order_journeys, sample_event_users, sample_stages, user_count, user_ids
+from ._payloads import payloads_signals_and_scores_of_codes
+from ._platform import platform_signal_type, score_text
 from ._random import categorical, sample_uuids
-from ._rows import Event, Signal
+from ._rows import Event, SalesSignal, Signal
 from ._time import Window, sample_processing, sample_timestamps, to_datetime
 from ._validate import check_shares, check_weights
 from ._vocab import (
@@ -28,6 +32,7 @@ from ._vocab import (
     DEFAULT_SEGMENT_SHARES,
     DEFAULT_SOURCE_WEIGHTS,
     EVENT_TYPE_NAMES,
+    PLATFORM_FUNNEL,
     SOURCES,
 )
 
@@ -50,10 +55,11 @@ def sample_sources(
 
 @dataclass(frozen=True, slots=True, eq=False)
 class EventBatch:
-    """Columns of ``events`` rows and of the ``signals`` derived from the processed ones.
+    """Columns of ``events`` rows and of the ``signals`` (and ``sales_signals``) derived from the processed ones.
 
     Event columns have one entry per event; ``signal_*`` columns too, meaningful where ``processed``
-    (:meth:`signals` yields only those).
+    (:meth:`signals` yields only those). ``platform`` marks the events of the platform's six types: those have a
+    ``user_id`` and, when processed, a ``sales_signals`` row scored ``signal_score``.
     """
 
     id: list[str]
@@ -68,6 +74,9 @@ class EventBatch:
     signal_data: list[str]
     processed_at: npt.NDArray[np.datetime64]
     signal_created_at: npt.NDArray[np.datetime64]
+    user_id: list[str | None]
+    platform: npt.NDArray[np.bool_]
+    signal_score: npt.NDArray[np.float64]
 
     def __len__(self) -> int:
         return len(self.id)
@@ -82,6 +91,7 @@ class EventBatch:
                 payload=json.loads(self.payload[i]),
                 source=str(self.source[i]),
                 received_at=to_datetime(self.received_at[i]),
+                user_id=self.user_id[i],
             )
 
     def signals(self) -> Iterator[Signal]:
@@ -95,6 +105,25 @@ class EventBatch:
                 processed_at=to_datetime(self.processed_at[i]),
                 created_at=to_datetime(self.signal_created_at[i]),
                 event_id=UUID(self.id[i]),
+            )
+
+    def sales_signals(self, first_id: int) -> Iterator[SalesSignal]:
+        """The ``sales_signals`` rows of the processed platform events; event ``i`` gets id ``first_id + i``."""
+        for i in np.flatnonzero(self.processed & self.platform).tolist():
+            processed_at = to_datetime(self.processed_at[i])
+            created_at = to_datetime(self.signal_created_at[i])
+            yield SalesSignal(
+                id=first_id + i,
+                account_id=self.customer_id[i],
+                user_id=str(self.user_id[i]),
+                event_type=str(self.event_type[i]),
+                signal_type=platform_signal_type(str(self.event_type[i])),
+                signal_score=Decimal(score_text(float(self.signal_score[i]))),
+                timestamp=to_datetime(self.received_at[i]),
+                processed_at=processed_at - timedelta(microseconds=processed_at.microsecond % 1000),
+                metadata=json.loads(self.payload[i]),
+                created_at=created_at,
+                updated_at=created_at,
             )
 
 
@@ -119,13 +148,37 @@ def sample_events(
     follow the customer's segment and currency (its traits, from ``seed``, as :func:`sample_customers` has them).
     """
     numbers = sample_active_customers(rng, n, n_customers, exponent=activity_exponent, seed=seed)
-    segments, locales = trait_codes(seed, numbers, segment_shares=segment_shares, locale_shares=locale_shares)
-    types = categorical(rng, n, check_shares("event_mix", mix, EVENT_TYPE_NAMES))  # as sample_event_types draws
-    received_at = sample_timestamps(
-        rng, n, window, utc_offsets=traits_of_codes(segments, locales).utc_offset, trend=trend
+    shares = check_shares("event_mix", mix, EVENT_TYPE_NAMES)
+    types = categorical(rng, n, shares)  # as sample_event_types draws
+    platform = tuple(float(shares[EVENT_TYPE_NAMES.index(name)]) for name in PLATFORM_FUNNEL)
+    family = sum(platform)
+    types, numbers = sample_stages(
+        rng,
+        seed,
+        types,
+        numbers,
+        n_customers=n_customers,
+        exponent=activity_exponent,
+        shares=tuple(share / family for share in platform) if family > 0 else platform,
     )
-    payloads, signal_data = payloads_and_signals_of_codes(rng, types, segments, locales)
+    segments, locales = trait_codes(seed, numbers, segment_shares=segment_shares, locale_shares=locale_shares)
+    offsets = traits_of_codes(segments, locales).utc_offset
+    received_at = sample_timestamps(rng, n, window, utc_offsets=offsets, trend=trend)
+    received_at = order_journeys(
+        rng,
+        seed,
+        types,
+        numbers,
+        received_at,
+        window,
+        utc_offsets=offsets,
+        n_customers=n_customers,
+        exponent=activity_exponent,
+        trend=trend,
+    )
+    payloads, signal_data, scores = payloads_signals_and_scores_of_codes(rng, types, segments, locales)
     processing = sample_processing(rng, received_at, window, unprocessed_share=unprocessed_share)
+    users = sample_event_users(rng, seed, numbers, segments, types, user_count(n_customers))
     return EventBatch(
         id=sample_uuids(rng, n),
         event_type=np.asarray(EVENT_TYPE_NAMES)[types],
@@ -139,4 +192,7 @@ def sample_events(
         signal_data=signal_data,
         processed_at=processing.processed_at,
         signal_created_at=processing.created_at,
+        user_id=user_ids(users),
+        platform=PLATFORM_STAGE_OF_CODE[types] >= 0,
+        signal_score=scores,
     )

@@ -20,6 +20,13 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import ScenarioError
+from ._platform import (
+    INTERACTION_COUNT_KEY,
+    PLATFORM_EVENT_TYPES,
+    RESPONSE_TIME_KEY,
+    is_platform_event_type,
+    platform_signal_score,
+)
 from ._random import _HEX_PAIRS, categorical
 from ._validate import check_choice
 from ._vocab import (
@@ -28,12 +35,14 @@ from ._vocab import (
     EVENT_TYPE_NAMES,
     EVENT_TYPES,
     LOCALES,
+    OPTIONAL_PAYLOAD_FIELDS,
     PAYLOAD_SCHEMAS,
     PLANS,
     PRODUCTS,
     SEGMENT_QUANTITY,
     SEGMENTS,
     USD_RATES,
+    EventType,
 )
 
 __all__ = [
@@ -55,7 +64,9 @@ _Columns = dict[str, _Array]
 
 SITE_URL: Final = "https://www.signalplatform.example"
 SIGNAL_MODEL: Final = "sspp-rules/1"
-# The payload fields each signal copies under "event", so a signal can be read without its event.
+# The payload fields each signal copies (at the top level of signal_data, beside the derived fields), so a signal
+# can be read without its event: signal_data->>'amount' of a purchase is its amount. None is named as a derived
+# field (signal, score, priority, action, value_usd, model): a test checks it.
 SIGNAL_EVENT_FIELDS: Final = {
     "page_view": ("path", "referrer", "duration_seconds"),
     "email_open": ("campaign", "clicked"),
@@ -66,8 +77,9 @@ SIGNAL_EVENT_FIELDS: Final = {
     "renewal": ("contract_id", "product", "term_months", "amount", "currency"),
     "upsell": ("product", "from_plan", "to_plan", "seats_added"),
     "webinar_attended": ("webinar_id", "minutes_attended", "asked_question"),
-    "support_ticket": ("ticket_id", "category", "priority"),
+    "support_ticket": ("ticket_id", "category"),  # its "priority" would shadow the signal's (the score has it)
     "churn_risk": ("risk_score", "reasons"),
+    **{name: tuple(PAYLOAD_SCHEMAS[name]) for name in PLATFORM_EVENT_TYPES},
 }
 _PRIORITIES: Final = ("low", "medium", "high")
 _ACTIONS: Final = {
@@ -81,6 +93,11 @@ _ACTIONS: Final = {
     "event_engagement": ("track", "add_to_nurture", "notify_sdr"),
     "support_risk": ("track", "notify_customer_success", "escalate_to_customer_success"),
     "churn_risk": ("track", "schedule_check_in", "escalate_to_customer_success"),
+    "outreach": ("track", "continue_sequence", "notify_sdr"),
+    "engagement": ("track", "continue_sequence", "notify_sdr"),
+    "high_engagement": ("continue_sequence", "notify_sdr", "notify_account_executive"),
+    "intent": ("notify_sdr", "prepare_meeting", "create_opportunity"),
+    "high_intent": ("notify_account_executive", "create_opportunity", "create_opportunity"),
 }
 
 
@@ -423,6 +440,115 @@ def _draw_churn_risk(d: _Draw) -> _Columns:
     }
 
 
+# The platform's outreach events: small metadata (the keys of the platform's own sample rows) and the two keys
+# the worker's scoring reads, present on a realistic share of events so both modifiers are earned.
+_OUTREACH_CAMPAIGNS: Final = _vocab(
+    "Q4 Outreach", "New Year", "Spring Pipeline", "Product Launch", "Webinar Follow-up", "Re-engagement",
+    "Enterprise ABM", "Trial Nurture",
+)  # fmt: skip
+_OUTREACH_CAMPAIGN_WEIGHTS: Final = _weights(20, 10, 14, 14, 12, 10, 8, 12)
+_LINKS: Final = _vocab("demo", "pricing", "case_study", "webinar", "docs", "calendar")
+_LINK_WEIGHTS: Final = _weights(30, 25, 15, 10, 10, 10)
+_CALL_OUTCOMES: Final = _vocab(
+    "no_answer", "voicemail", "connected", "interested", "not_interested", "callback_requested"
+)  # fmt: skip
+_CALL_OUTCOME_WEIGHTS: Final = _weights(30, 25, 15, 12, 10, 8)
+_MEETING_TYPES: Final = _vocab("discovery", "demo", "follow_up", "pricing_review", "technical_deep_dive")
+_MEETING_TYPE_WEIGHTS: Final = _weights(35, 30, 15, 12, 8)
+_MEETING_MINUTES: Final = np.array([15, 30, 45, 60], dtype=np.int64)
+_MEETING_MINUTE_WEIGHTS: Final = _weights(15, 50, 15, 20)
+
+
+@dataclass(frozen=True, slots=True)
+class _Modifiers:
+    """How often an event type carries each scored key, and how its values are spread.
+
+    ``response_hours`` is the median of a log-normal time to respond (the first modifier needs < 24 hours);
+    ``prior_interactions`` the mean number of earlier touches (the second needs more than 3 in all).
+    """
+
+    response_share: float
+    response_hours: float
+    response_sigma: float
+    count_share: float
+    prior_interactions: float
+
+
+_MODIFIERS: Final = {
+    "email_sent": _Modifiers(0.30, 18.0, 1.0, 0.55, 0.8),
+    "email_opened": _Modifiers(0.85, 5.0, 1.3, 0.60, 1.5),
+    "email_clicked": _Modifiers(0.85, 8.0, 1.2, 0.65, 2.2),
+    "call_made": _Modifiers(0.45, 20.0, 0.9, 0.70, 2.5),
+    "meeting_booked": _Modifiers(0.55, 30.0, 0.9, 0.80, 3.5),
+    "demo_completed": _Modifiers(0.35, 48.0, 0.8, 0.90, 5.0),
+}
+
+
+def _optional(present: npt.NDArray[np.bool_], values: _Array) -> npt.NDArray[np.object_]:
+    """``values`` where ``present``, None (the key is left out) elsewhere."""
+    result = np.full(len(present), None, dtype=object)
+    result[present] = values[present]
+    return result
+
+
+def _modifier_columns(d: _Draw, event_type: str) -> _Columns:
+    m = _MODIFIERS[event_type]
+    hours = np.exp(np.log(m.response_hours) + m.response_sigma * d.rng.standard_normal(d.m))
+    hours = np.round(np.clip(hours, 0.1, 720.0), 1)
+    interactions = 1 + d.rng.poisson(m.prior_interactions, size=d.m)
+    return {
+        RESPONSE_TIME_KEY: _optional(d.chance(m.response_share), hours.astype(object)),
+        INTERACTION_COUNT_KEY: _optional(d.chance(m.count_share), interactions.astype(object)),
+    }
+
+
+def _draw_email_sent(d: _Draw) -> _Columns:
+    return {
+        "campaign": d.pick(_OUTREACH_CAMPAIGNS, _OUTREACH_CAMPAIGN_WEIGHTS),
+        "sequence_step": np.minimum(1 + d.rng.geometric(0.45, size=d.m), 6).astype(np.int64),
+        **_modifier_columns(d, "email_sent"),
+    }
+
+
+def _draw_email_opened(d: _Draw) -> _Columns:
+    return {"campaign": d.pick(_OUTREACH_CAMPAIGNS, _OUTREACH_CAMPAIGN_WEIGHTS), **_modifier_columns(d, "email_opened")}
+
+
+def _draw_email_clicked(d: _Draw) -> _Columns:
+    return {
+        "campaign": d.pick(_OUTREACH_CAMPAIGNS, _OUTREACH_CAMPAIGN_WEIGHTS),
+        "link": d.pick(_LINKS, _LINK_WEIGHTS),
+        **_modifier_columns(d, "email_clicked"),
+    }
+
+
+def _draw_call_made(d: _Draw) -> _Columns:
+    outcomes = d.codes(_CALL_OUTCOME_WEIGHTS)
+    talked = outcomes >= 2  # connected and after: a conversation, not a ring or a voicemail
+    minutes = np.where(talked, d.log_normal_ints(9.0, 0.7, 2, 90), d.log_normal_ints(1.0, 0.3, 1, 2))
+    return {
+        "duration": minutes.astype(np.int64),
+        "outcome": _CALL_OUTCOMES[outcomes],
+        **_modifier_columns(d, "call_made"),
+    }
+
+
+def _draw_meeting_booked(d: _Draw) -> _Columns:
+    return {
+        "meeting_type": d.pick(_MEETING_TYPES, _MEETING_TYPE_WEIGHTS),
+        "duration": _MEETING_MINUTES[d.codes(_MEETING_MINUTE_WEIGHTS)],
+        **_modifier_columns(d, "meeting_booked"),
+    }
+
+
+def _draw_demo_completed(d: _Draw) -> _Columns:
+    return {
+        "attendees": np.minimum(1 + d.rng.poisson(np.where(d.segments == 2, 4.0, 1.5)), 25).astype(np.int64),
+        "duration": d.log_normal_ints(45.0, 0.25, 20, 120),
+        **_modifier_columns(d, "demo_completed"),
+    }
+
+
 def _isin(values: _Array, allowed: Sequence[str]) -> npt.NDArray[np.float64]:
     return np.isin(values.astype(str), np.asarray(allowed)).astype(np.float64)
 
@@ -508,6 +634,36 @@ def _score_churn_risk(c: _Columns) -> _Scored:
     return score + 0.2 * _capped(c["days_since_last_login"], 90.0) + 0.1 * low_usage, {}
 
 
+def _platform_scores(event_type: str) -> Callable[[_Columns], _Scored]:
+    """The worker's score of each row (see :mod:`._platform`): the scored keys are the generator's positive
+    numbers, so "set" is "present"; each of the four combinations is scored once by the rules themselves."""
+    table = np.array(
+        [
+            [
+                platform_signal_score(
+                    event_type,
+                    {RESPONSE_TIME_KEY: 1.0 if quick else None, INTERACTION_COUNT_KEY: 9 if many else None},
+                )
+                for many in (False, True)
+            ]
+            for quick in (False, True)
+        ]
+    )
+
+    def score(c: _Columns) -> _Scored:
+        hours, counts = c[RESPONSE_TIME_KEY], c[INTERACTION_COUNT_KEY]
+        quick = np.array([h is not None and 0 < h < 24 for h in hours.tolist()], dtype=np.intp)
+        many = np.array([n is not None and n > 3 for n in counts.tolist()], dtype=np.intp)
+        return np.asarray(table[quick, many], dtype=np.float64), {}
+
+    return score
+
+
+_SCORES: Final[dict[str, Callable[[_Columns], _Scored]]] = {
+    name: _platform_scores(name) for name in PLATFORM_EVENT_TYPES
+}
+
+
 @dataclass(frozen=True, slots=True)
 class _Kind:
     """How one event type is drawn, scored and rendered."""
@@ -515,28 +671,44 @@ class _Kind:
     name: str
     signal: str
     fields: tuple[tuple[str, type], ...]
+    optional: frozenset[str]
     draw: Callable[[_Draw], _Columns]
     score: Callable[[_Columns], _Scored]
     payload_template: str
     event_fields: tuple[str, ...]
 
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.fields if name not in self.optional)
 
-def _template(fields: Sequence[str]) -> str:
-    return "{" + ",".join(f'"{name}":%s' for name in fields) + "}"
 
-
-_KINDS: Final = {
-    event_type.name: _Kind(
-        name=event_type.name,
-        signal=event_type.signal,
-        fields=tuple(PAYLOAD_SCHEMAS[event_type.name].items()),
-        draw=globals()[f"_draw_{event_type.name}"],
-        score=globals()[f"_score_{event_type.name}"],
-        payload_template=_template(tuple(PAYLOAD_SCHEMAS[event_type.name])),
-        event_fields=SIGNAL_EVENT_FIELDS[event_type.name],
+def _members(fields: Sequence[str], optional: frozenset[str]) -> str:
+    """``"a":%s,"b":%s%s``: a slot per field, an optional field's slot holding its whole ``,"key":value`` or
+    nothing (optional fields come after the required ones)."""
+    return ",".join(f'"{name}":%s' for name in fields if name not in optional) + "%s" * sum(
+        name in optional for name in fields
     )
-    for event_type in EVENT_TYPES
-}
+
+
+def _kind(event_type: EventType) -> _Kind:
+    name = event_type.name
+    optional = OPTIONAL_PAYLOAD_FIELDS[name]
+    fields = tuple(PAYLOAD_SCHEMAS[name].items())
+    if any(field in optional for field, _ in fields[: len(fields) - len(optional)]):
+        raise AssertionError(f"{name}: optional payload fields must come last")  # a vocabulary mistake
+    return _Kind(
+        name=name,
+        signal=event_type.signal,
+        fields=fields,
+        optional=optional,
+        draw=globals()[f"_draw_{name}"],
+        score=_SCORES.get(name) or globals()[f"_score_{name}"],
+        payload_template="{" + _members(tuple(PAYLOAD_SCHEMAS[name]), optional) + "}",
+        event_fields=SIGNAL_EVENT_FIELDS[name],
+    )
+
+
+_KINDS: Final = {event_type.name: _kind(event_type) for event_type in EVENT_TYPES}
 
 
 #: JSON text of the integers 0..9999 and of false/true: rendering a drawn number is a lookup, not a ``str()``.
@@ -650,10 +822,27 @@ def _draw_coded(
     return groups
 
 
+def _optional_fragments(name: str, kind: type, values: _Array) -> list[str]:
+    """``,"name":value`` of each row holding a value, ``""`` where the key is left out."""
+    present = np.flatnonzero([value is not None for value in values.tolist()])
+    texts = [""] * len(values)
+    if len(present):
+        dtype = np.float64 if kind is float else np.int64 if kind is int else object
+        head = "," + _encode(name) + ":"
+        for row, text in zip(present.tolist(), _fragments(kind, values[present].astype(dtype)), strict=True):
+            texts[row] = head + text
+    return texts
+
+
 def _payload_texts(group: _Group) -> tuple[list[str], dict[str, list[str]]]:
-    fragments = {name: _fragments(kind, group.columns[name]) for name, kind in group.kind.fields}
-    template = group.kind.payload_template
-    return list(map(template.__mod__, zip(*fragments.values(), strict=True))), fragments
+    kind = group.kind
+    fragments = {
+        name: _optional_fragments(name, field_kind, group.columns[name])
+        if name in kind.optional
+        else _fragments(field_kind, group.columns[name])
+        for name, field_kind in kind.fields
+    }
+    return list(map(kind.payload_template.__mod__, zip(*fragments.values(), strict=True))), fragments
 
 
 def _priorities(raw: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.intp]]:
@@ -679,26 +868,29 @@ _PRIORITY_JSON: Final = _objects([_encode(p) for p in _PRIORITIES])
 _ACTION_JSON: Final = {signal: _objects([_encode(a) for a in actions]) for signal, actions in _ACTIONS.items()}
 
 
-def _signal_texts(group: _Group, payload_fragments: Mapping[str, list[str]]) -> list[str]:
+def _signal_texts(
+    group: _Group, payload_fragments: Mapping[str, list[str]]
+) -> tuple[list[str], npt.NDArray[np.float64]]:
     kind = group.kind
     scores, priorities, extras = _signal_arrays(kind, group.columns)
     template = (
-        '{"signal":'
+        "{"
+        + _members(kind.event_fields, kind.optional)
+        + ',"signal":'
         + _encode(kind.signal).replace("%", "%%")
         + ',"score":%s'
         + "".join(f',"{name}":%s' for name in extras)
         + ',"model":'
         + _encode(SIGNAL_MODEL).replace("%", "%%")
-        + ',"event":'
-        + _template(kind.event_fields)
         + "}"
     )
     columns = [
+        *(payload_fragments[name] for name in kind.event_fields if name not in kind.optional),
+        *(payload_fragments[name] for name in kind.event_fields if name in kind.optional),
         _signal_heads(kind.signal, scores, priorities),
         *(list(map(repr, values.tolist())) for values in extras.values()),
-        *(payload_fragments[name] for name in kind.event_fields),
     ]
-    return list(map(template.__mod__, zip(*columns, strict=True)))
+    return list(map(template.__mod__, zip(*columns, strict=True))), scores
 
 
 def make_payloads_json(
@@ -721,29 +913,32 @@ def make_payloads_and_signals_json(
 ) -> tuple[list[str], list[str]]:
     """Payload JSON and the derived ``signal_data`` JSON of each event (same draws as :func:`make_payloads_json`)."""
     groups, n = _draw_groups(rng, event_types, segments, currencies)
-    return _payload_and_signal_texts(groups, n)
+    payloads, signals, _ = _payload_and_signal_texts(groups, n)
+    return payloads, signals
 
 
-def payloads_and_signals_of_codes(
+def payloads_signals_and_scores_of_codes(
     rng: np.random.Generator,
     type_codes: npt.NDArray[np.intp],
     segment_codes: npt.NDArray[np.intp],
     locale_codes: npt.NDArray[np.intp],
-) -> tuple[list[str], list[str]]:
+) -> tuple[list[str], list[str], npt.NDArray[np.float64]]:
     """:func:`make_payloads_and_signals_json` of codes (``EVENT_TYPE_NAMES``, ``SEGMENTS``, ``LOCALE_CODES``
-    indices; the currency is the locale's), with the same draws: for the bulk generator (package-internal)."""
+    indices; the currency is the locale's), with the same draws, and each row's signal score: for the bulk
+    generator (package-internal)."""
     groups = _draw_coded(rng, type_codes, segment_codes, _LOCALE_CURRENCY[locale_codes])
     return _payload_and_signal_texts(groups, len(type_codes))
 
 
-def _payload_and_signal_texts(groups: list[_Group], n: int) -> tuple[list[str], list[str]]:
+def _payload_and_signal_texts(groups: list[_Group], n: int) -> tuple[list[str], list[str], npt.NDArray[np.float64]]:
     payloads = np.empty(n, dtype=object)
     signals = np.empty(n, dtype=object)
+    scores = np.zeros(n, dtype=np.float64)
     for group in groups:
         texts, fragments = _payload_texts(group)
         payloads[group.rows] = texts
-        signals[group.rows] = _signal_texts(group, fragments)
-    return list(payloads.tolist()), list(signals.tolist())
+        signals[group.rows], scores[group.rows] = _signal_texts(group, fragments)
+    return list(payloads.tolist()), list(signals.tolist()), scores
 
 
 def make_payloads(
@@ -755,7 +950,11 @@ def make_payloads(
     for group in groups:
         names = [name for name, _ in group.kind.fields]
         values = [group.columns[name].tolist() for name in names]
-        result[group.rows] = [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+        optional = group.kind.optional
+        result[group.rows] = [
+            {name: value for name, value in zip(names, row, strict=True) if value is not None or name not in optional}
+            for row in zip(*values, strict=True)
+        ]
     return list(result.tolist())
 
 
@@ -797,25 +996,35 @@ def _column(field: str, kind: type, value: Any) -> _Array:
 
 
 def derive_signal_data(event_type: str, payload: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``signal_data`` the worker writes for an event: signal name, score in [0, 1], priority, action,
-    money in USD where the event carries an amount, and the event's key fields. Pure and deterministic.
+    """The ``signal_data`` the worker writes for an event: the event's key fields, then the signal name, score
+    in [0, 1], priority, action, money in USD where the event carries an amount, and the rules' version.
+
+    Pure and deterministic. The platform's six event types are scored by the platform worker's rules
+    (:func:`~sspp_fixtures.model.platform_signal_score`), whatever JSON their metadata holds.
     """
     kind = _KINDS[check_choice("event_type", event_type, EVENT_TYPE_NAMES)]
-    missing = [name for name, _ in kind.fields if name not in payload]
+    missing = [name for name in kind.required if name not in payload]
     if missing:
         raise ScenarioError(
             f"payload: a {event_type} payload needs {', '.join(missing)}",
-            hint=f"Give the payload every field of its schema: {', '.join(name for name, _ in kind.fields)}.",
+            hint=f"Give the payload every field of its schema: {', '.join(kind.required)}.",
             field=f"payload.{missing[0]}",
         )
-    columns = {name: _column(name, field_kind, payload[name]) for name, field_kind in kind.fields}
-    scores, priorities, extras = _signal_columns(kind, columns)
+    fields = {name: payload[name] for name in kind.event_fields if name in payload}
+    if is_platform_event_type(event_type):
+        scores, priorities = _priorities(np.array([platform_signal_score(event_type, payload)]))
+        extras: dict[str, list[float]] = {}
+    else:
+        columns = {name: _column(name, field_kind, payload[name]) for name, field_kind in kind.fields}
+        score_list, priority_list, extras = _signal_columns(kind, columns)
+        scores, priorities = np.array(score_list), np.array(priority_list, dtype=np.intp)
+    priority = int(priorities[0])
     return {
+        **fields,
         "signal": kind.signal,
-        "score": scores[0],
-        "priority": _PRIORITIES[priorities[0]],
-        "action": _ACTIONS[kind.signal][priorities[0]],
+        "score": float(scores[0]),
+        "priority": _PRIORITIES[priority],
+        "action": _ACTIONS[kind.signal][priority],
         **{name: values[0] for name, values in extras.items()},
         "model": SIGNAL_MODEL,
-        "event": {name: payload[name] for name in kind.event_fields},
     }

@@ -16,6 +16,7 @@ import numpy.typing as npt
 from ..errors import ScenarioError
 
 __all__ = [
+    "affine_inverse",
     "affine_permutation",
     "categorical",
     "categorical_from_uniforms",
@@ -70,19 +71,33 @@ def categorical(rng: np.random.Generator, n: int, probabilities: npt.NDArray[np.
     return categorical_from_uniforms(rng.random(n), probabilities)
 
 
-def affine_permutation(indices: npt.ArrayLike, size: int, seed: int, stream: str) -> npt.NDArray[np.int64]:
-    """A permutation of ``range(size)`` applied to ``indices``, computed per index (no table of ``size``)."""
+def _affine(size: int, seed: int, stream: str) -> tuple[int, int]:
     if size <= 0:
         raise ScenarioError(f"{stream}: size must be > 0, got {size}", field=stream, value=size)
     key = stream_key(seed, stream, size)
     multiplier = key % size or 1
     while math.gcd(multiplier, size) != 1:
         multiplier = multiplier % size + 1
-    offset = (key >> 32) % size
+    return multiplier, (key >> 32) % size
+
+
+def affine_permutation(indices: npt.ArrayLike, size: int, seed: int, stream: str) -> npt.NDArray[np.int64]:
+    """A permutation of ``range(size)`` applied to ``indices``, computed per index (no table of ``size``)."""
+    multiplier, offset = _affine(size, seed, stream)
     array = np.asarray(indices, dtype=np.int64)
     if size < (1 << 31):
         return (array * multiplier + offset) % size
     return np.array([(int(i) * multiplier + offset) % size for i in array.tolist()], dtype=np.int64)
+
+
+def affine_inverse(values: npt.ArrayLike, size: int, seed: int, stream: str) -> npt.NDArray[np.int64]:
+    """The indices :func:`affine_permutation` maps to ``values`` (its inverse)."""
+    multiplier, offset = _affine(size, seed, stream)
+    inverse = pow(multiplier, -1, size) if size > 1 else 0
+    array = np.asarray(values, dtype=np.int64)
+    if size < (1 << 31):
+        return ((array - offset) % size * inverse) % size
+    return np.array([(int(v) - offset) * inverse % size for v in array.tolist()], dtype=np.int64)
 
 
 # Byte b as its two lowercase hex digits, in memory order (a uint16 whose bytes are the digits).

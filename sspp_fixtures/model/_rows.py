@@ -9,15 +9,29 @@ from types import MappingProxyType
 from typing import Any, ClassVar, Final
 from uuid import UUID
 
-__all__ = ["COLUMN_LIMITS", "CUSTOMER_COLUMNS", "EVENT_COLUMNS", "SIGNAL_COLUMNS", "Customer", "Event", "Signal"]
+__all__ = [
+    "COLUMN_LIMITS",
+    "CUSTOMER_COLUMNS",
+    "EVENT_COLUMNS",
+    "SALES_SIGNAL_COLUMNS",
+    "SIGNAL_COLUMNS",
+    "Customer",
+    "Event",
+    "SalesSignal",
+    "Signal",
+]
 
 CUSTOMER_COLUMNS: Final = (
     "customer_id", "name", "contact_name", "contact_email", "phone", "industry", "segment", "region",
     "country", "locale", "lifecycle_stage", "annual_value", "created_at", "updated_at",
 )  # fmt: skip
-EVENT_COLUMNS: Final = ("id", "event_type", "customer_id", "payload", "source", "received_at")
+EVENT_COLUMNS: Final = ("id", "event_type", "customer_id", "payload", "source", "received_at", "user_id")
 SIGNAL_COLUMNS: Final = (
     "id", "event_type", "customer_id", "signal_data", "processed_at", "created_at", "event_id",
+)  # fmt: skip
+SALES_SIGNAL_COLUMNS: Final = (
+    "id", "account_id", "user_id", "event_type", "signal_type", "signal_score", "timestamp", "processed_at",
+    "metadata", "created_at", "updated_at",
 )  # fmt: skip
 
 # Character limits of the text columns (VARCHAR(n), CHAR(n)) per table, as in sql/migrations.
@@ -29,8 +43,11 @@ COLUMN_LIMITS: Final = MappingProxyType(
                 "industry": 50, "segment": 20, "region": 20, "country": 2, "locale": 10, "lifecycle_stage": 20,
             }
         ),
-        "events": MappingProxyType({"event_type": 50, "customer_id": 100, "source": 50}),
+        "events": MappingProxyType({"event_type": 50, "customer_id": 100, "source": 50, "user_id": 255}),
         "signals": MappingProxyType({"event_type": 50, "customer_id": 100}),
+        "sales_signals": MappingProxyType(
+            {"account_id": 255, "user_id": 255, "event_type": 100, "signal_type": 100}
+        ),
     }
 )  # fmt: skip
 
@@ -63,7 +80,8 @@ class Customer:
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """A row of ``events``: one event as the API received it (``received_at`` is naive UTC)."""
+    """A row of ``events``: one event as the API received it (``received_at`` is naive UTC); ``user_id`` is the
+    user (sales rep) who acted, for the platform's event types."""
 
     COLUMNS: ClassVar[tuple[str, ...]] = EVENT_COLUMNS
 
@@ -73,6 +91,7 @@ class Event:
     payload: dict[str, Any]
     source: str
     received_at: datetime
+    user_id: str | None = None
 
     def as_row(self) -> tuple[Any, ...]:
         """The values in column order, as a loader writes them."""
@@ -92,6 +111,33 @@ class Signal:
     processed_at: datetime | None
     created_at: datetime | None
     event_id: UUID | None
+
+    def as_row(self) -> tuple[Any, ...]:
+        """The values in column order, as a loader writes them."""
+        return tuple(getattr(self, column) for column in self.COLUMNS)
+
+
+@dataclass(frozen=True, slots=True)
+class SalesSignal:
+    """A row of ``sales_signals``: what the platform's worker stored for one event of its six types.
+
+    ``account_id`` is the customer's id, ``timestamp`` the event's time, ``metadata`` the event's metadata;
+    ``signal_type`` and ``signal_score`` follow the worker's rules (times are naive UTC).
+    """
+
+    COLUMNS: ClassVar[tuple[str, ...]] = SALES_SIGNAL_COLUMNS
+
+    id: int
+    account_id: str
+    user_id: str
+    event_type: str
+    signal_type: str
+    signal_score: Decimal
+    timestamp: datetime
+    processed_at: datetime
+    metadata: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
 
     def as_row(self) -> tuple[Any, ...]:
         """The values in column order, as a loader writes them."""

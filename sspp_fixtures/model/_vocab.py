@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
+from ._platform import INTERACTION_COUNT_KEY, PLATFORM_EVENT_TYPES, PLATFORM_SIGNAL_TYPES, RESPONSE_TIME_KEY
+
 __all__ = [
     "ACTIVITY_EXPONENT",
     "ANNUAL_VALUE_LIMIT",
@@ -29,8 +31,10 @@ __all__ = [
     "LIFECYCLE_STAGES",
     "LOCALES",
     "LOCALE_CODES",
+    "OPTIONAL_PAYLOAD_FIELDS",
     "PAYLOAD_SCHEMAS",
     "PLANS",
+    "PLATFORM_FUNNEL",
     "PRODUCTS",
     "PRODUCT_SLUGS",
     "REGIONS",
@@ -189,24 +193,35 @@ PRODUCTS: Final = (
 PRODUCT_SLUGS: Final = tuple(product.slug for product in PRODUCTS)
 PLANS: Final = ("starter", "professional", "business", "enterprise")
 
-# Default shares sum to 1; the top of the funnel is far the most common.
+# Default shares sum to 1; the top of the funnel is far the most common. The last six are the platform's own
+# event types (the only ones its API accepts): a sales team's outreach, from the first email to a demo.
 EVENT_TYPES: Final = (
-    EventType("page_view", 0.590, "web_engagement", "a page of the vendor's site was viewed"),
-    EventType("email_open", 0.180, "email_engagement", "a marketing email was opened"),
-    EventType("inquiry", 0.060, "buying_intent", "a question came in through a form, email, chat or phone"),
-    EventType("demo_request", 0.035, "buying_intent", "a demo was requested"),
-    EventType("trial_signup", 0.020, "product_qualified_lead", "a trial was started"),
-    EventType("purchase", 0.012, "closed_won", "an order was placed"),
-    EventType("renewal", 0.008, "retention", "a contract was renewed"),
-    EventType("upsell", 0.005, "expansion", "a customer moved to a bigger plan or added seats"),
-    EventType("webinar_attended", 0.030, "event_engagement", "a webinar was attended"),
-    EventType("support_ticket", 0.050, "support_risk", "a support ticket was opened"),
-    EventType("churn_risk", 0.010, "churn_risk", "the health model flagged the account"),
+    EventType("page_view", 0.400, "web_engagement", "a page of the vendor's site was viewed"),
+    EventType("email_open", 0.120, "email_engagement", "a marketing email was opened"),
+    EventType("inquiry", 0.045, "buying_intent", "a question came in through a form, email, chat or phone"),
+    EventType("demo_request", 0.025, "buying_intent", "a demo was requested"),
+    EventType("trial_signup", 0.015, "product_qualified_lead", "a trial was started"),
+    EventType("purchase", 0.010, "closed_won", "an order was placed"),
+    EventType("renewal", 0.006, "retention", "a contract was renewed"),
+    EventType("upsell", 0.004, "expansion", "a customer moved to a bigger plan or added seats"),
+    EventType("webinar_attended", 0.020, "event_engagement", "a webinar was attended"),
+    EventType("support_ticket", 0.035, "support_risk", "a support ticket was opened"),
+    EventType("churn_risk", 0.008, "churn_risk", "the health model flagged the account"),
+    EventType("email_sent", 0.140, PLATFORM_SIGNAL_TYPES["email_sent"], "a sales rep emailed the account"),
+    EventType("email_opened", 0.070, PLATFORM_SIGNAL_TYPES["email_opened"], "the account opened a rep's email"),
+    EventType("email_clicked", 0.040, PLATFORM_SIGNAL_TYPES["email_clicked"], "the account clicked a rep's link"),
+    EventType("call_made", 0.032, PLATFORM_SIGNAL_TYPES["call_made"], "a sales rep called the account"),
+    EventType(
+        "meeting_booked", 0.018, PLATFORM_SIGNAL_TYPES["meeting_booked"], "a meeting with the account was booked"
+    ),
+    EventType("demo_completed", 0.012, PLATFORM_SIGNAL_TYPES["demo_completed"], "a demo was given to the account"),
 )
 EVENT_TYPE_NAMES: Final = tuple(event_type.name for event_type in EVENT_TYPES)
 DEFAULT_EVENT_MIX: Final = MappingProxyType({event_type.name: event_type.weight for event_type in EVENT_TYPES})
 # The acquisition funnel, widest first: each step is rarer than the one before.
 FUNNEL: Final = ("page_view", "email_open", "inquiry", "demo_request", "trial_signup", "purchase")
+# The sales team's funnel (the platform's event types), first touch first: each step is rarer than the one before.
+PLATFORM_FUNNEL: Final = PLATFORM_EVENT_TYPES
 SIGNAL_TYPES: Final = tuple(dict.fromkeys(event_type.signal for event_type in EVENT_TYPES))
 
 # The keys and JSON types of each event type's payload, in the order they are written.
@@ -242,8 +257,26 @@ _SCHEMAS: dict[str, dict[str, type]] = {
     "churn_risk": {
         "risk_score": float, "reasons": list, "days_since_last_login": int, "active_seat_pct": float,
     },
+    # The platform's metadata: its sample rows' keys, and the two the worker's scoring reads (both optional).
+    "email_sent": {
+        "campaign": str, "sequence_step": int, RESPONSE_TIME_KEY: float, INTERACTION_COUNT_KEY: int,
+    },
+    "email_opened": {"campaign": str, RESPONSE_TIME_KEY: float, INTERACTION_COUNT_KEY: int},
+    "email_clicked": {"campaign": str, "link": str, RESPONSE_TIME_KEY: float, INTERACTION_COUNT_KEY: int},
+    "call_made": {"duration": int, "outcome": str, RESPONSE_TIME_KEY: float, INTERACTION_COUNT_KEY: int},
+    "meeting_booked": {
+        "meeting_type": str, "duration": int, RESPONSE_TIME_KEY: float, INTERACTION_COUNT_KEY: int,
+    },
+    "demo_completed": {"attendees": int, "duration": int, RESPONSE_TIME_KEY: float, INTERACTION_COUNT_KEY: int},
 }  # fmt: skip
 PAYLOAD_SCHEMAS: Final = MappingProxyType({name: MappingProxyType(fields) for name, fields in _SCHEMAS.items()})
+# Fields a payload may leave out (every other field is always present); the worker's modifiers read them.
+OPTIONAL_PAYLOAD_FIELDS: Final = MappingProxyType(
+    {
+        name: frozenset({RESPONSE_TIME_KEY, INTERACTION_COUNT_KEY}) if name in PLATFORM_SIGNAL_TYPES else frozenset()
+        for name in _SCHEMAS
+    }
+)
 
 # Share of its events each customer produces follows a bounded power law with this exponent.
 ACTIVITY_EXPONENT: Final = 1.05

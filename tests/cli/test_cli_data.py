@@ -43,12 +43,15 @@ def test_seed_sql_loads_after_init_sql_like_the_compose_entrypoint(empty_db: str
         conn.execute(init_sql_path().read_bytes())
         conn.execute((sql_dir() / "seed.sql").read_bytes())
     with connect(empty_db) as conn:
-        counts = [conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("customers", "events", "signals")]  # type: ignore[index]
+        counts = [
+            conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]
+            for t in ("customers", "events", "signals", "sales_signals")
+        ]
         orphans = conn.execute(
             "SELECT count(*) FROM signals s WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = s.event_id)"
         ).fetchone()
     assert counts[0] == 21
-    assert counts[1] > counts[2] > 0
+    assert counts[1] > counts[2] > counts[3] > 0
     assert orphans == (0,)
 
 
@@ -60,7 +63,7 @@ def test_csv_export_loads_back_with_copy(empty_db: str, tmp_path: Path) -> None:
     init = run_cli("init", "--dsn", empty_db)
     assert init.returncode == 0, init.stderr
     with connect(empty_db) as conn, conn.cursor() as cursor:
-        for table in ("customers", "events", "signals"):
+        for table in ("customers", "events", "signals", "sales_signals"):
             with (out / f"{table}.csv").open("rb") as handle:
                 header = handle.readline().decode().strip()
                 with cursor.copy(f"COPY {table} ({header}) FROM STDIN WITH (FORMAT csv)") as copy:  # type: ignore[arg-type]

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from psycopg import conninfo
 
+from sspp_fixtures._defaults import TABLE_ORDER
 from sspp_fixtures.dsn import connect
 from sspp_fixtures.loader import load_scenario_into
 from sspp_fixtures.scenarios import load_scenario
@@ -127,9 +128,7 @@ def test_a_fresh_database_is_reachable_but_not_ready(empty_db: str) -> None:
 def test_a_database_loaded_with_smoke_is_all_ok(empty_db: str) -> None:
     load_scenario_into(empty_db, load_scenario("smoke"), workers=0)
     with connect(empty_db) as conn:
-        expected = {
-            t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("customers", "events", "signals")
-        }  # type: ignore[index]
+        expected = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLE_ORDER}  # type: ignore[index]
     result = doctor("--json", database_url=with_password(empty_db))
     assert result.code == 0, result.stderr
     checks = result.database()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from sspp_fixtures._defaults import TABLE_ORDER
 from sspp_fixtures.backup import (
     _dump,
     _restore,
@@ -97,7 +98,7 @@ def test_round_trip_into_a_new_database_equals_the_source(
 def test_manifest_describes_the_source(source_db: str, backups: dict[str, Path]) -> None:
     manifest = json.loads(manifest_path(backups["custom"]).read_text())
     with connect(source_db) as conn:
-        for table in ("customers", "events", "signals"):
+        for table in TABLE_ORDER:
             rows = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
             assert rows is not None
             assert manifest["tables"][f"public.{table}"]["rows"] == rows[0]

@@ -21,7 +21,7 @@ from sspp_fixtures.factories import (
     bind_factories,
     reseed,
 )
-from sspp_fixtures.model import Customer, Event, Signal
+from sspp_fixtures.model import PLATFORM_EVENT_TYPES, Customer, Event, SalesSignal, Signal, platform_signal
 from sspp_fixtures.schema import init_database
 
 
@@ -204,3 +204,34 @@ def test_a_failed_batch_inside_the_callers_transaction_rolls_back_to_its_savepoi
         conn.commit()
     with connect(empty_db) as check:
         assert _counts(check) == (1, 0, 0)
+
+
+def test_sales_signals_persist_with_the_workers_rules(conn: psycopg.Connection[Any], factories: BoundFactories) -> None:
+    row = factories.sales_signals.create(meeting_booked=True, enterprise=True)
+    assert _read(conn, "sales_signals", "id", SalesSignal.COLUMNS, row.id) == row.as_row()
+    assert row.event_type == "meeting_booked"
+    assert (row.signal_type, float(row.signal_score)) == platform_signal(row.event_type, row.metadata)
+    # The event it came from was persisted too, with its user, and resolves to the account.
+    event = conn.execute(
+        "SELECT user_id, payload, received_at FROM events WHERE customer_id = %s", (row.account_id,)
+    ).fetchone()
+    assert event == (row.user_id, row.metadata, row.timestamp)
+    assert conn.execute("SELECT count(*) FROM customers WHERE customer_id = %s", (row.account_id,)).fetchone() == (1,)
+
+    batch = factories.sales_signals.create_batch(200)
+    counts = conn.execute("SELECT event_type, count(*) FROM sales_signals GROUP BY 1").fetchall()
+    assert sum(n for _, n in counts) == 201
+    assert {t for t, _ in counts} <= set(PLATFORM_EVENT_TYPES)
+    wrong = [r.id for r in batch if (r.signal_type, float(r.signal_score)) != platform_signal(r.event_type, r.metadata)]
+    assert not wrong
+    # The table's sequence is left alone: the worker's own inserts still get small ids, never a collision.
+    new_id = conn.execute(
+        "INSERT INTO sales_signals (account_id, user_id, event_type, signal_type, signal_score, timestamp) "
+        "VALUES ('acc_001', 'user_001', 'email_sent', 'outreach', 0.10, now()) RETURNING id"
+    ).fetchone()
+    assert new_id == (1,)
+
+
+def test_sales_signals_refuse_other_event_types(factories: BoundFactories) -> None:
+    with pytest.raises(UsageError, match="only the platform's event types"):
+        factories.sales_signals.build(event=EventFactory.build(purchase=True))

@@ -53,12 +53,18 @@ def test_a_reload_replaces_the_data(empty_db: str) -> None:
     assert checksums(empty_db) == before
     with connect(empty_db) as conn:
         analyzed = conn.execute(
-            "SELECT count(*) FROM pg_stat_user_tables WHERE relname IN ('customers', 'events', 'signals') "
-            "AND last_analyze IS NOT NULL"
+            "SELECT count(*) FROM pg_stat_user_tables "
+            "WHERE relname IN ('customers', 'events', 'signals', 'sales_signals') AND last_analyze IS NOT NULL"
         ).fetchone()
         indexes = conn.execute("SELECT count(*) FROM pg_indexes WHERE schemaname = 'public'").fetchone()
-    assert analyzed == (3,)
-    assert indexes == (14,), "every index dropped for the COPY was rebuilt"
+        trigger = conn.execute(
+            "SELECT count(*) FROM pg_trigger WHERE tgname = 'update_sales_signals_updated_at' AND tgenabled = 'O'"
+        ).fetchone()
+        sequence = conn.execute("SELECT last_value = (SELECT max(id) FROM sales_signals) FROM sales_signals_id_seq")
+    assert analyzed == (4,)
+    assert indexes == (22,), "every index dropped for the COPY was rebuilt"
+    assert trigger == (1,)
+    assert sequence.fetchone() == (True,), "the worker's next insert comes after the loaded ids"
 
 
 def test_load_refuses_foreign_data_unless_forced(empty_db: str) -> None:

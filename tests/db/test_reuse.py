@@ -135,7 +135,7 @@ def test_only_the_schema_tables_are_visible(pool: TestDatabases) -> None:
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1"
         ).fetchall()
     pool.release(db)
-    assert [t[0] for t in tables] == ["customers", "events", "signals"]
+    assert [t[0] for t in tables] == ["customers", "events", "sales_signals", "signal_analytics", "signals"]
 
 
 DDL: dict[str, str] = {

@@ -19,18 +19,18 @@ from psycopg.types.json import Jsonb
 
 from sspp_fixtures.databases import drop_database
 from sspp_fixtures.dsn import connect
-from sspp_fixtures.model import Customer, Event, Signal
+from sspp_fixtures.model import PLATFORM_EVENT_TYPES, Customer, Event, SalesSignal, Signal, platform_signal
 from sspp_fixtures.schema import init_database
 from sspp_fixtures.server import Server
-from sspp_fixtures.strategies import customers, events, signals
+from sspp_fixtures.strategies import customers, events, sales_signals, signals
 from tests.fix_db import new_database
 
 SETTINGS = settings(max_examples=30, deadline=None)
-JSON_COLUMNS = {"payload", "signal_data"}
-KEYS = {Customer: "customer_id", Event: "id", Signal: "id"}
-TABLES = {Customer: "customers", Event: "events", Signal: "signals"}
+JSON_COLUMNS = {"payload", "signal_data", "metadata"}
+KEYS = {Customer: "customer_id", Event: "id", Signal: "id", SalesSignal: "id"}
+TABLES = {Customer: "customers", Event: "events", Signal: "signals", SalesSignal: "sales_signals"}
 
-Row = Customer | Event | Signal
+Row = Customer | Event | Signal | SalesSignal
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,7 @@ def related_rows(adversarial: bool) -> st.SearchStrategy[tuple[Customer, Event, 
 
 def params(row: Row) -> tuple[Any, ...]:
     return tuple(
-        Jsonb(value) if column in JSON_COLUMNS else value
+        Jsonb(value) if column in JSON_COLUMNS and value is not None else value
         for column, value in zip(row.COLUMNS, row.as_row(), strict=True)
     )
 
@@ -117,7 +117,9 @@ def assert_loads_equal(conn: psycopg.Connection[Any], row: Row, *, via: str) -> 
     back = read_back(conn, row)
     for column in row.COLUMNS:
         expected, actual = getattr(row, column), getattr(back, column)
-        if column in JSON_COLUMNS:
+        if column in JSON_COLUMNS and expected is None:
+            assert actual is None, column
+        elif column in JSON_COLUMNS:
             assert json_numbers_as_decimals(actual) == json_numbers_as_decimals(expected), column
             # and the server holds the same JSON value as the one sent
             same = conn.execute(
@@ -165,3 +167,44 @@ def test_large_json_floats_read_back_as_ints(conn: psycopg.Connection[Any]) -> N
     back = row[0]
     assert back == {"x": 10**23, "y": 1e-7}  # json.dumps wrote 1e+23, JSONB answers 100000000000000000000000
     assert back["x"] != 1e23  # the float nearest 1e23 is 99999999999999991611392
+
+
+def platform_rows(adversarial: bool) -> st.SearchStrategy[tuple[Customer, Event, SalesSignal]]:
+    """A customer, one of its events of the platform's types and the worker's sales_signals row of it."""
+    return customers(adversarial=adversarial).flatmap(
+        lambda customer: (
+            events(st.sampled_from(PLATFORM_EVENT_TYPES), customer=customer, adversarial=adversarial)
+            .filter(lambda event: event.event_type in PLATFORM_EVENT_TYPES)
+            .flatmap(
+                lambda event: st.tuples(
+                    st.just(customer), st.just(event), sales_signals(event, adversarial=adversarial)
+                )
+            )
+        )
+    )
+
+
+@pytest.mark.parametrize("via", ["insert", "copy"])
+@pytest.mark.parametrize("adversarial", [False, True], ids=["normal", "adversarial"])
+@SETTINGS
+@given(data=st.data())
+def test_drawn_sales_signals_load_and_follow_the_rules(
+    conn: psycopg.Connection[Any], adversarial: bool, via: str, data: st.DataObject
+) -> None:
+    customer, event, row = data.draw(platform_rows(adversarial))
+    assert (row.account_id, row.user_id, row.metadata) == (event.customer_id, event.user_id, event.payload)
+    assert (row.signal_type, float(row.signal_score)) == platform_signal(event.event_type, event.payload)
+    assert row.timestamp.microsecond % 1000 == 0
+    assert row.processed_at >= row.timestamp
+    with conn.transaction(force_rollback=True):
+        for item in (customer, event, row):
+            assert_loads_equal(conn, item, via=via)
+
+
+@SETTINGS
+@given(row=sales_signals(adversarial=True))
+def test_any_metadata_is_scored_and_loads(conn: psycopg.Connection[Any], row: SalesSignal) -> None:
+    """Arbitrary JSON metadata (or none): the rules give a score DECIMAL(3, 2) takes, in [0.1, 1]."""
+    assert Decimal("0.10") <= row.signal_score <= Decimal("1.00")
+    with conn.transaction(force_rollback=True):
+        assert_loads_equal(conn, row, via="copy")

@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 from psycopg import conninfo
 
+from sspp_fixtures._defaults import TABLE_ORDER
 from sspp_fixtures.dsn import connect
 from sspp_fixtures.scenarios import load_scenario
 from sspp_fixtures.schema import load_migrations
@@ -42,7 +43,7 @@ SEED_INDEXES = {
     "idx_signals_type_time": "(event_type, processed_at DESC)",
     "idx_signals_data": "USING gin (signal_data)",
 }
-TABLES = ("customers", "events", "signals")
+TABLES = TABLE_ORDER
 
 
 # ----- docker-entrypoint.sh, the part that runs /docker-entrypoint-initdb.d -----

@@ -16,17 +16,21 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "sql" / "migrations"
 
 
 def _tables() -> dict[str, list[tuple[str, str]]]:
-    """Column (name, type) pairs of each CREATE TABLE in the migrations, in order."""
+    """Column (name, type) pairs of each CREATE TABLE in the migrations (and columns added later), in order."""
     text = "\n".join(path.read_text() for path in sorted(MIGRATIONS.glob("*.sql")))
     text = re.sub(r"--[^\n]*", "", text)
     tables = {}
-    for name, body in re.findall(r"CREATE TABLE (\w+) \((.*?)\n\);", text, flags=re.S):
+    for name, body in re.findall(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+) \((.*?)\n\);", text, flags=re.S):
         columns = []
         for line in body.splitlines():
             match = re.match(r"\s+(\w+)\s+([A-Z]+(?:\(\d+(?:, \d+)?\))?)", line)
             if match and match.group(1) not in ("CONSTRAINT", "CHECK"):
                 columns.append((match.group(1), match.group(2)))
         tables[name] = columns
+    for name, column, type_ in re.findall(
+        r"ALTER TABLE (\w+) ADD COLUMN (?:IF NOT EXISTS )?(\w+) ([A-Z]+(?:\(\d+(?:, \d+)?\))?)", text
+    ):
+        tables[name].append((column, type_))
     return tables
 
 
@@ -35,6 +39,7 @@ def test_columns_match_the_migrations() -> None:
     assert [c for c, _ in tables["customers"]] == list(model.CUSTOMER_COLUMNS)
     assert [c for c, _ in tables["events"]] == list(model.EVENT_COLUMNS)
     assert [c for c, _ in tables["signals"]] == list(model.SIGNAL_COLUMNS)
+    assert [c for c, _ in tables["sales_signals"]] == list(model.SALES_SIGNAL_COLUMNS)
 
 
 def test_column_limits_match_the_migrations() -> None:
@@ -51,6 +56,7 @@ def test_column_limits_match_the_migrations() -> None:
     (model.Customer, model.CUSTOMER_COLUMNS),
     (model.Event, model.EVENT_COLUMNS),
     (model.Signal, model.SIGNAL_COLUMNS),
+    (model.SalesSignal, model.SALES_SIGNAL_COLUMNS),
 ])  # fmt: skip
 def test_row_dataclasses_have_exactly_the_columns(cls: type, columns: tuple[str, ...]) -> None:
     assert tuple(field.name for field in dataclasses.fields(cls)) == columns

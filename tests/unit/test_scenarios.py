@@ -104,7 +104,8 @@ def test_same_content_same_fingerprint(tmp_path: Path) -> None:
         ("name: x\nwindow: {end: 2026-06-30, days: 5}\nevents: 3\n", r"bad\.yaml: customers: required, and no file"),
         (
             GOOD + "event_mix: {page_view: 0, email_open: 0, inquiry: 0, demo_request: 0, trial_signup: 0, purchase: 0,"
-            " renewal: 0, upsell: 0, webinar_attended: 0, support_ticket: 0, churn_risk: 0}\n",
+            " renewal: 0, upsell: 0, webinar_attended: 0, support_ticket: 0, churn_risk: 0, email_sent: 0,"
+            " email_opened: 0, email_clicked: 0, call_made: 0, meeting_booked: 0, demo_completed: 0}\n",
             r"bad\.yaml:8: event_mix: every weight is 0",
         ),
         (

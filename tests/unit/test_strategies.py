@@ -18,6 +18,7 @@ from sspp_fixtures.model import (
     COLUMN_LIMITS,
     EVENT_TYPE_NAMES,
     LOCALES,
+    OPTIONAL_PAYLOAD_FIELDS,
     PAYLOAD_SCHEMAS,
     SEGMENTS,
     Customer,
@@ -98,9 +99,10 @@ def test_adversarial_customers_respect_the_schema(customer: Customer) -> None:
 def test_payloads_have_the_schema_and_a_signal(drawn: tuple[str, dict[str, Any]]) -> None:
     event_type, payload = drawn
     schema = PAYLOAD_SCHEMAS[event_type]
-    assert list(payload) == list(schema)
-    for name, kind in schema.items():
-        assert isinstance(payload[name], kind)
+    assert [name for name in schema if name in payload] == list(payload)
+    assert set(schema) - set(payload) <= OPTIONAL_PAYLOAD_FIELDS[event_type]
+    for name, value in payload.items():
+        assert isinstance(value, schema[name])
     derive_signal_data(event_type, payload)
 
 
@@ -108,7 +110,12 @@ def test_payloads_have_the_schema_and_a_signal(drawn: tuple[str, dict[str, Any]]
 @given(st.sampled_from(EVENT_TYPE_NAMES).flatmap(lambda t: st.tuples(st.just(t), payloads(t, adversarial=True))))
 def test_adversarial_payloads_still_have_a_signal(drawn: tuple[str, dict[str, Any]]) -> None:
     event_type, payload = drawn
-    assert set(payload) == set(PAYLOAD_SCHEMAS[event_type])
+    assert (
+        set(PAYLOAD_SCHEMAS[event_type]) - set(payload)
+        <= OPTIONAL_PAYLOAD_FIELDS[event_type]
+        <= set(PAYLOAD_SCHEMAS[event_type])
+    )
+    assert set(payload) <= set(PAYLOAD_SCHEMAS[event_type])
     assert_json_loads(payload)
     assert_json_loads(derive_signal_data(event_type, payload))
 
