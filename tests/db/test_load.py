@@ -92,6 +92,23 @@ def test_a_column_the_model_does_not_know_stops_the_load_before_copy(empty_db: s
         load_scenario_into(empty_db, load_scenario("smoke"))
 
 
+def test_the_live_sales_signals_table_is_checked_too(empty_db: str) -> None:
+    init_database(empty_db)
+    with connect(empty_db) as conn:
+        conn.execute("ALTER TABLE sales_signals ADD COLUMN region text NOT NULL")
+    with pytest.raises(LoadError, match=r"table sales_signals: column region is NOT NULL without a default"):
+        load_scenario_into(empty_db, load_scenario("smoke"))
+    with connect(empty_db) as conn:
+        conn.execute("ALTER TABLE sales_signals DROP COLUMN region; ALTER TABLE sales_signals DROP COLUMN user_id")
+    with pytest.raises(LoadError, match=r"table sales_signals has no column user_id"):
+        load_scenario_into(empty_db, load_scenario("smoke"))
+    with connect(empty_db) as conn:
+        conn.execute("DROP VIEW signal_analytics; DROP TABLE sales_signals")
+        assert conn.execute("SELECT count(*) FROM customers").fetchone() == (0,)
+    with pytest.raises(LoadError, match=r"table sales_signals does not exist.*migrate"):
+        load_scenario_into(empty_db, load_scenario("smoke"))
+
+
 def test_cli_load_json_and_exit_codes(empty_db: str) -> None:
     result = run_cli("load", "smoke", "--dsn", empty_db, "--json", "--seed", "5")
     assert result.returncode == 0, result.stderr
