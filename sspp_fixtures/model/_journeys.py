@@ -1,9 +1,10 @@
 """The platform's accounts as a sales team works them: who works each account, how far and when it progresses.
 
 Every account (a customer) has a team of users (sales reps, ``user_001``…) and reaches a depth of the platform's
-funnel (email sent → opened → clicked → call → meeting → demo); its outreach starts at some point of the window
-and each stage can only happen some time after the one before. All of it is a pure function of (seed, customer
-number), like the customers' traits, so an event made in any batch or process agrees with every other one.
+funnel (email sent → opened → clicked → call → meeting → demo), the busiest accounts the furthest; it is worked
+in sales cycles (more for busier accounts), each running the stages in order. All of it is a pure function of
+(seed, customer number, cycle), like the customers' traits, so an event made in any batch or process agrees with
+every other one.
 """
 
 from __future__ import annotations
@@ -246,9 +247,9 @@ def order_journeys(
     come after clicks, meetings before demos, the stages overlapping a little as a real sales cycle does. Cycle
     starts follow the scenario's trend, and a cycle may have begun before the window or end after it (an event
     whose stretch is outside the window takes another cycle); starts and gaps are functions of (seed, account,
-    cycle). An event takes one of its account's cycles at random; its day is drawn in its
-    stage's stretch (a weekend day is drawn again), its time of day is the one drawn with the business-hour
-    profile. Other event types are left as drawn.
+    cycle). An event takes one of its account's cycles at random; its day is drawn in its stage's stretch (a
+    weekend day is drawn again), its time of day is the one drawn with the business-hour profile. Other event
+    types are left as drawn.
     """
     stages = PLATFORM_STAGE_OF_CODE[type_codes]
     rows = np.flatnonzero(stages >= 0)
