@@ -368,3 +368,28 @@ def test_story_rows_follow_the_rules_too(conn: psycopg.Connection[Any]) -> None:
     for event_type, score, metadata in rows:
         assert score == worker_score(event_type, metadata), (event_type, metadata)
     assert json.loads(json.dumps(rows[-1][2]))  # metadata is an object
+
+
+def test_the_services_roles_can_do_their_jobs(conn: psycopg.Connection[Any]) -> None:
+    def can(role: str, privilege: str, relation: str = "sales_signals") -> bool:
+        return bool(one(conn, "SELECT has_table_privilege(%s, %s, %s)", role, relation, privilege))
+
+    assert all(can("sspp_worker", privilege) for privilege in ("INSERT", "SELECT", "UPDATE"))
+    assert one(conn, "SELECT has_sequence_privilege('sspp_worker', 'sales_signals_id_seq', 'USAGE')")
+    for reader in ("sspp_api", "sspp_readonly"):
+        assert can(reader, "SELECT")
+        assert can(reader, "SELECT", "signal_analytics")
+        assert not can(reader, "INSERT")
+    assert not can("sspp_worker", "DELETE")
+    # The worker's own INSERT, as the worker's role, takes the next id from the sequence.
+    conn.execute("SET ROLE sspp_worker")
+    try:
+        new_id = one(
+            conn,
+            "INSERT INTO sales_signals (account_id, user_id, event_type, signal_type, signal_score, timestamp, "
+            "processed_at, metadata) VALUES ('cust_000001', 'user_001', 'email_sent', 'outreach', 0.1, now(), now(), "
+            "'{}') RETURNING id",
+        )
+    finally:
+        conn.execute("RESET ROLE")
+    assert new_id == one(conn, "SELECT max(id) FROM sales_signals")
