@@ -56,8 +56,10 @@ _GAP_MIN, _GAP_SPAN = 0.02, 0.06
 #: How long a stage lasts, in gaps (stages overlap a little).
 _STRETCH: Final = 1.5
 _US_PER_DAY: Final = 86_400_000_000
-#: Redraws of an account before an event is moved to the deepest stage its account reaches.
+#: Redraws before giving up (an account, or a cycle and day); each round redraws only the rows still pending.
 _ROUNDS: Final = 64
+#: Days drawn in a stage's stretch before a stretch that is all weekend gives way to the next cycle.
+_WEEKEND_TRIES: Final = 6
 #: Team size per segment (smb, mid_market, enterprise): the least, and how many more at most.
 _TEAM_BASE: Final = np.array([1, 2, 3], dtype=np.int64)
 _TEAM_EXTRA: Final = np.array([1, 1, 2], dtype=np.int64)
@@ -246,8 +248,8 @@ def order_journeys(
     gaps after the cycle's start and lasts one and a half gaps, so an account is emailed before it opens, calls
     come after clicks, meetings before demos, the stages overlapping a little as a real sales cycle does. Cycle
     starts follow the scenario's trend, and a cycle may have begun before the window or end after it (an event
-    whose stretch is outside the window takes another cycle); starts and gaps are functions of (seed, account,
-    cycle). An event takes one of its account's cycles at random; its day is drawn in its stage's stretch (a
+    whose stretch is outside the window takes the account's next cycle); starts and gaps are functions of (seed,
+    account, cycle). An event takes one of its account's cycles at random; its day is drawn in its stage's stretch (a
     weekend day is drawn again), its time of day is the one drawn with the business-hour profile. Other event
     types are left as drawn.
     """
@@ -263,15 +265,22 @@ def order_journeys(
     cycles = _cycle_counts(seed, accounts, n_customers, exponent)
     reach = account_reach(seed, accounts, n_customers)
     offset_us = np.round(utc_offsets[rows] * 3_600_000_000).astype(np.int64)
+    time_of_day = (times[rows] + offset_us) % _US_PER_DAY
     opens = np.zeros(len(rows))
     stretch = np.zeros(len(rows))
     day = np.zeros(len(rows), dtype=np.int64)
+    cycle_of = np.zeros(len(rows), dtype=np.int64)
+    tries = np.zeros(len(rows), dtype=np.int64)
     pending = np.arange(len(rows))
     for _ in range(_ROUNDS):
         # A cycle for each pending event; a day in its stage's stretch. A day outside the window (a cycle at its
-        # edge) takes another cycle; a weekend day is drawn again, so no weekday gets more than its share.
+        # edge) takes the account's next cycle; a weekend day is drawn again, so no weekday gets more than its
+        # share (and a stretch that is all weekend, after a few draws, takes the next cycle too).
         fresh = pending[stretch[pending] == 0.0]
-        cycle = accounts[fresh] * _MAX_CYCLES + np.floor(rng.random(len(fresh)) * cycles[fresh]).astype(np.int64)
+        first = tries[fresh] == 0
+        picked = np.floor(rng.random(len(fresh)) * cycles[fresh]).astype(np.int64)
+        cycle_of[fresh] = np.where(first, picked, cycle_of[fresh] + cycles[fresh]) % _MAX_CYCLES
+        cycle = accounts[fresh] * _MAX_CYCLES + cycle_of[fresh]
         gap = _GAP_MIN + _GAP_SPAN * hashed_uniforms(seed, "journey.gap", cycle)
         length = (reach[fresh] + _STRETCH) * gap
         start = _trended(hashed_uniforms(seed, "journey.start", cycle), trend) * (1.0 + length) - length
@@ -279,13 +288,15 @@ def order_journeys(
         stretch[fresh] = _STRETCH * gap
         position = opens[pending] + rng.random(len(pending)) * stretch[pending]
         day[pending] = (start_us + np.floor(position * span).astype(np.int64) + offset_us[pending]) // _US_PER_DAY
-        outside = (position < 0.0) | (position >= 1.0)
-        stretch[pending[outside]] = 0.0  # take another cycle
-        pending = pending[outside | ((day[pending] + 3) % 7 >= 5)]  # 0 is a Monday (1970-01-01 was a Thursday)
+        tries[pending] += 1
+        utc = day[pending] * _US_PER_DAY + time_of_day[pending] - offset_us[pending]
+        outside = (utc < start_us) | (utc >= end_us)
+        weekend = (day[pending] + 3) % 7 >= 5  # 0 is a Monday (1970-01-01 was a Thursday)
+        stretch[pending[outside | (weekend & (tries[pending] % _WEEKEND_TRIES == 0))]] = 0.0  # the next cycle
+        pending = pending[outside | weekend]
         if not len(pending):
             break
-    time_of_day = (times[rows] + offset_us) % _US_PER_DAY
     utc = day * _US_PER_DAY + time_of_day - offset_us
-    times[rows] = np.clip(utc, start_us, end_us - 1)
+    times[rows] = np.clip(utc, start_us, end_us - 1)  # only rows no round placed (vanishingly few) are moved
     times[rows] -= times[rows] % 1000  # JavaScript dates: milliseconds
     return times.astype("datetime64[us]")

@@ -286,6 +286,19 @@ def test_times_are_the_workers(conn: psycopg.Connection[Any]) -> None:
         demo.window_end,
     )
     assert (late, sub_ms, bad_created, outside) == (0, 0, 0, 0)
+    # No pile-up at the window's edges, and no two events of one account, user and type at one instant.
+    at_edges = one(
+        conn,
+        "SELECT count(*) FROM sales_signals WHERE timestamp IN "
+        "((SELECT min(timestamp) FROM sales_signals), (SELECT max(timestamp) FROM sales_signals))",
+    )
+    assert at_edges <= 4
+    same_instant = one(
+        conn,
+        "SELECT count(*) FROM (SELECT 1 FROM sales_signals GROUP BY account_id, user_id, event_type, timestamp "
+        "HAVING count(*) > 1) d",
+    )
+    assert same_instant <= 2
     # The worker wrote the rows in order: the id sequence continues after them.
     assert one(conn, "SELECT last_value = (SELECT max(id) FROM sales_signals) FROM sales_signals_id_seq")
 
