@@ -288,6 +288,15 @@ class _Plain:
         )
 
 
+def _value_kind(value: object) -> str:
+    """What a value is, never what it says (the file may not be a scenario at all: /etc/passwd)."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return "date" if isinstance(value, date) else "text"
+
+
 def read_document(text: str, path: str) -> tuple[dict[str, Any], dict[Path_, int]]:
     """The one mapping ``text`` holds, as plain Python, and the line of every key and item in it."""
     documents = [d for d in _load_all(text, path) if d is not None]
@@ -305,7 +314,7 @@ def read_document(text: str, path: str) -> tuple[dict[str, Any], dict[Path_, int
         )
     root = documents[0]
     if not isinstance(root, CommentedMap):
-        kind = "a list" if isinstance(root, CommentedSeq) else f"a single value ({short_repr(root)})"
+        kind = "a list" if isinstance(root, CommentedSeq) else f"a single value (a {_value_kind(root)})"
         raise ScenarioError(
             f"{path}:1: the top level is {kind}, not a mapping of fields",
             hint=f"write fields as 'name: value' lines; allowed fields: {', '.join(FIELD_NAMES)}",
