@@ -7,17 +7,14 @@ an enum...), which the tool once took for empty and dropped with ``DROP SCHEMA p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from sspp_fixtures.backup import backup_database
 from sspp_fixtures.cli import run
-from sspp_fixtures.databases import create_database, drop_database
 from sspp_fixtures.dsn import connect
 from sspp_fixtures.schema import init_database
-from sspp_fixtures.server import Server
 from tests.hardening._cli import Outcome, assert_refused
 
 MakeDb = Callable[..., str]
@@ -71,21 +68,6 @@ OBJECTS: dict[str, tuple[str, str, str]] = {
         "SELECT to_regclass('sspp_meta.hd_notes') IS NOT NULL",
     ),
 }
-
-
-@pytest.fixture(scope="module")
-def backup_file(pg_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A real `sspp-seed backup` of a freshly initialized database, to restore over the cases."""
-    name = "sspp_test_harden_data_source"
-    drop_database(pg_server.dsn, name)
-    create_database(pg_server.dsn, name)
-    try:
-        init_database(pg_server.dsn_for(name))
-        target = tmp_path_factory.mktemp("harden-data-backup") / "source.dump"
-        backup_database(pg_server.dsn_for(name), target)
-        yield target
-    finally:
-        drop_database(pg_server.dsn, name)
 
 
 def run_here(capsys: pytest.CaptureFixture[str], *args: str) -> Outcome:
