@@ -145,10 +145,15 @@ def init_database(
     *,
     force: bool = False,
     purpose: str = "sspp-seed init",
+    mark: bool = True,
     wait_s: float = 0.0,
     migrations: tuple[Migration, ...] | None = None,
 ) -> InitResult:
-    """Create the SSPP schema (pending migrations) in an empty or tool-made database and mark it."""
+    """Create the SSPP schema (pending migrations) in an empty or tool-made database and mark it.
+
+    ``mark=False`` leaves the marker as it is (``load`` writes it in its own transaction, so a load that does
+    not complete leaves the marker of the data still there).
+    """
     started = time.perf_counter()
     known = migrations if migrations is not None else load_migrations()
     database = database_name(dsn)
@@ -157,7 +162,8 @@ def init_database(
         if marker is None:
             _refuse_unless_disposable(database, inspect_target(conn), schema_objects(known), action="init", force=force)
         run = apply_on_connection(conn, known, applied_by="sspp-seed init", database=database)
-        write_marker(conn, purpose=purpose)
+        if mark:
+            write_marker(conn, purpose=purpose)
     return InitResult(database, run, marker is not None, (), (time.perf_counter() - started) * 1000)
 
 
