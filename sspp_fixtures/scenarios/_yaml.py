@@ -153,21 +153,15 @@ def _line_at(text: str, position: int) -> int:
 
 
 def _syntax_error(text: str, path: str, exc: Exception) -> ScenarioError:
-    if isinstance(exc, _BadValue):
+    if isinstance(exc, _BadValue | _TooLarge):
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else 1
+        bad_value = isinstance(exc, _BadValue)
         return ScenarioError(
-            f"{path}:{line}: invalid value: {exc.problem}",
-            hint="write dates as 2026-06-30 and numbers as plain digits",
-            file=path,
-            line=line,
-        )
-    if isinstance(exc, _TooLarge):
-        mark = exc.problem_mark
-        line = mark.line + 1 if mark is not None else 1
-        return ScenarioError(
-            f"{path}:{line}: {exc.problem}",
-            hint="a scenario needs a few hundred values at most: is this the right file?",
+            f"{path}:{line}: invalid value: {exc.problem}" if bad_value else f"{path}:{line}: {exc.problem}",
+            hint="write dates as 2026-06-30 and numbers as plain digits"
+            if bad_value
+            else "a scenario needs a few hundred values at most: is this the right file?",
             file=path,
             line=line,
         )
