@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from sspp_fixtures.cli import run
+from sspp_fixtures.doctor import run_doctor
 from sspp_fixtures.dsn import connect
 from sspp_fixtures.schema import init_database
 from tests.hardening._cli import Outcome, assert_refused
@@ -150,3 +151,11 @@ def test_an_extension_in_another_schema_with_nothing_here_is_not_in_the_way(
     assert outcome.code == 0, outcome.stderr
     with connect(dsn) as conn:
         assert conn.execute("SELECT 'a=>1'::hd_ext.hstore IS NOT NULL").fetchone() == (True,)
+
+
+def test_the_doctor_names_them_too(database_factory: MakeDb) -> None:
+    """The doctor no longer calls such a database empty and suggests adopting it with init (which refuses)."""
+    report = run_doctor(_with_object(database_factory, "sequence"), docker_timeout_s=0.1)
+    marked = next(check for check in report.database or () if check.name == "marked")
+    assert marked.status == "warn"
+    assert "objects it did not make (sequence public.hd_counter)" in marked.detail
