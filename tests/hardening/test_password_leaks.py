@@ -154,7 +154,7 @@ def _forms(password: str) -> list[str]:
     ]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(left=TOKENS, separator=SEPARATORS, right=TOKENS, form=st.integers(min_value=0, max_value=5))
 def test_random_passwords_never_show(left: str, separator: str, right: str, form: int) -> None:
     dsn = _forms(left + separator + right)[form]
