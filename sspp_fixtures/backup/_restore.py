@@ -30,7 +30,7 @@ from ..errors import BackupError, DatabaseUnreachableError, LoadError
 from ..schema import EMPTY_SCHEMA_STATEMENTS, refuse_unless_safe
 from ..schema._meta import MARKER_TABLE, META_DDL
 from ._child import ErrorOutput, Ticker
-from ._manifest import Manifest, digest_file, read_manifest, row_checksum_sql, settings_sql
+from ._manifest import Manifest, digest_file, read_manifest, row_checksum_sql, settings_sql, verify_signature
 from ._script import RESTRICT_VERSIONS, ScriptGuard, restrict_line, supports_restrict
 from ._tools import ClientTools, client_connection, find_client_tools
 
@@ -71,6 +71,7 @@ def verify_backup_file(path: Path, progress: RestoreProgress | None = None) -> M
     if path.is_dir():
         raise BackupError(f"{path} is a folder, not a backup file", hint="give the backup file itself")
     manifest = read_manifest(path)
+    verify_signature(manifest, path)  # when $SSPP_BACKUP_KEY is set
     size = path.stat().st_size
     if size != manifest.file.bytes:
         kind = "truncated" if size < manifest.file.bytes else "longer than it was written"

@@ -207,3 +207,28 @@ def test_psql_without_restrict_is_refused_before_anything_runs(
 )  # fmt: skip
 def test_which_psql_can_be_restricted(version: str, has_it: bool) -> None:
     assert supports_restrict(version) is has_it
+
+
+def test_with_a_signing_key_only_signed_backups_restore(
+    source_db: str, empty_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Anyone who can write the backup folder can recompute a SHA-256, and a backup is SQL: with
+    $SSPP_BACKUP_KEY set on both sides, a restore takes only what a backup with that key wrote."""
+    unsigned = backup_database(source_db, tmp_path / "unsigned.dump").path
+    monkeypatch.setenv("SSPP_BACKUP_KEY", "harden-data-test-key")
+    signed = backup_database(source_db, tmp_path / "signed.dump").path
+    assert json.loads(manifest_path(signed).read_text())["extra"]["signature"].startswith("hmac-sha256:")
+    with pytest.raises(BackupError, match=r"with this \$SSPP_BACKUP_KEY: it is not signed"):
+        restore_database(unsigned, empty_db)
+    folder = tmp_path / "forged"
+    folder.mkdir()
+    forged = _forge(signed, folder, signed.read_bytes().replace(b"PAD-x", b"PAD-y"))  # digest recomputed
+    with pytest.raises(BackupError, match="its signature does not match"):
+        restore_database(forged, empty_db)
+    monkeypatch.setenv("SSPP_BACKUP_KEY", "another-key")
+    with pytest.raises(BackupError, match="its signature does not match"):
+        restore_database(signed, empty_db)
+    monkeypatch.setenv("SSPP_BACKUP_KEY", "harden-data-test-key")
+    restore_database(signed, empty_db)
+    with connect(empty_db) as conn:
+        assert conn.execute("SELECT count(*) FROM public.hd_notes").fetchone() == (2,)
