@@ -9,17 +9,18 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterable
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import conninfo as _conninfo
 
+from ._dsnmask import MASK, mask_dsn, mask_text
 from .errors import DatabaseUnreachableError, UsageError
 
 __all__ = [
     "DATABASE_URL_ENV",
+    "MASK",
     "connect",
     "database_name",
     "mask_dsn",
@@ -29,60 +30,11 @@ __all__ = [
 ]
 
 DATABASE_URL_ENV = "DATABASE_URL"
-MASK = "***"
-
-_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*):(?P<secret>[^@\s]*)@", re.IGNORECASE)
-_KV_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<secret>'(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
 _CONNECT_TIMEOUT_S = 10
 
 
 def _is_url(dsn: str) -> bool:
     return dsn.startswith(("postgresql://", "postgres://"))
-
-
-def _mask_kv(match: re.Match[str]) -> str:
-    secret = match["secret"]
-    if secret.startswith(MASK) and not secret[len(MASK) :].strip("'\"`.,;:)"):
-        return match[0]  # masked already; keep the punctuation that follows it in a message
-    return f"{match['head']}{MASK}"
-
-
-def mask_dsn(dsn: str) -> str:
-    """Return ``dsn`` with its password replaced by ``***`` (URL or key=value form)."""
-    masked = _URL_PASSWORD.sub(lambda m: f"{m['head']}:{MASK}@", dsn)
-    masked = _KV_PASSWORD.sub(_mask_kv, masked)
-    return re.sub(r"([?&]password=)[^&#\s]*", rf"\1{MASK}", masked, flags=re.IGNORECASE)
-
-
-def _passwords(dsns: Iterable[str]) -> list[str]:
-    found: list[str] = []
-    for dsn in dsns:
-        try:
-            password = _conninfo.conninfo_to_dict(dsn).get("password")
-        except psycopg.ProgrammingError:
-            password = _url_password(dsn)  # a URL libpq refuses (e.g. a space in it) still shows its password
-        if password:
-            found.append(str(password))
-            found.append(quote(str(password), safe=""))
-    return [p for p in found if p]
-
-
-def _url_password(dsn: str) -> str | None:
-    if "://" not in dsn:
-        return None
-    try:
-        password = urlsplit(dsn).password
-    except ValueError:
-        return None
-    return unquote(password) if password else None
-
-
-def mask_text(text: str, *dsns: str) -> str:
-    """Mask DSNs inside free text, and any literal occurrence of the passwords the given DSNs hold."""
-    masked = mask_dsn(text)
-    for secret in sorted(set(_passwords(dsns)), key=len, reverse=True):
-        masked = masked.replace(secret, MASK)
-    return masked
 
 
 def resolve_dsn(explicit: str | None) -> str | None:
@@ -104,6 +56,12 @@ def _malformed(dsn: str, problem: str, hint: str = _DSN_FORMS) -> UsageError:
     return UsageError(f"malformed DSN {shown!r}: {mask_text(problem, dsn)}", hint=hint, dsn=shown)
 
 
+def _unencoded_at(url: str) -> bool:
+    """Two ``@`` in a URL's authority (no ``/``, ``?`` or ``#`` between them): one is part of a password."""
+    first, last = url.find("@", url.find("://") + 3), url.rfind("@")
+    return 0 <= first < last and not any(mark in url[first:last] for mark in "/?#")
+
+
 def _check_parses(dsn: str) -> dict[str, Any]:
     """libpq's reading of ``dsn``; anything it would only refuse when connecting (a port that is not a
     number, a URL of another database) is refused here, as a usage error."""
@@ -118,6 +76,12 @@ def _check_parses(dsn: str) -> dict[str, Any]:
         )
     if not scheme and "=" not in dsn and dsn.strip():
         raise _malformed(dsn, "neither a postgresql:// URL nor key=value pairs")
+    if _is_url(dsn) and _unencoded_at(dsn):
+        raise _malformed(
+            dsn,
+            "its credentials hold an unencoded '@' (libpq would read the rest of the password as the host name)",
+            hint="write @ in a URL's user name or password as %40",
+        )
     try:
         params = _conninfo.conninfo_to_dict(dsn)
     except psycopg.ProgrammingError as exc:

@@ -237,7 +237,7 @@ def load_scenario_into(
         workers=default_workers(scenario) if workers is None else max(0, workers),
     )
     with _phase(report, "prepare", notify):
-        init_database(dsn, force=force, purpose="sspp-seed load", wait_s=wait_s)
+        init_database(dsn, force=force, mark=False, wait_s=wait_s)  # the marker changes only at the commit
     with connect(dsn, autocommit=False) as conn:
         try:
             with _phase(report, "prepare", notify):

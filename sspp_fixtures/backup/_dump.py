@@ -32,6 +32,7 @@ from ._manifest import (
     fingerprint_tables,
     granted_roles,
     manifest_path,
+    sign_manifest,
     write_manifest,
 )
 from ._tools import ClientTools, client_connection, find_client_tools
@@ -243,6 +244,7 @@ def backup_database(
                 tables=tables,
                 roles=roles,
             )
+            manifest = sign_manifest(manifest)  # when $SSPP_BACKUP_KEY is set
             partial.replace(target)
         except BaseException:
             with contextlib.suppress(OSError):

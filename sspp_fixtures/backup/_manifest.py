@@ -9,9 +9,11 @@ rolls back on any difference, so a restore that commits holds exactly what was b
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from ..schema import META_SCHEMA
 
 __all__ = [
     "MANIFEST_SUFFIX",
+    "SIGNING_KEY_ENV",
     "FileDigest",
     "Manifest",
     "TableFingerprint",
@@ -33,11 +36,17 @@ __all__ = [
     "read_manifest",
     "row_checksum_sql",
     "settings_sql",
+    "sign_manifest",
+    "verify_signature",
     "write_manifest",
 ]
 
 MANIFEST_SUFFIX = ".manifest.json"
 MANIFEST_VERSION = 1
+#: A secret shared by the machines that back up and restore: when set, backups are signed and restores
+#: refuse a backup whose manifest does not carry the signature (anyone can recompute a SHA-256, not this).
+SIGNING_KEY_ENV = "SSPP_BACKUP_KEY"
+_SIGNATURE = "signature"
 
 #: Session settings under which a row's text, and so its checksum, is the same on every server.
 _SETTINGS = {
@@ -141,6 +150,42 @@ class Manifest:
         data = asdict(self)
         data["roles"] = list(self.roles)
         return data
+
+
+def _signed_text(manifest: Manifest) -> bytes:
+    data = manifest.to_json()
+    data["extra"] = {key: value for key, value in manifest.extra.items() if key != _SIGNATURE}
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+def _signature(manifest: Manifest, key: str) -> str:
+    return "hmac-sha256:" + hmac.new(key.encode(), _signed_text(manifest), hashlib.sha256).hexdigest()
+
+
+def sign_manifest(manifest: Manifest, key: str | None = None) -> Manifest:
+    """``manifest`` signed with ``key`` (default ``$SSPP_BACKUP_KEY``; unchanged when there is none): an HMAC of
+    everything it says, the backup file's SHA-256 included."""
+    key = key if key is not None else os.environ.get(SIGNING_KEY_ENV, "")
+    if not key:
+        return manifest
+    return replace(manifest, extra={**manifest.extra, _SIGNATURE: _signature(manifest, key)})
+
+
+def verify_signature(manifest: Manifest, backup: Path, key: str | None = None) -> None:
+    """With a key (default ``$SSPP_BACKUP_KEY``), refuse a manifest that is not signed with it."""
+    key = key if key is not None else os.environ.get(SIGNING_KEY_ENV, "")
+    if not key:
+        return
+    given = manifest.extra.get(_SIGNATURE)
+    if isinstance(given, str) and hmac.compare_digest(given, _signature(manifest, key)):
+        return
+    why = "it is not signed" if given is None else "its signature does not match"
+    raise BackupError(
+        f"backup file {backup} was not written by sspp-seed backup with this ${SIGNING_KEY_ENV}: {why}",
+        hint="nothing was restored; restore only backups made with the same key (or unset the key to restore an "
+        "unsigned backup you trust)",
+        file=str(backup),
+    )
 
 
 def manifest_path(backup: Path) -> Path:

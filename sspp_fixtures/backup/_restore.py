@@ -5,7 +5,9 @@ is refused with the target unchanged. The replay is one ``psql --single-transact
 SSPP schemas dropped, missing roles created, the backup's SQL (``pg_restore -f -`` for a custom archive, the
 gunzipped text for a plain one), then a check that recounts and re-checksums every table against the
 manifest and raises on any difference. psql stops on the first error, so the target either holds exactly
-what was backed up or is left as it was.
+what was backed up or is left as it was. psql runs restricted (no backslash command from the file: ``\\!``
+would run a shell) and the SQL is read first by :class:`~._script.ScriptGuard`, which refuses a file holding
+one, or not reading like pg_dump's output.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from ..errors import BackupError, DatabaseUnreachableError, LoadError
 from ..schema import EMPTY_SCHEMA_STATEMENTS, refuse_unless_safe
 from ..schema._meta import MARKER_TABLE, META_DDL
 from ._child import ErrorOutput, Ticker
-from ._manifest import Manifest, digest_file, read_manifest, row_checksum_sql, settings_sql
+from ._manifest import Manifest, digest_file, read_manifest, row_checksum_sql, settings_sql, verify_signature
+from ._script import RESTRICT_VERSIONS, ScriptGuard, restrict_line, supports_restrict
 from ._tools import ClientTools, client_connection, find_client_tools
 
 __all__ = ["RestoreReport", "restore_database", "verify_backup_file"]
@@ -68,6 +71,7 @@ def verify_backup_file(path: Path, progress: RestoreProgress | None = None) -> M
     if path.is_dir():
         raise BackupError(f"{path} is a folder, not a backup file", hint="give the backup file itself")
     manifest = read_manifest(path)
+    verify_signature(manifest, path)  # when $SSPP_BACKUP_KEY is set
     size = path.stat().st_size
     if size != manifest.file.bytes:
         kind = "truncated" if size < manifest.file.bytes else "longer than it was written"
@@ -229,11 +233,11 @@ class _OlderServerFilter:
         return rest
 
 
-def _pump(source: IO[bytes], replay: _Replay, adapt: _OlderServerFilter) -> bool:
+def _pump(source: IO[bytes], replay: _Replay, guard: ScriptGuard, adapt: _OlderServerFilter) -> bool:
     while block := source.read(_CHUNK):
-        if not replay.send(adapt(block)):
+        if not replay.send(adapt(guard(block))):
             return False
-    return replay.send(adapt.flush())
+    return True
 
 
 def _replay_body(
@@ -247,13 +251,15 @@ def _replay_body(
     """Send the backup's SQL to psql; whether psql took all of it, and pg_restore's errors if any."""
     total = manifest.file.bytes
     if manifest.format == "plain":
+        guard = ScriptGuard(path, manifest.dump_tool_version)
         done = [0]
         for block in _gunzip(path, done):
-            if not replay.send(adapt(block)):
+            if not replay.send(adapt(guard(block))):
                 return False, ""
             if progress is not None:
                 progress("restoring", done[0], total)
-        return replay.send(adapt.flush()), ""
+        return replay.send(adapt(guard.flush()) + adapt.flush()), ""
+    guard = ScriptGuard(path, manifest.dump_tool_version, source="the SQL pg_restore reads from it")
     reader = subprocess.Popen(
         [tools.path("pg_restore"), "--no-owner", "--file", "-", str(path)],
         stdin=subprocess.DEVNULL,
@@ -267,7 +273,7 @@ def _replay_body(
     )
     complete = False
     try:
-        complete = _pump(reader.stdout, replay, adapt)
+        complete = _pump(reader.stdout, replay, guard, adapt)
     finally:
         if not complete:
             with contextlib.suppress(OSError):
@@ -276,7 +282,9 @@ def _replay_body(
         reader.stdout.close()
         ticker.stop()
     said = errors.text().strip()
-    return complete, said if reader.returncode != 0 else ""
+    if reader.returncode != 0:
+        return complete, said  # pg_restore's own reason comes first (a file that is no archive at all)
+    return complete and replay.send(adapt(guard.flush()) + adapt.flush()), ""
 
 
 def _psql_error(stderr: str, dsn: str) -> str:
@@ -304,9 +312,17 @@ def restore_database(
         server_major = int(conn.info.server_version) // 10000
         marker = refuse_unless_safe(conn, action="restore into", force=force)
     tools = find_client_tools(min_major=max(server_major, manifest.dump_tool_major), purpose="restore")
+    if not supports_restrict(tools.version):
+        releases = ", ".join(f"{major}.{minor}" for major, minor in RESTRICT_VERSIONS.items())
+        raise BackupError(
+            f"cannot restore safely with psql {tools.version} ({tools.bin_dir}): it cannot be kept from running "
+            "psql commands a backup file may hold (\\restrict)",
+            hint=f"install newer PostgreSQL client programs ({releases} or later of their major, or 18+); nothing "
+            "was changed",
+        )
     replay = _Replay(tools, dsn)
     try:
-        sent = replay.send(_prefix_sql(manifest).encode())
+        sent = replay.send(restrict_line() + _prefix_sql(manifest).encode())
         restore_failure = ""
         if sent:
             adapt = _OlderServerFilter(tools.major, server_major)
@@ -331,6 +347,12 @@ def restore_database(
         )
     if code != 0:
         reason = _psql_error(stderr, dsn)
+        if "backslash commands are restricted" in reason:
+            raise BackupError(
+                f"backup file {path} was not written by sspp-seed backup: psql refused a meta-command in it",
+                hint="nothing was restored; do not restore this file: it was altered or made by something else",
+                file=str(path),
+            )
         if reason.startswith(_VERIFY_TAG):
             raise LoadError(
                 f"restored data does not match the backup's manifest: {reason.removeprefix(_VERIFY_TAG + ': ')}",

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from typing import NoReturn
 
 import click
 
 from .. import __version__
-from ..dsn import mask_text
+from ..dsn import DATABASE_URL_ENV, mask_text
 from ..errors import ExitCode, SsppError
 from ._output import CliState, render_error
 
@@ -45,16 +46,34 @@ def _debug_requested(args: Sequence[str]) -> bool:
     return "--debug" in args or os.environ.get("SSPP_DEBUG", "") not in ("", "0")
 
 
+def _given_dsns(args: Sequence[str]) -> list[str]:
+    """The DSNs this run was given (``--dsn``, ``$DATABASE_URL``): their passwords are hidden in all it prints."""
+    found = [os.environ.get(DATABASE_URL_ENV, "").strip()]
+    for index, arg in enumerate(args):
+        if arg == "--dsn" and index + 1 < len(args):
+            found.append(args[index + 1])
+        elif arg.startswith("--dsn="):
+            found.append(arg.removeprefix("--dsn="))
+    return [dsn for dsn in found if dsn]
+
+
+def _print_traceback(dsns: Sequence[str]) -> None:
+    """--debug: the traceback, masked like every other line."""
+    sys.stderr.write(mask_text(traceback.format_exc(), *dsns))
+    sys.stderr.flush()
+
+
 def run(args: Sequence[str] | None = None) -> int:
     """Run ``sspp-seed`` with ``args`` and return its exit code; errors are printed, never raised."""
     argv = list(sys.argv[1:] if args is None else args)
     debug = _debug_requested(argv)
+    dsns = _given_dsns(argv)
     try:
         result = cli.main(args=argv, prog_name="sspp-seed", standalone_mode=False)
     except SsppError as error:
         if debug:
-            raise
-        render_error(error, debug=debug)
+            _print_traceback(dsns)
+        render_error(error, debug=debug, dsns=dsns)
         return error.exit_code
     except click.exceptions.Exit as stop:
         return stop.exit_code
@@ -66,9 +85,9 @@ def run(args: Sequence[str] | None = None) -> int:
         return ExitCode.INTERRUPTED
     except Exception as error:
         if debug:
-            raise
+            _print_traceback(dsns)
         sys.stderr.write(
-            f"internal error: {type(error).__name__}: {mask_text(str(error))}. "
+            f"internal error: {type(error).__name__}: {mask_text(str(error), *dsns)}. "
             "Re-run with --debug for the traceback, and report it.\n"
         )
         return _INTERNAL_ERROR

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -74,10 +74,11 @@ def make_table(columns: list[str]) -> Table:
     return table
 
 
-def render_error(error: SsppError, *, debug: bool) -> None:
-    """One line naming what was wrong and what to do; details follow only with --debug."""
+def render_error(error: SsppError, *, debug: bool, dsns: Sequence[str] = ()) -> None:
+    """One line naming what was wrong and what to do; details follow only with --debug. ``dsns``: the DSNs
+    the user gave, whose passwords are hidden wherever they stand."""
     stream = sys.stderr
-    stream.write(f"error: {mask_text(str(error))}\n")
+    stream.write(f"error: {mask_text(str(error), *dsns)}\n")
     if debug and error.details:
-        stream.write(f"details: {mask_text(json.dumps(error.details, default=str))}\n")
+        stream.write(f"details: {mask_text(json.dumps(error.details, default=str), *dsns)}\n")
     stream.flush()

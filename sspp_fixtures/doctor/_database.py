@@ -21,7 +21,15 @@ from .._defaults import TABLE_ORDER
 from ..backup import find_client_tools
 from ..dsn import connect, mask_dsn
 from ..errors import BackupError, DatabaseUnreachableError, ExitCode, MigrationDriftError, MigrationError, UsageError
-from ..schema import TargetState, inspect_target, load_migrations, loaded_scenario, plan, read_marker
+from ..schema import (
+    TargetState,
+    inspect_target,
+    load_migrations,
+    loaded_scenario,
+    plan,
+    read_marker,
+    schema_objects,
+)
 from ._dsntext import malformed_reason
 from ._report import Check
 
@@ -182,12 +190,12 @@ def _marked(conn: psycopg.Connection[Any], dsn: str) -> tuple[Check, TargetState
                 "marked_at": marker.marked_at,
             },
         ), state
-    ours = frozenset(f"public.{table}" for table in TABLE_ORDER)
-    foreign = state.foreign_tables(ours)
+    ours = schema_objects(load_migrations())
+    foreign = state.foreign_tables(ours) + tuple(o.label for o in state.foreign_objects(ours))
     data = {"marked": False, "tables": list(state.tables), "tables_with_rows": list(state.tables_with_rows)}
     if foreign or state.tables_with_rows:
         what = (
-            f"tables it did not make ({_listed(foreign)})" if foreign else f"data ({_listed(state.tables_with_rows)})"
+            f"objects it did not make ({_listed(foreign)})" if foreign else f"data ({_listed(state.tables_with_rows)})"
         )
         return Check(
             "marked",

@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from urllib.parse import quote, unquote
 
 import psycopg
 from psycopg import conninfo
 
-from ..dsn import mask_dsn
+from .._dsnmask import mask_dsn, secret_fragments
 
 __all__ = ["MALFORMED", "malformed_reason", "secrets_of", "shown_dsn"]
 
 MALFORMED = "(malformed, not shown)"
 _QUOTED = re.compile(r'"([^"]*)"')
-_URL_SECRET = re.compile(r"^[a-z][a-z0-9+.-]*://[^:/@]*:(?P<secret>.+)@[^@]*$", re.IGNORECASE | re.DOTALL)
 
 
 @cache
@@ -49,14 +47,5 @@ def shown_dsn(dsn: str) -> str:
 
 
 def secrets_of(*dsns: str) -> list[str]:
-    """The passwords the DSNs hold (also percent-encoded, and from a URL that does not parse), longest first."""
-    found: set[str] = set()
-    for dsn in dsns:
-        try:
-            password = conninfo.conninfo_to_dict(dsn).get("password")
-        except psycopg.ProgrammingError:
-            match = _URL_SECRET.match(dsn.strip())
-            password = match["secret"] if match else None
-        if password:
-            found.update({str(password), quote(str(password), safe=""), unquote(str(password))})
-    return sorted((secret for secret in found if secret), key=len, reverse=True)
+    """What the DSNs' passwords are made of, longest first (see :func:`~sspp_fixtures.dsn.secret_fragments`)."""
+    return secret_fragments(*dsns)

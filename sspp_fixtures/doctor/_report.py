@@ -5,12 +5,11 @@ Plain data, no rendering: the CLI draws tables from it or prints :meth:`DoctorRe
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, get_args
 
-from ..dsn import MASK
+from .._dsnmask import hide_secrets
 from ..errors import ExitCode
 
 __all__ = ["STATUSES", "Check", "DoctorReport", "Status", "hide"]
@@ -75,9 +74,7 @@ def _one_line(text: str) -> str:
 
 def hide(text: str, secrets: Sequence[str]) -> str:
     """Replace each secret where it stands as a whole (``postgres`` as a password leaves ``postgresql`` alone)."""
-    for secret in secrets:
-        text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", MASK, text)
-    return text
+    return hide_secrets(text, secrets)
 
 
 def _mask_value(value: Any, secrets: Sequence[str]) -> Any:

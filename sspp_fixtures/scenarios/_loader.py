@@ -7,7 +7,7 @@ field path, and saying what is allowed.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,6 +102,62 @@ def find_scenario(ref: str | Path, *, relative_to: Path | None = None) -> Path:
         f"unknown scenario {short_repr(text)}{suggest(text, names)}",
         hint=f"built-in scenarios: {', '.join(names) or 'none'}; or give the path of a .yaml file",
     )
+
+
+_SCENARIO_SUFFIXES = (".yaml", ".yml")
+
+
+def _inside(path: Path, roots: tuple[Path, ...]) -> bool:
+    return any(path == root or path.is_relative_to(root) for root in roots)
+
+
+def find_parent(ref: str, *, including: Path, roots: tuple[Path, ...] = ()) -> Path:
+    """The scenario an ``extends:`` names: a built-in name, or a ``.yaml``/``.yml`` file under the folder of
+    the file ``including`` it (or under one of ``roots``, folders the caller allows). Anything else (an
+    absolute path elsewhere, ``../``, a symlink out, another kind of file) is refused before it is opened."""
+    looks_like_path = any(mark in ref for mark in ("/", "\\", "."))
+    builtin = list_scenarios()
+    if not looks_like_path and ref in builtin:
+        return builtin[ref]
+    folder = including.parent
+    allowed = tuple(_resolved(root) for root in (folder, *roots))
+    names = [ref] if looks_like_path else [f"{ref}{suffix}" for suffix in _SCENARIO_SUFFIXES]
+    where = ", ".join(str(root) for root in allowed)
+    for name in names:
+        try:
+            candidate = folder / name  # an absolute name replaces the folder
+            resolved = candidate.resolve()
+        except (OSError, RuntimeError, ValueError):
+            continue
+        if not _inside(resolved, allowed):
+            raise ScenarioError(
+                f"{short_repr(ref, 200)} is outside the folder of the scenario that extends it ({where})",
+                hint="extends takes a built-in scenario name (sspp-seed scenarios list) or a .yaml file in the "
+                "same folder or below; copy the parent scenario there",
+                file=str(including),
+            )
+        if resolved.suffix not in _SCENARIO_SUFFIXES:
+            raise ScenarioError(
+                f"{short_repr(ref, 200)} is not a scenario file (.yaml or .yml)",
+                hint="extends takes a built-in scenario name or a .yaml file in the same folder or below",
+                file=str(including),
+            )
+        if _probe(resolved) == "file":
+            return resolved
+        if looks_like_path:
+            raise _not_a_file(candidate, ref)
+    names_known = sorted(builtin)
+    raise ScenarioError(
+        f"unknown scenario {short_repr(ref)}{suggest(ref, names_known)}",
+        hint=f"built-in scenarios: {', '.join(names_known) or 'none'}; or a .yaml file in the same folder or below",
+    )
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError, ValueError):
+        return path.absolute()
 
 
 def _not_a_file(candidate: Path, text: str) -> ScenarioError:
@@ -227,8 +283,8 @@ def _read_layer(path: Path) -> _Layer:
     return parse_scenario_text(text, str(path))
 
 
-def _chain(path: Path) -> list[_Layer]:
-    """The file and its ancestors through ``extends``, root first."""
+def _chain(path: Path, roots: tuple[Path, ...] = ()) -> list[_Layer]:
+    """The file and its ancestors through ``extends``, root first (``roots``: more folders parents may be in)."""
     chain: list[_Layer] = []
     seen: list[str] = []
     current: Path | None = path
@@ -252,7 +308,7 @@ def _chain(path: Path) -> list[_Layer]:
             current = None
         else:
             try:
-                current = find_scenario(parent, relative_to=Path(layer.path).parent)
+                current = find_parent(parent, including=Path(layer.path), roots=roots)
             except ScenarioError as exc:
                 line = layer.lines.get(("extends",), 1)
                 raise ScenarioError(
@@ -450,14 +506,18 @@ def _resolve(merged: _Merged, leaf: _Layer) -> Scenario:
     )
 
 
-def load_scenario(ref: str | Path) -> Scenario:
-    """Load, check and resolve a scenario by built-in name or file path."""
+def load_scenario(ref: str | Path, *, extends_roots: Iterable[str | Path] = ()) -> Scenario:
+    """Load, check and resolve a scenario by built-in name or file path.
+
+    ``extends:`` in it (and in its parents) names a built-in scenario or a ``.yaml`` file under the folder of
+    the file that says it, or under one of ``extends_roots``.
+    """
     path = find_scenario(ref)
-    chain = _chain(path)
+    chain = _chain(path, tuple(Path(root) for root in extends_roots))
     return _resolve(_merge(chain), chain[-1])
 
 
-def iter_chain_paths(ref: str | Path) -> Iterator[str]:
+def iter_chain_paths(ref: str | Path, *, extends_roots: Iterable[str | Path] = ()) -> Iterator[str]:
     """The files a scenario is made of, root first (for ``scenarios show``)."""
-    for layer in _chain(find_scenario(ref)):
+    for layer in _chain(find_scenario(ref), tuple(Path(root) for root in extends_roots)):
         yield layer.path

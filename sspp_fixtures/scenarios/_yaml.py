@@ -26,7 +26,17 @@ from ruamel.yaml.reader import ReaderError
 from ..errors import ScenarioError
 from ._spec import FIELD_NAMES
 
-__all__ = ["MAX_DEPTH", "MAX_VALUES", "Path_", "dotted", "line_of", "one_line", "read_document", "short_repr"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_VALUES",
+    "MAX_WRITTEN",
+    "Path_",
+    "dotted",
+    "line_of",
+    "one_line",
+    "read_document",
+    "short_repr",
+]
 
 Path_ = tuple[str | int, ...]
 
@@ -34,6 +44,9 @@ Path_ = tuple[str | int, ...]
 MAX_DEPTH = 64
 #: Most values a document may hold once aliases are expanded (a scenario needs a few hundred).
 MAX_VALUES = 100_000
+#: Most values a document may write out (keys, values and items, aliases not expanded): far above any scenario,
+#: and reached in a fraction of a second (a mapping of 100,000 keys once took 29 s and 227 MB to refuse).
+MAX_WRITTEN = 5_000
 _MESSAGE_CHARS = 300
 _SIMPLE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -70,6 +83,10 @@ def line_of(lines: dict[Path_, int], loc: Path_) -> int:
     return 1
 
 
+class _TooLarge(ComposerError):
+    """More values written in the document than any scenario needs."""
+
+
 class _Composer(Composer):
     """Refuses nesting deeper than :data:`MAX_DEPTH` (before Python's recursion limit does) and an alias to a
     mapping or list that contains it (ruamel would quietly read it as null). Reused anchors are fine (YAML
@@ -79,6 +96,7 @@ class _Composer(Composer):
         super().__init__(loader)
         self.warn_double_anchors = False
         self._nesting = 0
+        self._written = 0
         self._open: dict[str, bool] = {}  # anchor -> is its latest definition still being composed?
 
     def compose_node(self, parent: Any, index: Any) -> Any:
@@ -89,6 +107,9 @@ class _Composer(Composer):
                     None, None, f"alias *{event.anchor} refers to a mapping or list that contains it", event.start_mark
                 )
             return super().compose_node(parent, index)
+        self._written += 1
+        if self._written > MAX_WRITTEN:
+            raise _TooLarge(None, None, f"the document holds more than {MAX_WRITTEN:,} values", event.start_mark)
         self._nesting += 1
         anchor = event.anchor
         if anchor is not None:
@@ -132,12 +153,15 @@ def _line_at(text: str, position: int) -> int:
 
 
 def _syntax_error(text: str, path: str, exc: Exception) -> ScenarioError:
-    if isinstance(exc, _BadValue):
+    if isinstance(exc, _BadValue | _TooLarge):
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else 1
+        bad_value = isinstance(exc, _BadValue)
         return ScenarioError(
-            f"{path}:{line}: invalid value: {exc.problem}",
-            hint="write dates as 2026-06-30 and numbers as plain digits",
+            f"{path}:{line}: invalid value: {exc.problem}" if bad_value else f"{path}:{line}: {exc.problem}",
+            hint="write dates as 2026-06-30 and numbers as plain digits"
+            if bad_value
+            else "a scenario needs a few hundred values at most: is this the right file?",
             file=path,
             line=line,
         )
@@ -288,6 +312,15 @@ class _Plain:
         )
 
 
+def _value_kind(value: object) -> str:
+    """What a value is, never what it says (the file may not be a scenario at all: /etc/passwd)."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return "date" if isinstance(value, date) else "text"
+
+
 def read_document(text: str, path: str) -> tuple[dict[str, Any], dict[Path_, int]]:
     """The one mapping ``text`` holds, as plain Python, and the line of every key and item in it."""
     documents = [d for d in _load_all(text, path) if d is not None]
@@ -305,7 +338,7 @@ def read_document(text: str, path: str) -> tuple[dict[str, Any], dict[Path_, int
         )
     root = documents[0]
     if not isinstance(root, CommentedMap):
-        kind = "a list" if isinstance(root, CommentedSeq) else f"a single value ({short_repr(root)})"
+        kind = "a list" if isinstance(root, CommentedSeq) else f"a single value (a {_value_kind(root)})"
         raise ScenarioError(
             f"{path}:1: the top level is {kind}, not a mapping of fields",
             hint=f"write fields as 'name: value' lines; allowed fields: {', '.join(FIELD_NAMES)}",

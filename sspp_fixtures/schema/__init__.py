@@ -12,6 +12,7 @@ from ._lifecycle import (
     init_database,
     refuse_unless_safe,
     reset_database,
+    schema_objects,
     schema_tables,
 )
 from ._meta import (
@@ -57,6 +58,7 @@ __all__ = [
     "refuse_unless_safe",
     "render_init_sql",
     "reset_database",
+    "schema_objects",
     "schema_tables",
     "sql_dir",
     "write_init_sql",

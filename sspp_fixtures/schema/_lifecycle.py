@@ -16,7 +16,16 @@ import psycopg
 from ..dsn import connect, database_name
 from ..errors import MigrationDriftError, UnsafeTargetError
 from ._inspect import TargetState, inspect_target
-from ._meta import META_SCHEMA, AppliedMigration, Marker, applied_migrations, read_marker, write_marker
+from ._meta import (
+    HISTORY_TABLE,
+    MARKER_TABLE,
+    META_SCHEMA,
+    AppliedMigration,
+    Marker,
+    applied_migrations,
+    read_marker,
+    write_marker,
+)
 from ._migrations import Migration, load_migrations
 from ._runner import MigrationRun, apply_on_connection, plan
 
@@ -28,11 +37,17 @@ __all__ = [
     "init_database",
     "refuse_unless_safe",
     "reset_database",
+    "schema_objects",
     "schema_tables",
 ]
 
 _CREATE_TABLE = re.compile(
     r"\bCREATE\s+(?:OR\s+REPLACE\s+)?(?:TABLE|VIEW|MATERIALIZED\s+VIEW)\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:(\w+)\.)?(\w+)",
+    re.IGNORECASE,
+)
+_CREATE_OBJECT = re.compile(
+    r"\bCREATE\s+(?:OR\s+REPLACE\s+)?(SEQUENCE|FUNCTION|PROCEDURE|AGGREGATE|TYPE|DOMAIN|VIEW|MATERIALIZED\s+VIEW"
+    r"|COLLATION|EXTENSION)\s+(?:IF\s+NOT\s+EXISTS\s+)?(?:\"?(\w+)\"?\.)?\"?(\w+)",
     re.IGNORECASE,
 )
 _LOCK_TIMEOUT = "10s"
@@ -56,6 +71,17 @@ def schema_tables(migrations: tuple[Migration, ...]) -> frozenset[str]:
     )
 
 
+def schema_objects(migrations: tuple[Migration, ...]) -> frozenset[str]:
+    """Everything the tool makes in the schemas it replaces: the migrations' tables and other objects
+    (``schema.name``; an extension by its name) and its bookkeeping tables."""
+    made: set[str] = set(schema_tables(migrations)) | {HISTORY_TABLE, MARKER_TABLE}
+    for migration in migrations:
+        for kind, schema, name in _CREATE_OBJECT.findall(migration.sql):
+            is_extension = kind.upper() == "EXTENSION"
+            made.add(name.lower() if is_extension else f"{(schema or 'public').lower()}.{name.lower()}")
+    return frozenset(made)
+
+
 @dataclass(frozen=True)
 class InitResult:
     """What ``init`` or ``reset`` did."""
@@ -73,11 +99,18 @@ def _refuse_unless_disposable(
     if force:
         return
     foreign = state.foreign_tables(ours)
-    if not foreign and not state.tables_with_rows:
+    others = [o.label for o in state.foreign_objects(ours)]
+    if not foreign and not others and not state.tables_with_rows:
         return
-    listed = list(foreign) or list(state.tables_with_rows)
+    if others:
+        listed = [f"table {t}" for t in foreign] + others
+        what = "objects sspp-fixtures did not make"
+    elif foreign:
+        listed, what = list(foreign), "tables sspp-fixtures did not make"
+    else:
+        listed = list(state.tables_with_rows)
+        what = "data"
     shown = ", ".join(listed[:5]) + (f" and {len(listed) - 5} more" if len(listed) > 5 else "")
-    what = "tables sspp-fixtures did not make" if foreign else "data"
     raise UnsafeTargetError(
         f"refusing to {action} database {database!r}: it is not marked as made by sspp-fixtures and holds "
         f"{what} ({shown})",
@@ -103,7 +136,7 @@ def refuse_unless_safe(
     if marker is None:
         known = migrations if migrations is not None else load_migrations()
         database = str(conn.info.dbname)
-        _refuse_unless_disposable(database, inspect_target(conn), schema_tables(known), action=action, force=force)
+        _refuse_unless_disposable(database, inspect_target(conn), schema_objects(known), action=action, force=force)
     return marker
 
 
@@ -112,19 +145,25 @@ def init_database(
     *,
     force: bool = False,
     purpose: str = "sspp-seed init",
+    mark: bool = True,
     wait_s: float = 0.0,
     migrations: tuple[Migration, ...] | None = None,
 ) -> InitResult:
-    """Create the SSPP schema (pending migrations) in an empty or tool-made database and mark it."""
+    """Create the SSPP schema (pending migrations) in an empty or tool-made database and mark it.
+
+    ``mark=False`` leaves the marker as it is (``load`` writes it in its own transaction, so a load that does
+    not complete leaves the marker of the data still there).
+    """
     started = time.perf_counter()
     known = migrations if migrations is not None else load_migrations()
     database = database_name(dsn)
     with connect(dsn, wait_s=wait_s) as conn:
         marker = read_marker(conn)
         if marker is None:
-            _refuse_unless_disposable(database, inspect_target(conn), schema_tables(known), action="init", force=force)
+            _refuse_unless_disposable(database, inspect_target(conn), schema_objects(known), action="init", force=force)
         run = apply_on_connection(conn, known, applied_by="sspp-seed init", database=database)
-        write_marker(conn, purpose=purpose)
+        if mark:
+            write_marker(conn, purpose=purpose)
     return InitResult(database, run, marker is not None, (), (time.perf_counter() - started) * 1000)
 
 
@@ -139,7 +178,7 @@ def reset_database(
         marker = read_marker(conn)
         state = inspect_target(conn)
         if marker is None:
-            _refuse_unless_disposable(database, state, schema_tables(known), action="reset", force=force)
+            _refuse_unless_disposable(database, state, schema_objects(known), action="reset", force=force)
         dropped = tuple(t for t in state.tables if t.startswith("public."))
         try:
             with conn.transaction():
