@@ -23,6 +23,7 @@ __all__ = [
     "MASK",
     "connect",
     "database_name",
+    "libpq_env_dsn",
     "mask_dsn",
     "mask_text",
     "resolve_dsn",
@@ -43,6 +44,37 @@ def resolve_dsn(explicit: str | None) -> str | None:
         return explicit
     from_env = os.environ.get(DATABASE_URL_ENV, "").strip()
     return from_env or None
+
+
+#: libpq's environment variables that choose a server or database, with the keyword each stands for; psql
+#: connects where they say when it is given no connection string, and so does every command here.
+LIBPQ_TARGET_ENV = {
+    "PGSERVICE": "service",
+    "PGHOST": "host",
+    "PGHOSTADDR": "hostaddr",
+    "PGPORT": "port",
+    "PGUSER": "user",
+    "PGDATABASE": "dbname",
+}
+
+
+def libpq_env_dsn() -> tuple[str, list[str]] | None:
+    """A key=value DSN from libpq's environment (``PGHOST``, ``PGPORT``, ``PGUSER``, ``PGDATABASE``, ...) and the
+    variables it came from, or ``None`` when none of them is set. ``PGPASSWORD`` and the other variables are
+    left to libpq, which reads them when connecting, so no password is ever written into the DSN."""
+    given = {name: os.environ[name].strip() for name in LIBPQ_TARGET_ENV if os.environ.get(name, "").strip()}
+    if not given:
+        return None
+    params = {LIBPQ_TARGET_ENV[name]: value for name, value in given.items()}
+    if "dbname" not in params and "service" not in params:  # libpq's default, written out for messages
+        params["dbname"] = params.get("user") or _os_user()
+    return _conninfo.make_conninfo("", **params), list(given)
+
+
+def _os_user() -> str:
+    import getpass
+
+    return getpass.getuser()
 
 
 _SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")

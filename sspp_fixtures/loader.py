@@ -26,7 +26,8 @@ from .schema import init_database, load_purpose, write_marker
 
 __all__ = ["LoadReport", "ProgressCallback", "check_live_schema", "copy_columns", "load_scenario_into"]
 
-#: Called with (table, rows just sent), and with ("phase:<name>", 0) when a phase starts.
+#: Called with (table, rows just sent), with ("phase:<name>", 0) when a phase starts, and with
+#: ("index:<name>", 0) before each index is built.
 ProgressCallback = Callable[[str, int], None]
 
 _LOCK_TIMEOUT = "30s"
@@ -123,8 +124,9 @@ def _drop_indexes(conn: psycopg.Connection[Any]) -> list[_SavedIndex]:
     return saved
 
 
-def _rebuild_indexes(conn: psycopg.Connection[Any], saved: list[_SavedIndex]) -> None:
+def _rebuild_indexes(conn: psycopg.Connection[Any], saved: list[_SavedIndex], progress: ProgressCallback) -> None:
     for index in saved:
+        progress(f"index:{index.name}", 0)
         if index.constraint:
             conn.execute(
                 sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(
@@ -237,7 +239,8 @@ def load_scenario_into(
         workers=default_workers(scenario) if workers is None else max(0, workers),
     )
     with _phase(report, "prepare", notify):
-        init_database(dsn, force=force, mark=False, wait_s=wait_s)  # the marker changes only at the commit
+        # the marker changes only at the commit
+        init_database(dsn, force=force, mark=False, wait_s=wait_s, command="load")
     with connect(dsn, autocommit=False) as conn:
         try:
             with _phase(report, "prepare", notify):
@@ -254,7 +257,7 @@ def load_scenario_into(
                 with contextlib.closing(pieces):
                     _send(conn, pieces, report, notify)
             with _phase(report, "indexes", notify):
-                _rebuild_indexes(conn, saved)
+                _rebuild_indexes(conn, saved, notify)
                 _sync_sequences(conn)
             with _phase(report, "analyze", notify):
                 conn.execute(sql.SQL("ANALYZE {}").format(sql.SQL(", ").join(map(sql.Identifier, TABLE_ORDER))))

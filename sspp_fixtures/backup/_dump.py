@@ -89,9 +89,21 @@ def _resolve_target(out: Path | str, database: str, fmt: str | None, when: datet
     folder = str(out).endswith(("/", os.sep))  # a pathlib.Path has already lost the trailing slash; a str has not
     path = Path(out)
     if path.is_dir() or folder:
+        if folder and not path.exists():
+            _make_folder(path)
         chosen = fmt or "custom"
         return path / backup_file_name(database, chosen, when), chosen
     return path, format_of(path, fmt)
+
+
+def _make_folder(folder: Path) -> None:
+    """``--out DIR/`` names a folder to keep backups in: made when missing (and its parents), like ``mkdir -p``."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BackupError(
+            f"cannot write the backup: cannot create folder {folder}: {exc.strerror}", hint="choose another --out"
+        ) from None
 
 
 def _check_writable(folder: Path) -> None:

@@ -25,21 +25,27 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 @click.group(context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "--version", "-V", prog_name="sspp-seed")
 @click.option("--debug", is_flag=True, help="Show tracebacks and error details.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only results and errors: no progress, no notes on stderr.")
+@click.option("-v", "--verbose", is_flag=True, help="Also say how choices were made and how long each step took.")
 @click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(ctx: click.Context, debug: bool, quiet: bool, verbose: bool) -> None:
     """Test fixtures and seed data for the SSPP PostgreSQL database.
 
     \b
     Examples:
-      sspp-seed init                          # warm local/embedded server, database 'sspp' ready
-      sspp-seed migrate --dsn postgresql://postgres@localhost/sspp
+      sspp-seed demo --detach                 # the tool's own server, database 'sspp' with the demo data
       sspp-seed status --json
+      sspp-seed --quiet load smoke
       sspp-seed server status
 
-    The database comes from --dsn, else $DATABASE_URL. Exit codes: 0 ok, 1 user error, 2 usage,
-    3 database unreachable, 4 unsafe target refused, 5 schema conflict, 6 load failed, 130 interrupted.
+    The database comes from --dsn, else $DATABASE_URL, else the PG* variables (PGHOST, PGPORT, PGUSER,
+    PGDATABASE, ... as psql reads them), else database 'sspp' on the tool's own running server; which one is
+    said on stderr. Exit codes: 0 ok, 1 user error, 2 usage, 3 database unreachable, 4 unsafe target refused,
+    5 schema conflict, 6 load failed, 130 interrupted.
     """
-    ctx.obj = CliState(debug=debug)
+    if quiet and verbose:
+        raise click.UsageError("--quiet and --verbose contradict each other: pass one")
+    ctx.obj = CliState(debug=debug, verbosity=-1 if quiet else 1 if verbose else 0)
 
 
 def _debug_requested(args: Sequence[str]) -> bool:
@@ -63,6 +69,14 @@ def _print_traceback(dsns: Sequence[str]) -> None:
     sys.stderr.flush()
 
 
+def _show_click_error(error: click.ClickException, dsns: Sequence[str]) -> None:
+    """click's usage errors, in the one form every error has here: ``error: ...`` (click writes ``Error:``)."""
+    if isinstance(error, click.UsageError) and error.ctx is not None:
+        click.echo(error.ctx.get_usage(), err=True)
+        click.echo(f"Try '{error.ctx.command_path} --help' for help.\n", err=True)
+    click.echo(f"error: {mask_text(error.format_message(), *dsns)}", err=True)
+
+
 def run(args: Sequence[str] | None = None) -> int:
     """Run ``sspp-seed`` with ``args`` and return its exit code; errors are printed, never raised."""
     argv = list(sys.argv[1:] if args is None else args)
@@ -78,7 +92,7 @@ def run(args: Sequence[str] | None = None) -> int:
     except click.exceptions.Exit as stop:
         return stop.exit_code
     except click.ClickException as error:
-        error.show()
+        _show_click_error(error, dsns)
         return error.exit_code
     except (click.Abort, KeyboardInterrupt):
         sys.stderr.write("interrupted\n")

@@ -14,8 +14,9 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ..dsn import mask_dsn
 from ._app import cli
-from ._db import dsn_option, json_option, require_dsn, wait_option
+from ._db import dsn_option, json_option, wait_option
 from ._output import CliState, make_table
+from ._target import require_target
 
 __all__: list[str] = []
 
@@ -94,7 +95,7 @@ def backup_command(
     """
     from ..backup import backup_database
 
-    target = require_dsn(dsn)
+    target = require_target(state, dsn)
     with _byte_progress(state.err, "backing up") as update:
         report = backup_database(
             target, out, fmt=fmt, keep=keep, wait_s=wait_s, progress=lambda done: update("dumping", done, 0)
@@ -157,7 +158,7 @@ def restore_command(state: CliState, file: Path, dsn: str | None, force: bool, w
     """
     from ..backup import restore_database
 
-    target = require_dsn(dsn)
+    target = require_target(state, dsn)
     with _byte_progress(state.err, "restoring") as update:
         report = restore_database(file, target, force=force, wait_s=wait_s, progress=update)
     manifest = report.manifest

@@ -13,13 +13,14 @@ from rich.console import Console
 
 from .._defaults import DEFAULT_BATCH_ROWS, EXPORT_FORMATS, TABLE_ORDER
 from ..databases import ensure_database
-from ..dsn import mask_dsn, resolve_dsn, with_database
+from ..dsn import database_name, mask_dsn, with_database
 from ..errors import ScenarioError
-from ..server.warm import start_warm_server, warm_server_status
+from ..server.warm import WarmServerState, start_warm_server, warm_server_status
 from ._app import cli
-from ._db import DEFAULT_DATABASE, dsn_option, json_option, require_dsn, wait_option
+from ._db import dsn_option, json_option, wait_option
 from ._output import CliState, make_table
 from ._progress import row_progress
+from ._target import DEFAULT_DATABASE, announce, find_target, require_target
 
 if TYPE_CHECKING:  # the engines load on first use, so `sspp-seed --help` and `migrate` start fast
     from ..export import ExportReport
@@ -107,7 +108,7 @@ def _render_load(console: Console, report: LoadReport, dsn: str) -> None:
 def _run_load(state: CliState, dsn: str, scenario: Scenario, **options: Any) -> LoadReport:
     from ..loader import load_scenario_into
 
-    with row_progress(state.err, _expected_rows(scenario)) as progress:
+    with row_progress(state.err, _expected_rows(scenario), verbosity=state.verbosity) as progress:
         return load_scenario_into(dsn, scenario, progress=progress, **options)
 
 
@@ -142,8 +143,8 @@ def load_command(
       sspp-seed load load-1m --workers 2
       sspp-seed load ./my-scenario.yaml --seed 7 --scale 0.5 --json
     """
-    target = require_dsn(dsn)
     resolved = _resolve(scenario, seed, scale)
+    target = require_target(state, dsn, create=True)
     report = _run_load(state, target, resolved, workers=workers, batch_rows=batch_rows, force=force, wait_s=wait_s)
     state.emit(as_json, _load_json(report, target), lambda console: _render_load(console, report, target))
 
@@ -196,7 +197,7 @@ def export_command(
     from ..export import export_scenario
 
     resolved = _resolve(scenario, seed, scale)
-    with row_progress(state.err, _expected_rows(resolved)) as progress:
+    with row_progress(state.err, _expected_rows(resolved), verbosity=state.verbosity) as progress:
         report = export_scenario(resolved, fmt, out, workers=workers, batch_rows=batch_rows, progress=progress)
 
     def render(console: Console) -> None:
@@ -226,13 +227,47 @@ def _wait_for_interrupt(state: CliState) -> None:
 
     previous = signal.signal(signal.SIGTERM, handler)
     try:
-        state.info("the server stays up until Ctrl-C (or run with --detach to leave it running)")
+        state.info("the demo server stays up until Ctrl-C (run with --detach to leave it running and return)")
         while not stop.wait(0.5):
             pass
     except KeyboardInterrupt:
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _describe(warm: WarmServerState) -> str:
+    return f"{warm.provider} PostgreSQL {warm.version}, pid {warm.pid}"
+
+
+def _demo_server(state: CliState, detach: bool) -> tuple[str, Server | None, str]:
+    """The demo's database on the tool's own server: ``(dsn, server to stop afterwards or None, what happens
+    to the server at the end)``, each step said on stderr before it runs."""
+    from ..server import get_server
+
+    warm = warm_server_status()
+    owned: Server | None = None
+    if warm is not None:
+        state.info(f"sspp-fixtures' own server is already running ({_describe(warm)}): using it")
+        dsn = warm.dsn
+        after = "the server stays up, as it was before (sspp-seed server stop ends it)"
+    elif detach:
+        state.info("starting sspp-fixtures' own PostgreSQL server (local binaries if found, else the embedded one)")
+        warm = start_warm_server()
+        state.info(f"started {_describe(warm)}")
+        dsn = warm.dsn
+        after = "the server stays up (--detach): sspp-seed server stop ends it"
+    else:
+        state.info("starting a PostgreSQL server for this demo (local binaries if found, else the embedded one)")
+        server = get_server("auto", use_warm=False)
+        owned = server if server.owned else None
+        state.info(f"started {server.provider} PostgreSQL {server.server_version()}")
+        dsn = server.dsn
+        after = ""
+    target = with_database(dsn, DEFAULT_DATABASE)
+    if ensure_database(target):
+        state.info(f"created database {DEFAULT_DATABASE!r}")
+    return target, owned, after
 
 
 @cli.command("demo")
@@ -248,31 +283,31 @@ def demo_command(
 ) -> None:
     """A PostgreSQL with the demo data, ready to show: no arguments needed.
 
-    Without --dsn or DATABASE_URL, starts a server of its own (local PostgreSQL binaries if installed, else
-    the embedded one), loads the 'demo' scenario into its database 'sspp', prints how to connect and the
-    scripted stories, and keeps the server up until Ctrl-C (or returns at once with --detach).
+    Without --dsn, DATABASE_URL or PG* variables, uses the tool's own server: the one already running (it stays
+    up), else one started for the demo (local PostgreSQL binaries if installed, else the embedded one), which stays
+    up until Ctrl-C, or with --detach until `sspp-seed server stop`. Loads the 'demo' scenario into its database
+    'sspp' (replacing what that held), prints how to connect and the scripted stories. Each step is said on stderr.
 
     \b
     Examples:
-      sspp-seed demo
-      sspp-seed demo --detach && psql "$(sspp-seed server status --json | jq -r .dsn)"
-      sspp-seed demo --dsn postgresql://postgres@localhost/sspp_demo
+      sspp-seed demo --detach
+      psql "$(sspp-seed server dsn)" -c "SELECT count(*) FROM signals"
+      sspp-seed demo --scenario smoke --seed 7 --json
     """
-    from ..server import get_server
-
     scenario = _resolve(scenario_name, seed, None)
-    target = resolve_dsn(dsn)
+    chosen = find_target(dsn)
     owned: Server | None = None
-    if target is None:
-        if detach:
-            warm = warm_server_status() or start_warm_server()
-            target = with_database(warm.dsn, DEFAULT_DATABASE)
-        else:
-            server = get_server("auto")
-            owned = server if server.owned else None
-            target = server.dsn_for(DEFAULT_DATABASE)
-        ensure_database(target)
+    after = ""
+    if chosen is not None and chosen.warm is None:
+        announce(state, chosen)
+        target = chosen.dsn
+    else:
+        target, owned, after = _demo_server(state, detach)
     try:
+        state.info(
+            f"loading scenario {scenario.name!r} (seed {scenario.seed}: {scenario.customers:,} customers, "
+            f"{scenario.events:,} events) into database {database_name(target)!r}, replacing its SSPP tables' rows"
+        )
         report = _run_load(state, target, scenario, force=force)
         data = {**_load_json(report, target), "stories": [s.name for s in scenario.stories]}
 
@@ -285,10 +320,13 @@ def demo_command(
         state.emit(as_json, data, render)
         if owned is not None:
             _wait_for_interrupt(state)
+        elif after:
+            state.info(after)
     finally:
         if owned is not None:
+            state.info("stopping the demo server")
             owned.stop()
-            state.info("stopped the demo server")
+            state.info("stopped the demo server; its data is gone")
 
 
 @cli.group("scenarios")
@@ -345,18 +383,40 @@ def scenarios_list(state: CliState, as_json: bool) -> None:
 @json_option
 @click.pass_obj
 def scenarios_show(state: CliState, scenario: str, as_json: bool) -> None:
-    """SCENARIO fully resolved (extends merged, defaults filled in), and the files it comes from."""
+    """SCENARIO fully resolved (extends merged, every default written out) as a scenario file of its own.
+
+    The output validates and loads to the same data: save it and edit it. YAML, or JSON with --json; the files it
+    comes from and its fingerprint are said on stderr (and in the YAML's header comment).
+
+    \b
+    Examples:
+      sspp-seed scenarios show demo > my-scenario.yaml
+      sspp-seed scenarios show load-1m --json
+    """
     from ..scenarios import iter_chain_paths, load_scenario
 
     resolved = load_scenario(scenario)
-    data = {"files": list(iter_chain_paths(scenario)), "fingerprint": resolved.fingerprint(), **resolved.to_dict()}
+    data = resolved.to_file_dict()
+    files = ", ".join(iter_chain_paths(scenario))
+    state.detail(f"{resolved.name}: from {files}; fingerprint {resolved.fingerprint()}")
+    if as_json:
+        state.emit(True, data, lambda console: None)
+        return
+    header = f"# scenario {resolved.name}, resolved from {files}\n# fingerprint {resolved.fingerprint()}\n"
+    click.echo(header + _yaml_text(data), nl=False)
 
-    def render(console: Console) -> None:
-        import json
 
-        console.print_json(json.dumps(data))
+def _yaml_text(data: dict[str, Any]) -> str:
+    import io
 
-    state.emit(as_json, data, render)
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    yaml.default_flow_style = False
+    yaml.width = 4096
+    buffer = io.StringIO()
+    yaml.dump(data, buffer)
+    return buffer.getvalue()
 
 
 @scenarios_group.command("validate")
@@ -364,7 +424,7 @@ def scenarios_show(state: CliState, scenario: str, as_json: bool) -> None:
 @json_option
 @click.pass_obj
 def scenarios_validate(state: CliState, files: tuple[Path, ...], as_json: bool) -> int:
-    """Check scenario FILES without touching a database; exits 1 if any is invalid."""
+    """Check scenario FILES without touching a database, reporting every problem; exits 1 if any is invalid."""
     from ..scenarios import load_scenario
 
     results: list[dict[str, Any]] = []
@@ -372,7 +432,8 @@ def scenarios_validate(state: CliState, files: tuple[Path, ...], as_json: bool) 
         try:
             scenario = load_scenario(path)
         except ScenarioError as error:
-            results.append({"file": str(path), "valid": False, "error": str(error)})
+            problems = error.details.get("problems", [])
+            results.append({"file": str(path), "valid": False, "error": str(error), "problems": problems})
         else:
             results.append(
                 {"file": str(path), "valid": True, "name": scenario.name, "fingerprint": scenario.fingerprint()}
@@ -382,6 +443,10 @@ def scenarios_validate(state: CliState, files: tuple[Path, ...], as_json: bool) 
         for result in results:
             if result["valid"]:
                 console.print(f"ok       {result['file']} (scenario {result['name']})")
+            elif result["problems"]:
+                for problem in result["problems"]:
+                    line = f"invalid  {result['file']}:{problem['line']}: {problem['field']}: {problem['problem']}"
+                    state.err.print(line, markup=False, highlight=False)
             else:
                 state.err.print(f"invalid  {result['error']}", markup=False, highlight=False)
 

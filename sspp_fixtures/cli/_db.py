@@ -9,8 +9,8 @@ import click
 from rich.console import Console
 
 from ..databases import ensure_database
-from ..dsn import mask_dsn, resolve_dsn, with_database
-from ..errors import SsppError, UsageError
+from ..dsn import mask_dsn
+from ..errors import SsppError
 from ..schema import (
     DatabaseStatus,
     InitResult,
@@ -22,19 +22,17 @@ from ..schema import (
     render_init_sql,
     reset_database,
 )
-from ..server.warm import start_warm_server, warm_server_status
 from ._app import cli
 from ._output import CliState, make_table
+from ._target import require_target
 
-__all__ = ["DEFAULT_DATABASE"]
-
-#: The database ``init`` creates on the tool's own server when no DSN is given (the platform's name for it).
-DEFAULT_DATABASE = "sspp"
+__all__: list[str] = []
 
 dsn_option = click.option(
     "--dsn",
     metavar="URL",
-    help="Database to work on, e.g. postgresql://USER:PASS@HOST:5432/sspp (default: $DATABASE_URL).",
+    help="Database to work on, e.g. postgresql://USER:PASS@HOST:5432/sspp (default: $DATABASE_URL, else the PG* "
+    "variables as psql reads them, else database 'sspp' on the tool's running server).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 wait_option = click.option(
@@ -45,13 +43,6 @@ wait_option = click.option(
     metavar="SECONDS",
     help="Retry connecting for up to SECONDS while the server starts (e.g. in an init container).",
 )
-
-
-def require_dsn(dsn: str | None) -> str:
-    resolved = resolve_dsn(dsn)
-    if resolved is None:
-        raise UsageError("no database given", hint="pass --dsn URL or set DATABASE_URL")
-    return resolved
 
 
 def _run_json(run: MigrationRun) -> dict[str, Any]:
@@ -116,7 +107,7 @@ def migrate_command(
       sspp-seed migrate --wait 120          # Kubernetes init container: wait for the server
       sspp-seed migrate --to 3
     """
-    target = require_dsn(dsn)
+    target = require_target(state, dsn, create=True)
     if not as_json and not dry_run:
         state.info(f"migrating {mask_dsn(target)}")
     run = apply_migrations(target, to=to, dry_run=dry_run, wait_s=wait_s)
@@ -174,7 +165,7 @@ def status_command(state: CliState, dsn: str | None, wait_s: float, as_json: boo
 
     Exits 5 when an applied migration was edited (drift), 0 otherwise.
     """
-    target = require_dsn(dsn)
+    target = require_target(state, dsn)
     status = database_status(target, wait_s=wait_s)
     state.emit(as_json, _status_json(status, target), lambda console: _render_status(console, status, target))
     return 5 if status.drift else 0
@@ -185,19 +176,6 @@ def _render_init(console: Console, verb: str, result: InitResult, dsn: str) -> N
         console.print(f"dropped {len(result.dropped_tables)} tables: {', '.join(result.dropped_tables)}")
     _render_run(console, result.run)
     console.print(f"{verb} {result.database} in {result.duration_ms:.0f} ms; connect with: {mask_dsn(dsn)}")
-
-
-def _own_server_dsn(state: CliState) -> str:
-    """A database on the tool's warm server (started now if none runs), for commands given no DSN."""
-    warm = warm_server_status()
-    if warm is None:
-        state.info(
-            "no --dsn or DATABASE_URL: starting sspp-fixtures' own PostgreSQL server (sspp-seed server stop ends it)"
-        )
-        warm = start_warm_server()
-    target = with_database(warm.dsn, DEFAULT_DATABASE)
-    ensure_database(target)
-    return target
 
 
 @cli.command("init")
@@ -220,10 +198,8 @@ def init_command(state: CliState, dsn: str | None, force: bool, create: bool, wa
       sspp-seed init
       sspp-seed init --dsn postgresql://postgres@localhost/sspp_dev --create
     """
-    target = resolve_dsn(dsn)
-    if target is None:
-        target = _own_server_dsn(state)
-    elif create:
+    target = require_target(state, dsn, start=True)
+    if create:
         ensure_database(target)
     result = init_database(target, force=force, wait_s=wait_s)
     state.emit(
@@ -244,7 +220,7 @@ def reset_command(state: CliState, dsn: str | None, force: bool, wait_s: float, 
 
     Refuses a database that the tool did not mark and that holds tables or data, unless --force.
     """
-    target = require_dsn(dsn)
+    target = require_target(state, dsn, create=True)
     result = reset_database(target, force=force, wait_s=wait_s)
     state.emit(as_json, _init_json(result, target), lambda console: _render_init(console, "reset", result, target))
 
@@ -254,11 +230,21 @@ def schema_group() -> None:
     """Files made from the migrations."""
 
 
+def _default_init_sql() -> Path:
+    """sql/init.sql of a source checkout (next to its pyproject.toml); from an installed package, init.sql in the
+    current folder: the package's own files are never written."""
+    beside_migrations = init_sql_path()
+    if beside_migrations.parent.name == "sql" and (beside_migrations.parent.parent / "pyproject.toml").is_file():
+        return beside_migrations
+    return Path("init.sql")
+
+
 @schema_group.command("init-sql")
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    help="Where to write (default: sql/init.sql next to the migrations); '-' for stdout.",
+    help="Where to write (default: sql/init.sql in a source checkout, else init.sql in the current folder); "
+    "'-' for stdout.",
 )
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if the file is not current.")
 @click.pass_obj
@@ -268,7 +254,7 @@ def init_sql_command(state: CliState, out: Path | None, check: bool) -> int:
     if out is not None and str(out) == "-":
         click.echo(text, nl=False)
         return 0
-    target = out if out is not None else init_sql_path()
+    target = out if out is not None else _default_init_sql()
     if check:
         current = target.read_text(encoding="utf-8") if target.exists() else ""
         if current != text:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 from rich.console import Console
@@ -35,15 +36,22 @@ def _json_default(value: object) -> object:
 _PIPE_WIDTH = 160
 
 
+def _styles_off() -> bool:
+    """https://no-color.org: a non-empty ``NO_COLOR`` turns off every style, bold and dim included (rich alone
+    drops only the colours)."""
+    return bool(os.environ.get("NO_COLOR"))
+
+
 def error_console() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return Console(stderr=True, highlight=False, soft_wrap=True, color_system=None if _styles_off() else "auto")
 
 
 def output_console() -> Console:
     """stdout for people: the terminal's width, or a wide fixed one when piped, so tables don't wrap."""
-    console = Console(highlight=False, soft_wrap=True)
+    color_system: Literal["auto"] | None = None if _styles_off() else "auto"
+    console = Console(highlight=False, soft_wrap=True, color_system=color_system)
     if not console.is_terminal:
-        console = Console(highlight=False, soft_wrap=True, width=_PIPE_WIDTH)
+        console = Console(highlight=False, soft_wrap=True, width=_PIPE_WIDTH, color_system=color_system)
     return console
 
 
@@ -52,6 +60,8 @@ class CliState:
     """The root command's state, handed to every subcommand through ``ctx.obj``."""
 
     debug: bool = False
+    #: -1 with --quiet (only results and errors), 1 with --verbose (also where the time went and why), else 0.
+    verbosity: int = 0
     console: Console = field(default_factory=output_console)
     err: Console = field(default_factory=error_console)
 
@@ -63,8 +73,14 @@ class CliState:
             render(self.console)
 
     def info(self, message: str) -> None:
-        """A progress or diagnostic line for people: on stderr, so stdout stays clean for --json."""
-        self.err.print(message, markup=False)
+        """A progress or diagnostic line for people: on stderr, so stdout stays clean for --json; not with --quiet."""
+        if self.verbosity >= 0:
+            self.err.print(message, markup=False)
+
+    def detail(self, message: str) -> None:
+        """A line only --verbose prints: how a choice was made, how long a step took."""
+        if self.verbosity > 0:
+            self.err.print(message, markup=False)
 
 
 def make_table(columns: list[str]) -> Table:

@@ -8,11 +8,12 @@ from typing import Any
 import click
 from rich.console import Console
 
-from ..dsn import mask_dsn
+from ..dsn import mask_dsn, with_database
 from ..server.warm import WarmServerState, start_warm_server, stop_warm_server, warm_server_status
 from ._app import cli
 from ._db import json_option
 from ._output import CliState
+from ._target import DEFAULT_DATABASE
 
 __all__: list[str] = []
 
@@ -38,6 +39,7 @@ def server_group() -> None:
       sspp-seed server start                  # local binaries if found, else the embedded server
       sspp-seed server start --provider embedded
       sspp-seed server status --json
+      sspp-seed server dsn                    # URL of its database 'sspp', for psql "$(sspp-seed server dsn)"
       sspp-seed server stop
     """
 
@@ -83,4 +85,30 @@ def status_command(state: CliState, as_json: bool) -> int:
         state.emit(as_json, {"running": False}, lambda c: c.print("no warm server is running"))
         return 3
     state.emit(as_json, {"running": True, **_state_json(warm)}, lambda c: _render_state(c, warm, "running:"))
+    return 0
+
+
+@server_group.command("dsn")
+@click.option(
+    "--database", default=DEFAULT_DATABASE, show_default=True, metavar="NAME", help="The database the URL names."
+)
+@click.pass_obj
+def dsn_command(state: CliState, database: str) -> int:
+    """Print the URL of a database on the running server (the demo's 'sspp' by default); exits 3 when none runs.
+
+    The tool's own server takes connections from this machine only and has no password, so the URL is complete.
+
+    \b
+    Examples:
+      psql "$(sspp-seed server dsn)" -c "SELECT count(*) FROM customers"
+      sspp-seed server dsn --database postgres
+    """
+    warm = warm_server_status()
+    if warm is None:
+        state.err.print(
+            "error: no warm server is running. Start one: sspp-seed demo --detach (or sspp-seed server start)",
+            markup=False,
+        )
+        return 3
+    click.echo(mask_dsn(with_database(warm.dsn, database)))
     return 0

@@ -246,17 +246,22 @@ def _clean_loc(loc: tuple[Any, ...], data: Any, kind: str) -> Path_:
 
 
 def _validation_error(path: str, data: Any, lines: dict[Path_, int], error: ValidationError) -> ScenarioError:
-    errors = error.errors()
-    loc = _clean_loc(tuple(errors[0]["loc"]), data, str(errors[0]["type"]))
-    first: dict[str, Any] = {**errors[0], "loc": loc}
-    line = line_of(lines, loc)
-    more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+    """Every problem pydantic found, each at ``file:line: field``; ``details['problems']`` lists them apart."""
+    problems: list[dict[str, Any]] = []
+    for found in error.errors():
+        loc = _clean_loc(tuple(found["loc"]), data, str(found["type"]))
+        problems.append(
+            {"line": line_of(lines, loc), "field": dotted(loc), "problem": _describe({**found, "loc": loc})}
+        )
+    problems.sort(key=lambda p: int(p["line"] or 0))
+    first = problems[0]
     return ScenarioError(
-        f"{path}:{line}: {dotted(loc)}: {_describe(first)}{more}",
+        "; ".join(f"{path}:{p['line']}: {p['field']}: {p['problem']}" for p in problems),
         hint="fix the file and run sspp-seed scenarios validate on it",
         file=path,
-        line=line,
-        field=dotted(loc),
+        line=first["line"],
+        field=first["field"],
+        problems=problems,
     )
 
 

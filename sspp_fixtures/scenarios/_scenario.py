@@ -119,6 +119,34 @@ class Scenario:
         data.pop("sources")
         return json.loads(json.dumps(data, default=_plain))  # type: ignore[no-any-return]
 
+    def to_file_dict(self) -> dict[str, Any]:
+        """This scenario as a complete scenario file (no ``extends``, every default written out): saved as YAML or
+        JSON, it validates and loads to the same data."""
+        data = self.to_dict()
+        return {
+            "name": self.name,
+            "description": self.description,
+            "seed": self.seed,
+            "window": {"end": self.window_end_date, "days": self.window_days},
+            "customers": self.customers,
+            "events": self.events,
+            "processed_share": self.processed_share,
+            "event_mix": data["event_mix"],
+            "segments": data["segment_shares"],
+            "locales": data["locale_shares"],
+            "activity_skew": self.activity_skew,
+            "trend": self.trend,
+            "stories": [
+                {
+                    "name": story["name"],
+                    "description": story["description"],
+                    "customer": {k: v for k, v in story["customer"].items() if v is not None},
+                    "events": story["events"],
+                }
+                for story in data["stories"]
+            ],
+        }
+
     def fingerprint(self) -> str:
         """sha256 of everything that shapes the data (not where the files came from)."""
         canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))

@@ -148,11 +148,14 @@ def init_database(
     mark: bool = True,
     wait_s: float = 0.0,
     migrations: tuple[Migration, ...] | None = None,
+    command: str = "init",
 ) -> InitResult:
     """Create the SSPP schema (pending migrations) in an empty or tool-made database and mark it.
 
     ``mark=False`` leaves the marker as it is (``load`` writes it in its own transaction, so a load that does
-    not complete leaves the marker of the data still there).
+    not complete leaves the marker of the data still there). ``command`` is the ``sspp-seed`` command doing it
+    (``load`` initializes too): refusals and the migrations' ``applied_by`` name it, so nobody is told about a
+    command they did not run.
     """
     started = time.perf_counter()
     known = migrations if migrations is not None else load_migrations()
@@ -160,8 +163,10 @@ def init_database(
     with connect(dsn, wait_s=wait_s) as conn:
         marker = read_marker(conn)
         if marker is None:
-            _refuse_unless_disposable(database, inspect_target(conn), schema_objects(known), action="init", force=force)
-        run = apply_on_connection(conn, known, applied_by="sspp-seed init", database=database)
+            _refuse_unless_disposable(
+                database, inspect_target(conn), schema_objects(known), action=command, force=force
+            )
+        run = apply_on_connection(conn, known, applied_by=f"sspp-seed {command}", database=database)
         if mark:
             write_marker(conn, purpose=purpose)
     return InitResult(database, run, marker is not None, (), (time.perf_counter() - started) * 1000)

@@ -93,11 +93,11 @@ def test_scenarios_list_show_validate(tmp_path: Path) -> None:
     assert listed.returncode == 0, listed.stderr
     names = {s["name"] for s in json.loads(listed.stdout)["scenarios"]}
     assert {"smoke", "demo", "load-1m", "sample"} <= names
-    shown = run_cli("scenarios", "show", "load-1m", "--json")
+    shown = run_cli("--verbose", "scenarios", "show", "load-1m", "--json")
     data = json.loads(shown.stdout)
     assert data["events"] == 1_100_000
-    assert data["window_days"] == 180
-    assert [Path(f).name for f in data["files"]] == ["load-100k.yaml", "load-1m.yaml"]
+    assert data["window"]["days"] == 180
+    assert "load-1m: from " in shown.stderr and "load-100k.yaml, " in shown.stderr
     bad = tmp_path / "bad.yaml"
     bad.write_text("customers: -1\n")
     good = ROOT / "scenarios" / "smoke.yaml"

@@ -8,6 +8,8 @@ import sys
 import time
 from dataclasses import dataclass
 
+from sspp_fixtures.dsn import LIBPQ_TARGET_ENV
+
 #: A password that must never appear in any output.
 PASSWORD = "s3cr3t-PW"
 
@@ -25,8 +27,9 @@ class Outcome:
 
 
 def sspp_seed(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> Outcome:
-    """``python -m sspp_fixtures ARGS`` with no inherited $DATABASE_URL unless ``env`` sets one."""
-    full_env = {**os.environ, "DATABASE_URL": "", "COLUMNS": "200", **(env or {})}
+    """``python -m sspp_fixtures ARGS`` with no inherited $DATABASE_URL or PG* variables unless ``env`` sets them."""
+    inherited = {k: v for k, v in os.environ.items() if k not in LIBPQ_TARGET_ENV}  # as if no PG* were set
+    full_env = {**inherited, "DATABASE_URL": "", "COLUMNS": "200", **(env or {})}
     full_env.pop("SSPP_DEBUG", None)
     started = time.monotonic()
     done = subprocess.run(
@@ -54,12 +57,13 @@ def assert_refused(outcome: Outcome, code: int, *fragments: str) -> str:
 
 
 def assert_usage(outcome: Outcome, *fragments: str, usage_line: bool = True) -> None:
-    """click's own usage errors: exit 2, 'Usage:' (when click got that far) and an 'Error:' line; no traceback,
-    no password."""
+    """click's own usage errors: exit 2, 'Usage:' (when click got that far) and an 'error:' line, the form of every
+    error here (never click's 'Error:'); no traceback, no password."""
     assert outcome.code == 2, f"exit {outcome.code}; stderr: {outcome.stderr!r}"
     assert "Traceback" not in outcome.output
     assert PASSWORD not in outcome.output
-    assert "Error: " in outcome.stderr
+    assert "error: " in outcome.stderr
+    assert "Error: " not in outcome.stderr
     if usage_line:
         assert "Usage: sspp-seed" in outcome.stderr
     for fragment in fragments:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from sspp_fixtures.cli import run
+from sspp_fixtures.dsn import LIBPQ_TARGET_ENV
 from tests.hardening._cli import PASSWORD, Outcome, assert_refused, assert_usage, sspp_seed
 
 UNREACHABLE = f"postgresql://app:{PASSWORD}@127.0.0.1:1/sspp"
@@ -24,9 +25,12 @@ def run_here(capsys: pytest.CaptureFixture[str], *args: str) -> Outcome:
 
 
 @pytest.fixture(autouse=True)
-def _no_database_url(monkeypatch: pytest.MonkeyPatch) -> None:
+def _no_database_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("SSPP_DEBUG", raising=False)
+    for name in LIBPQ_TARGET_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SSPP_FIXTURES_CACHE", str(tmp_path / "no-server-here"))  # a warm server would be used
 
 
 def test_help_documents_the_exit_codes_these_tests_check() -> None:
@@ -83,7 +87,7 @@ def test_bad_load_options_exit_2(capsys: pytest.CaptureFixture[str], args: list[
 
 def test_an_option_missing_its_value_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     outcome = run_here(capsys, "load", "smoke", "--dsn")
-    assert_usage(outcome, "Error: Option '--dsn' requires an argument", usage_line=False)
+    assert_usage(outcome, "error: Option '--dsn' requires an argument", usage_line=False)
 
 
 def test_huge_seed_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -110,7 +114,13 @@ def test_usage_mistakes_exit_2(capsys: pytest.CaptureFixture[str], args: list[st
 
 
 def test_load_without_a_database_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
-    assert_refused(run_here(capsys, "load", "smoke"), 2, "no database given", "Pass --dsn URL or set DATABASE_URL")
+    assert_refused(
+        run_here(capsys, "load", "smoke"),
+        2,
+        "no database given: no --dsn, $DATABASE_URL is not set, none of $PGSERVICE, $PGHOST",
+        "own server is not running",
+        "Pass --dsn URL, set DATABASE_URL, or start the tool's server with its database: sspp-seed demo --detach",
+    )
 
 
 @pytest.mark.parametrize(
