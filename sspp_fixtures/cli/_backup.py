@@ -89,8 +89,8 @@ def backup_command(
 
     \b
     Examples:
-      sspp-seed backup --dsn postgresql://postgres@localhost/sspp --out ./sspp.dump
-      sspp-seed backup --out /backups/ --keep 14          # nightly: timestamped names, 14 kept
+      sspp-seed backup --dsn "$(sspp-seed server dsn)" --out ./sspp.dump
+      sspp-seed backup --out ./backups/ --keep 14         # nightly: timestamped names, 14 kept
       sspp-seed backup --out ./sspp.sql.gz --json          # gzip'd plain SQL
     """
     from ..backup import backup_database
@@ -153,8 +153,8 @@ def restore_command(state: CliState, file: Path, dsn: str | None, force: bool, w
 
     \b
     Examples:
-      sspp-seed restore ./sspp.dump --dsn postgresql://postgres@localhost/sspp_copy
-      sspp-seed restore /backups/sspp-sspp-20261125T020000Z.dump --json
+      sspp-seed restore ./sspp.dump --dsn "$(sspp-seed server dsn --database sspp_copy)"
+      sspp-seed restore "$(ls -t ./backups/*.dump | head -n 1)" --json
     """
     from ..backup import restore_database
 

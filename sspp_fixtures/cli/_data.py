@@ -117,6 +117,7 @@ def _run_load(state: CliState, dsn: str, scenario: Scenario, **options: Any) -> 
 @dsn_option
 @_scenario_options
 @click.option("--force", is_flag=True, help="Load even into a database holding data the tool did not make.")
+@click.option("--create", is_flag=True, help="Create the database first if it does not exist.")
 @wait_option
 @json_option
 @click.pass_obj
@@ -129,6 +130,7 @@ def load_command(
     workers: int | None,
     batch_rows: int,
     force: bool,
+    create: bool,
     wait_s: float,
     as_json: bool,
 ) -> None:
@@ -139,12 +141,17 @@ def load_command(
 
     \b
     Examples:
-      sspp-seed load smoke --dsn postgresql://postgres@localhost/sspp_test
-      sspp-seed load load-1m --workers 2
+      sspp-seed load smoke                  # $DATABASE_URL, PG*, else the tool's running server
+      sspp-seed load smoke --dsn "$(sspp-seed server dsn --database sspp_test)" --create
+      sspp-seed load sample --workers 2
       sspp-seed load ./my-scenario.yaml --seed 7 --scale 0.5 --json
     """
     resolved = _resolve(scenario, seed, scale)
     target = require_target(state, dsn, create=True)
+    if create:
+        from ..databases import ensure_database
+
+        ensure_database(target)
     report = _run_load(state, target, resolved, workers=workers, batch_rows=batch_rows, force=force, wait_s=wait_s)
     state.emit(as_json, _load_json(report, target), lambda console: _render_load(console, report, target))
 
@@ -189,10 +196,10 @@ def export_command(
 
     \b
     Examples:
-      sspp-seed export smoke --format sql --out sql/seed.sql
-      sspp-seed export demo --format csv --out ./demo-csv
-      sspp-seed export load-100k --format jsonl --out ./jsonl --workers 2
-      sspp-seed export demo --format es-bulk --out ./demo-es
+      sspp-seed export smoke --format sql --out ./seed.sql
+      sspp-seed export smoke --format csv --out ./smoke-csv
+      sspp-seed export sample --format jsonl --out ./jsonl --workers 2
+      sspp-seed export smoke --format es-bulk --out ./smoke-es
     """
     from ..export import export_scenario
 
@@ -337,7 +344,7 @@ def scenarios_group() -> None:
     Examples:
       sspp-seed scenarios list
       sspp-seed scenarios show demo
-      sspp-seed scenarios validate my-scenario.yaml other.yaml
+      sspp-seed scenarios validate my-scenario.yaml
     """
 
 
@@ -390,7 +397,7 @@ def scenarios_show(state: CliState, scenario: str, as_json: bool) -> None:
 
     \b
     Examples:
-      sspp-seed scenarios show demo > my-scenario.yaml
+      sspp-seed scenarios show smoke > my-scenario.yaml
       sspp-seed scenarios show load-1m --json
     """
     from ..scenarios import iter_chain_paths, load_scenario

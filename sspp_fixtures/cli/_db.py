@@ -102,10 +102,10 @@ def migrate_command(
 
     \b
     Examples:
-      sspp-seed migrate --dsn postgresql://postgres@localhost/sspp
+      sspp-seed migrate                     # $DATABASE_URL, PG*, else the tool's running server
+      sspp-seed migrate --dsn "$(sspp-seed server dsn)"
       sspp-seed migrate --dry-run
       sspp-seed migrate --wait 120          # Kubernetes init container: wait for the server
-      sspp-seed migrate --to 3
     """
     target = require_target(state, dsn, create=True)
     if not as_json and not dry_run:
@@ -196,7 +196,7 @@ def init_command(state: CliState, dsn: str | None, force: bool, create: bool, wa
     \b
     Examples:
       sspp-seed init
-      sspp-seed init --dsn postgresql://postgres@localhost/sspp_dev --create
+      sspp-seed init --dsn "$(sspp-seed server dsn --database sspp_dev)" --create
     """
     target = require_target(state, dsn, start=True)
     if create:

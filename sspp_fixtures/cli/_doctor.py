@@ -9,9 +9,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ..dsn import DATABASE_URL_ENV
 from ._app import cli
 from ._db import dsn_option, json_option
 from ._output import CliState
+from ._target import announce, find_target
 
 if TYPE_CHECKING:
     from ..doctor import Check, DoctorReport
@@ -39,12 +41,30 @@ def _render(console: Console, report: DoctorReport) -> None:
     console.print(_table(report.machine))
     console.print()
     if report.database is None:
-        console.print(Text("database: not checked (pass --dsn URL or set $DATABASE_URL)", style="dim"))
+        console.print(
+            Text(
+                "database: not checked (pass --dsn URL, set $DATABASE_URL or PG* variables, or run sspp-seed demo "
+                "--detach)",
+                style="dim",
+            )
+        )
     else:
         console.print(Text(f"database {report.dsn}", style="bold"))
         console.print(_table(report.database))
     console.print()
     console.print(Text(f"{report.summary()}; exit code {report.exit_code} ({report.elapsed_ms / 1000:.1f} s)"))
+
+
+def _has_database(dsn: str) -> bool:
+    from ..databases import database_exists
+    from ..dsn import connect, database_name, with_database
+    from ..errors import DatabaseUnreachableError
+
+    try:
+        with connect(with_database(dsn, "postgres"), connect_timeout_s=2) as admin:
+            return database_exists(admin, database_name(dsn))
+    except DatabaseUnreachableError:
+        return False
 
 
 @cli.command("doctor")
@@ -66,8 +86,9 @@ def doctor_command(state: CliState, dsn: str | None, timeout_s: int, as_json: bo
     \b
     This machine: the tool, Python, each server provider (dsn, warm server, local binaries, the embedded
     wheel, Docker), which one `auto` picks, and the pg_dump/pg_restore/psql that backup and restore run.
-    The database (--dsn, else $DATABASE_URL): reachable, marked as the tool's, migrated, loaded (rows per
-    table), the service roles, and whether a pg_dump here can dump it. Each problem comes with its fix.
+    The database (--dsn, else $DATABASE_URL, else PG*, else 'sspp' on the tool's running server): reachable,
+    marked as the tool's, migrated, loaded (rows per table), the service roles, and whether a pg_dump here can
+    dump it. Each problem comes with its fix.
     Never starts a server or writes anything; passwords are never shown.
 
     \b
@@ -77,12 +98,19 @@ def doctor_command(state: CliState, dsn: str | None, timeout_s: int, as_json: bo
     \b
     Examples:
       sspp-seed doctor
-      sspp-seed doctor --dsn postgresql://postgres@localhost:5432/sspp
-      sspp-seed doctor --json | jq '.database[] | select(.status != "ok")'
+      sspp-seed doctor --dsn "$(sspp-seed server dsn)" --timeout 5
+      sspp-seed doctor --json > doctor.json
     """
     from ..doctor import run_doctor
 
-    report = run_doctor(dsn, connect_timeout_s=timeout_s)
+    target = find_target(dsn)
+    if target is not None and target.warm is not None and not _has_database(target.dsn):
+        target = None  # the tool's server without its database 'sspp' yet: check the machine only
+    chosen = dsn  # --dsn and $DATABASE_URL: the doctor reads them itself and says which it used
+    if target is not None and target.source not in ("--dsn", f"${DATABASE_URL_ENV}"):
+        announce(state, target)
+        chosen = target.dsn
+    report = run_doctor(chosen, connect_timeout_s=timeout_s)
     state.emit(as_json, report.to_dict(), lambda console: _render(console, report))
     if report.failed:
         worst = max(report.failed, key=lambda check: check.exit_code)

@@ -78,8 +78,9 @@ class RowProgress:
         return f"{PHASE_LABELS.get(self._phase, self._phase):<{_LABEL_WIDTH}}"
 
     def _start_phase(self, name: str) -> None:
-        if self._phase == "generate" and self._rows_in_phase == 0 and self._task is not None and self._progress:
-            self._progress.remove_task(self._task)  # a loader names its phases: drop the exporters' default line
+        if self._phase == "generate" and self._rows_in_phase == 0:  # a loader names its phases: drop the default
+            if self._progress is not None and self._task is not None:
+                self._progress.remove_task(self._task)
             self._task = None
             self._phase = ""
         self._finish_phase()

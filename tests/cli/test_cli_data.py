@@ -97,7 +97,8 @@ def test_scenarios_list_show_validate(tmp_path: Path) -> None:
     data = json.loads(shown.stdout)
     assert data["events"] == 1_100_000
     assert data["window"]["days"] == 180
-    assert "load-1m: from " in shown.stderr and "load-100k.yaml, " in shown.stderr
+    assert "load-1m: from " in shown.stderr
+    assert "load-100k.yaml, " in shown.stderr
     bad = tmp_path / "bad.yaml"
     bad.write_text("customers: -1\n")
     good = ROOT / "scenarios" / "smoke.yaml"

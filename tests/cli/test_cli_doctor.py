@@ -17,7 +17,7 @@ import pytest
 from psycopg import conninfo
 
 from sspp_fixtures._defaults import TABLE_ORDER
-from sspp_fixtures.dsn import connect
+from sspp_fixtures.dsn import LIBPQ_TARGET_ENV, connect
 from sspp_fixtures.loader import load_scenario_into
 from sspp_fixtures.scenarios import load_scenario
 from sspp_fixtures.schema import load_migrations
@@ -56,7 +56,8 @@ class Doctor:
 def doctor(*args: str, database_url: str = "", timeout: float = 60) -> Doctor:
     """``python -m sspp_fixtures doctor ARGS`` with ``$DATABASE_URL`` set to ``database_url`` (empty: unset)."""
     env = {**os.environ, "DATABASE_URL": database_url, "COLUMNS": "200"}
-    env.pop("SSPP_DEBUG", None)
+    for name in ("SSPP_DEBUG", *LIBPQ_TARGET_ENV):  # PG* would name a database, as psql reads them
+        env.pop(name, None)
     started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "sspp_fixtures", "doctor", *args],
@@ -86,7 +87,7 @@ def test_without_a_dsn_only_the_machine_is_checked() -> None:
     human = doctor()
     assert human.code == 0, human.stdout + human.stderr
     assert "this machine" in human.stdout
-    assert "database: not checked (pass --dsn URL or set $DATABASE_URL)" in human.stdout
+    assert "database: not checked (pass --dsn URL, set $DATABASE_URL or PG* variables" in human.stdout
     report = doctor("--json").json()
     assert report["database"] is None
     assert report["dsn"] is None
