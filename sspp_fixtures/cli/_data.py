@@ -272,8 +272,13 @@ def _demo_server(state: CliState, detach: bool) -> tuple[str, Server | None, str
         dsn = server.dsn
         after = ""
     target = with_database(dsn, DEFAULT_DATABASE)
-    if ensure_database(target):
-        state.info(f"created database {DEFAULT_DATABASE!r}")
+    try:
+        if ensure_database(target):
+            state.info(f"created database {DEFAULT_DATABASE!r}")
+    except BaseException:
+        if owned is not None:  # started for this demo: not left running when the demo cannot go on
+            owned.stop()
+        raise
     return target, owned, after
 
 

@@ -117,6 +117,10 @@ def test_demo_detached_then_stopped(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
         report = json.loads(result.stdout)
         assert report["scenario"] == "demo"
+        said = result.stderr.splitlines()  # each step before it runs: no blank screen while the server starts
+        assert said[0].startswith("starting sspp-fixtures' own PostgreSQL server"), said
+        assert said[1].startswith("started local PostgreSQL") or said[1].startswith("started embedded"), said
+        assert said[-1] == "the server stays up (--detach): sspp-seed server stop ends it", said
         assert report["stories"] == ["trial-converts", "churn-risk", "enterprise-expansion", "new-lead"]
         status = json.loads(run_cli("server", "status", "--json", env=env).stdout)
         with psycopg.connect(psycopg.conninfo.make_conninfo(status["dsn"], dbname="sspp")) as conn:
@@ -153,6 +157,14 @@ def test_demo_stays_up_until_interrupted(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
     assert process.returncode == 0, stderr
-    assert "stopped the demo server" in stderr
+    said = [line for line in stderr.splitlines() if line.strip()]
+    assert said[0] == "starting a PostgreSQL server for this demo (local binaries if found, else the embedded one)"
+    assert said[1].startswith("started "), said
+    assert any(line.startswith("loading scenario 'demo' (seed 2026: 2,500 customers") for line in said), said
+    assert said[-3:] == [
+        "the demo server stays up until Ctrl-C (run with --detach to leave it running and return)",
+        "stopping the demo server",
+        "stopped the demo server; its data is gone",
+    ], said
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(dsn, connect_timeout=3)
