@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from rich.console import Console
 from rich.progress import Progress
 
+from sspp_fixtures._defaults import TABLE_ORDER
 from sspp_fixtures._paths import cache_dir
 from sspp_fixtures.cli import cli, run
 from sspp_fixtures.cli._progress import RowProgress
@@ -203,7 +204,13 @@ def test_the_loader_names_each_index_it_builds(empty_db: str) -> None:
     load_scenario_into(empty_db, load_scenario("smoke"), workers=0, progress=lambda name, _rows: events.append(name))
     between = events[events.index("phase:indexes") + 1 : events.index("phase:analyze")]
     with psycopg.connect(empty_db) as conn:
-        names = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")}
+        names = {
+            r[0]
+            for r in conn.execute(
+                "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND tablename = ANY(%s)",
+                (list(TABLE_ORDER),),
+            )
+        }
     assert between
     assert all(e.startswith("index:") for e in between)
     assert {e.removeprefix("index:") for e in between} == names
@@ -212,11 +219,11 @@ def test_the_loader_names_each_index_it_builds(empty_db: str) -> None:
 def test_verbose_writes_a_line_per_phase_when_not_on_a_terminal(here: Any, empty_db: str) -> None:
     outcome = here("--verbose", "load", "smoke", "--dsn", empty_db)
     assert outcome.code == 0, outcome.stderr
-    phases = [line.split(" done in ")[0] for line in outcome.stderr.splitlines()[1:]]
+    phases = [re.sub(r"\d[\d,]*", "N", line.split(" done in ")[0]) for line in outcome.stderr.splitlines()[1:]]
     assert phases == [
         "preparing",
-        "generating and copying 2,380 rows,",
-        "building indexes 14 indexes,",
+        "generating and copying N rows,",
+        "building indexes N indexes,",
         "analyzing",
         "committing",
     ], outcome.stderr
