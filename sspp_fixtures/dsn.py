@@ -20,6 +20,7 @@ from .errors import DatabaseUnreachableError, UsageError
 
 __all__ = [
     "DATABASE_URL_ENV",
+    "LIBPQ_TARGET_ENV",
     "MASK",
     "connect",
     "database_name",

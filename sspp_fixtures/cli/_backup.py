@@ -24,9 +24,9 @@ _FORMATS = ("custom", "plain")
 
 
 @contextmanager
-def _byte_progress(console: Console, label: str) -> Iterator[Callable[[str, int, int], None]]:
-    """A spinner line ``phase  MB  MB/s`` on a terminal (stderr); silent when piped."""
-    if not console.is_terminal:
+def _byte_progress(console: Console, label: str, *, quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
+    """A spinner line ``phase  MB  MB/s`` on a terminal (stderr); silent when piped or ``quiet``."""
+    if quiet or not console.is_terminal:
         yield lambda phase, done, total: None
         return
     started = time.perf_counter()
@@ -96,7 +96,7 @@ def backup_command(
     from ..backup import backup_database
 
     target = require_target(state, dsn)
-    with _byte_progress(state.err, "backing up") as update:
+    with _byte_progress(state.err, "backing up", quiet=state.verbosity < 0) as update:
         report = backup_database(
             target, out, fmt=fmt, keep=keep, wait_s=wait_s, progress=lambda done: update("dumping", done, 0)
         )
@@ -159,7 +159,7 @@ def restore_command(state: CliState, file: Path, dsn: str | None, force: bool, w
     from ..backup import restore_database
 
     target = require_target(state, dsn)
-    with _byte_progress(state.err, "restoring") as update:
+    with _byte_progress(state.err, "restoring", quiet=state.verbosity < 0) as update:
         report = restore_database(file, target, force=force, wait_s=wait_s, progress=update)
     manifest = report.manifest
     data = {

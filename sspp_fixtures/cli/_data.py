@@ -458,9 +458,9 @@ def scenarios_validate(state: CliState, files: tuple[Path, ...], as_json: bool) 
             elif result["problems"]:
                 for problem in result["problems"]:
                     line = f"invalid  {result['file']}:{problem['line']}: {problem['field']}: {problem['problem']}"
-                    state.err.print(line, markup=False, highlight=False)
+                    state.problem(line)
             else:
-                state.err.print(f"invalid  {result['error']}", markup=False, highlight=False)
+                state.problem(f"invalid  {result['error']}")
 
     state.emit(as_json, {"results": results}, render)
     return 0 if all(r["valid"] for r in results) else 1

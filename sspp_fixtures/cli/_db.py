@@ -258,7 +258,7 @@ def init_sql_command(state: CliState, out: Path | None, check: bool) -> int:
     if check:
         current = target.read_text(encoding="utf-8") if target.exists() else ""
         if current != text:
-            state.info(f"{target} is out of date: run sspp-seed schema init-sql")
+            state.problem(f"{target} is out of date: run sspp-seed schema init-sql")
             return 1
         state.info(f"{target} is current")
         return 0

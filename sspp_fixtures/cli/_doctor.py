@@ -118,5 +118,5 @@ def doctor_command(state: CliState, dsn: str | None, timeout_s: int, as_json: bo
         fix = (
             f"{' ' if detail.endswith(('?', '!')) else '. '}{worst.fix[:1].upper()}{worst.fix[1:]}" if worst.fix else ""
         )
-        state.info(f"error: {worst.name}: {detail}{fix}")
+        state.problem(f"error: {worst.name}: {detail}{fix}")
     return report.exit_code

@@ -77,6 +77,10 @@ class CliState:
         if self.verbosity >= 0:
             self.err.print(message, markup=False)
 
+    def problem(self, message: str) -> None:
+        """A line saying what failed: on stderr, even with --quiet."""
+        self.err.print(message, markup=False, highlight=False)
+
     def detail(self, message: str) -> None:
         """A line only --verbose prints: how a choice was made, how long a step took."""
         if self.verbosity > 0:

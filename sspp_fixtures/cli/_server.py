@@ -9,6 +9,7 @@ import click
 from rich.console import Console
 
 from ..dsn import mask_dsn, with_database
+from ..errors import ServerUnavailableError
 from ..server.warm import WarmServerState, start_warm_server, stop_warm_server, warm_server_status
 from ._app import cli
 from ._db import json_option
@@ -92,8 +93,7 @@ def status_command(state: CliState, as_json: bool) -> int:
 @click.option(
     "--database", default=DEFAULT_DATABASE, show_default=True, metavar="NAME", help="The database the URL names."
 )
-@click.pass_obj
-def dsn_command(state: CliState, database: str) -> int:
+def dsn_command(database: str) -> None:
     """Print the URL of a database on the running server (the demo's 'sspp' by default); exits 3 when none runs.
 
     The tool's own server takes connections from this machine only and has no password, so the URL is complete.
@@ -105,10 +105,7 @@ def dsn_command(state: CliState, database: str) -> int:
     """
     warm = warm_server_status()
     if warm is None:
-        state.err.print(
-            "error: no warm server is running. Start one: sspp-seed demo --detach (or sspp-seed server start)",
-            markup=False,
+        raise ServerUnavailableError(
+            "no warm server is running", hint="start one: sspp-seed demo --detach (or sspp-seed server start)"
         )
-        return 3
     click.echo(mask_dsn(with_database(warm.dsn, database)))
-    return 0
