@@ -70,7 +70,7 @@ def test_a_reload_replaces_the_data(empty_db: str) -> None:
 def test_load_refuses_foreign_data_unless_forced(empty_db: str) -> None:
     with connect(empty_db) as conn:
         conn.execute("CREATE TABLE orders (id int); INSERT INTO orders VALUES (1)")
-    with pytest.raises(UnsafeTargetError, match=r"refusing to init .*public\.orders"):
+    with pytest.raises(UnsafeTargetError, match=r"refusing to load .*public\.orders"):
         load_scenario_into(empty_db, load_scenario("smoke"))
     load_scenario_into(empty_db, load_scenario("smoke"), force=True)
     with connect(empty_db) as conn:
