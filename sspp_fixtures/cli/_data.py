@@ -65,8 +65,14 @@ def _resolve(name: str, seed: int | None, scale: float | None) -> Scenario:
 
 
 def _expected_rows(scenario: Scenario) -> int:
+    """Rows a load or export of ``scenario`` writes, about (for the progress bar's total)."""
+    from ..model import PLATFORM_SIGNAL_TYPES
+
     signals = round(scenario.events * scenario.processed_share)
-    return scenario.customers + len(scenario.stories) + scenario.events + scenario.story_event_count + signals
+    total = sum(scenario.event_mix.values()) or 1.0
+    platform = sum(weight for name, weight in scenario.event_mix.items() if name in PLATFORM_SIGNAL_TYPES) / total
+    events = scenario.events + scenario.story_event_count
+    return scenario.customers + len(scenario.stories) + events + signals + round(signals * platform)
 
 
 def _load_json(report: LoadReport, dsn: str) -> dict[str, Any]:
