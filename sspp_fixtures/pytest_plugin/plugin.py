@@ -2,7 +2,8 @@
 
 Registered through the ``pytest11`` entry point, so installing sspp-fixtures is all a service needs.
 Fixtures: ``sspp_db`` (a psycopg connection to this test's database), ``sspp_dsn`` (its URL, for code that
-connects itself), ``sspp_factories`` (factories bound to ``sspp_db``), ``sspp_server`` (the session's server).
+connects itself), ``sspp_factories`` (factories bound to ``sspp_db``), ``sspp_server`` (the session's server),
+``sspp_queue`` (a Bull queue of the test's own on a real Redis).
 Marker: ``@pytest.mark.sspp(scenario="smoke", seed=None, isolation="database" | "clone" | "transaction")``.
 """
 
@@ -19,9 +20,10 @@ from ..errors import SsppError, UsageError
 from ..server import Server
 from ._config import OPTIONS, SsppConfig, TestSpec
 from ._connection import RolledBackTest, SsppConnection
+from ._queue import add_queue_options, sspp_queue
 from ._session import PluginSession, cleanup_run, new_run_id, sweep_stale_runs
 
-__all__ = ["sspp_db", "sspp_dsn", "sspp_factories", "sspp_server"]
+__all__ = ["sspp_db", "sspp_dsn", "sspp_factories", "sspp_queue", "sspp_server"]
 
 _SESSION = pytest.StashKey[PluginSession]()
 _MARKER_HELP = (
@@ -36,6 +38,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for flag, ini, text, _default in OPTIONS:
         group.addoption(flag, dest=ini, default=None, help=text)
         parser.addini(ini, help=text, default=None)
+    add_queue_options(parser)
 
 
 class _XdistHooks:
