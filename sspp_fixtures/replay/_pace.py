@@ -12,6 +12,9 @@ __all__ = ["Pacer", "batch_size"]
 
 #: A batch carries ~10 ms of a set rate: at 10k/s that is 100 jobs per round trip; at 100/s, one.
 _BATCH_SECONDS: Final = 0.01
+#: The bucket holds ~50 ms of credit (at least two batches), so the OS oversleeping a wait is not lost, yet a
+#: stall is made up by no more than that.
+_SLACK_SECONDS: Final = 0.05
 #: The largest batch: one Lua call of this many jobs keeps Redis busy ~1-2 ms; 250 was the fastest of 100-1000 here.
 MAX_BATCH: Final = 250
 
@@ -27,9 +30,9 @@ def batch_size(rate: float | None) -> int:
 class Pacer:
     """Tells how long to wait before the next batch may go.
 
-    ``rate``: a token bucket refilled at ``rate`` tokens/s holding at most one batch, so the average rate over
-    any window is the set rate and a stall is never made up by a burst. ``speed``: an event of scenario time
-    ``t`` is due at ``start + (t - first) / speed``. Neither: never waits.
+    ``rate``: a token bucket refilled at ``rate`` tokens/s holding at most ~50 ms of credit, so the average rate
+    over any window is the set rate, a late wake-up costs nothing and a stall is never made up by a burst.
+    ``speed``: an event of scenario time ``t`` is due at ``start + (t - first) / speed``. Neither: never waits.
     """
 
     rate: float | None = None
@@ -65,7 +68,7 @@ class Pacer:
 
     def _wait_tokens(self, events: int) -> None:
         assert self.rate is not None
-        capacity = float(max(batch_size(self.rate), events))
+        capacity = max(float(events), 2.0 * batch_size(self.rate), self.rate * _SLACK_SECONDS)
         while True:
             now = self.clock()
             self._tokens = min(capacity, self._tokens + (now - self._last) * self.rate)

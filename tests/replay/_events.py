@@ -36,7 +36,7 @@ def make_batches(total: int, *, per_batch: int = 1000, seed: int = 1, span_ms: i
         metadata = [
             json.dumps({"campaign": f"c{i % 7}", "responseTimeHours": int(r), "interactionCount": int(c)})
             if i % 5
-            else json.dumps({"campaign": "Ünïcode \"q\""})
+            else json.dumps({"campaign": 'Ünïcode "q"'})
             for i, r, c in zip(range(first, first + n), response, interactions, strict=True)
         ]
         batches.append(

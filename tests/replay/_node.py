@@ -32,7 +32,16 @@ def install_bull() -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not marker.is_file() or json.loads(marker.read_text())["version"] != BULL_VERSION:
             subprocess.run(
-                ["npm", "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(folder), f"bull@{BULL_VERSION}"],
+                [
+                    "npm",
+                    "install",
+                    "--silent",
+                    "--no-audit",
+                    "--no-fund",
+                    "--prefix",
+                    str(folder),
+                    f"bull@{BULL_VERSION}",
+                ],
                 check=True,
                 capture_output=True,
                 timeout=300,

@@ -42,8 +42,9 @@ def _send(queue, total: int, per_batch: int = 7) -> list:
 
 
 def test_a_job_is_field_for_field_what_bulls_own_add_writes(sspp_queue, node: BullNode) -> None:
+    metadata = {"campaign": "q3", "responseTimeHours": 2}
     event = {"accountId": "acc_001", "userId": "user_001", "eventType": "email_sent",
-             "timestamp": "2026-06-30T10:00:00.000Z", "metadata": {"campaign": "q3", "responseTimeHours": 2}}  # fmt: skip
+             "timestamp": "2026-06-30T10:00:00.000Z", "metadata": metadata}  # fmt: skip
     bulls_id = node.run("add", json.dumps(event))["id"]
     (ours,) = sspp_queue.add([event])
     assert int(ours) == int(bulls_id) + 1  # one id counter for both
@@ -79,7 +80,8 @@ def test_a_paused_queue_keeps_the_jobs_until_resumed(sspp_queue, node: BullNode)
     sink = RedisSink(sspp_queue.queue, pipelined=False)
     assert sink.delivery.paused  # known before the first job
     _send(sspp_queue, 40)
-    assert sspp_queue.counts().paused == 40 and sspp_queue.counts().wait == 0
+    assert sspp_queue.counts().paused == 40
+    assert sspp_queue.counts().wait == 0
     assert node.consume(40, within_ms=1500) == []  # the worker takes nothing while paused
     node.run("resume")
     started = time.monotonic()
