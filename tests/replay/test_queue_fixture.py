@@ -84,3 +84,15 @@ def test_the_option_names_the_redis(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--sspp-redis", "redis://127.0.0.1:1/0", "-p", "no:cacheprovider")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*sspp_queue: Redis at redis://127.0.0.1:1/0 did not answer*"])
+
+
+def test_the_readme_example_passes(pytester: pytest.Pytester) -> None:
+    import re
+    import textwrap
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("### A Bull queue per test: `sspp_queue`") :]
+    (example,) = re.findall(r"```python\n(.*?)```", section[: section.index("\n## ")], re.DOTALL)
+    pytester.makepyfile(test_readme_queue=textwrap.dedent(example))
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
