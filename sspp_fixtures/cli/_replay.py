@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # the engines load on first use
 __all__: list[str] = []
 
 _PLAIN_EVERY_S = 10.0
+_REDIS_SCHEMES = ("redis://", "rediss://")
 
 
 class _LiveLine:
@@ -329,10 +330,10 @@ def _verify(
 ) -> VerifyOutcome:
     from ..replay import verify
 
-    redis_url = to if to and to.lower().startswith(("redis://", "rediss://")) else None
-    if wait and redis_url is None and manifest.url is None:
+    redis_url = next((url for url in (to, manifest.url) if url and url.lower().startswith(_REDIS_SCHEMES)), None)
+    if wait and redis_url is None:
         wait = False
-        state.info("not waiting for the queue: the run went through the API; pass --to redis://HOST:6379 to wait")
+        state.info("not waiting for the queue: its Redis is not known; pass verify --to redis://HOST:6379 to wait")
     with _live_line(state.err) as line:
         return verify(
             manifest,

@@ -136,3 +136,42 @@ def test_replay_wait_and_verify_end_to_end(sspp_queue, empty_db: str, tmp_path: 
     assert code == ExitCode.USER_ERROR
     assert "120 events checked: 1 lost, 0 wrong, 0 duplicated" in out
     assert out.rstrip().endswith("FAILED")
+
+
+def test_the_live_line_carries_the_queues_depth_read_from_redis(sspp_queue, tmp_path: Path) -> None:
+    from sspp_fixtures.replay import ReplayOptions, replay
+
+    seen = []
+    replay(
+        "smoke", sspp_queue.url, queue=sspp_queue.name, options=ReplayOptions(rate=200),
+        manifest_path=tmp_path / "r.json", live=seen.append, events=built(300),
+    )  # fmt: skip
+    assert len(seen) >= 3  # every half second; the queue's counts every second
+    assert seen[0].counts is not None
+    assert seen[-1].counts is not None
+    assert seen[0].counts.wait < seen[-1].counts.wait <= seen[-1].sent
+    assert seen[-1].rate == pytest.approx(200, rel=0.3)
+
+
+def test_verify_of_an_api_run_without_redis_says_how_to_wait(tmp_path: Path, capsys) -> None:
+    from tests.replay._api_server import fake_api
+
+    with fake_api() as api:
+        code = run(["replay", "smoke", "--to", api.url, "--manifest", str(tmp_path / "r.json"), "--wait"])
+    assert code == ExitCode.OK
+    assert "pass verify --to redis://HOST:6379 to wait" in capsys.readouterr().err
+
+
+def test_speed_replays_the_scenarios_day_faster(sspp_queue, tmp_path: Path) -> None:
+    from sspp_fixtures.replay import ReplayOptions, replay
+
+    report = replay(
+        "smoke",
+        sspp_queue.url,
+        queue=sspp_queue.name,
+        options=ReplayOptions(speed=216_000),
+        manifest_path=tmp_path / "r.json",
+        events=built(300),
+    )  # fmt: skip  (the built events span one day: 86,400 s / 216,000 = 0.4 s)
+    assert 0.35 < report.send_s < 1.0
+    assert sspp_queue.counts().wait == 300
