@@ -181,7 +181,7 @@ def rate_error(url: str, rate: float, seconds: float) -> tuple[int, float, float
     try:
         with sort_events(synthetic_batches(total)) as sorted_events:
             report = run_replay(
-                sorted_events, last_time_ms=None, sink=RedisSink(queue, pipelined=False),
+                sorted_events, last_time_ms=None, sink=RedisSink(queue, pipelined=True),
                 options=ReplayOptions(rate=rate, duration_s=seconds), manifest=_manifest(queue.name),
             )  # fmt: skip
         return report.manifest.sent, report.send_s, report.rate / rate - 1

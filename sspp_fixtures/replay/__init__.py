@@ -15,7 +15,7 @@ from ._redis import JOB_STATES, BullQueue, QueueCounts
 from ._run import LiveStatus, ReplayOptions, ReplayReport, run_replay
 from ._sinks import Delivery, RedisSink
 from ._sort import SortedEvents, sort_events
-from ._source import scenario_events
+from ._source import scenario_batches, scenario_events
 from ._stream import StreamPlan, sent_events
 from ._verify import ExpectedSignal, VerifyReport, expected_signal, verify_signals
 from ._wait import DrainReport, wait_drained
@@ -59,6 +59,7 @@ __all__ = [
     "open_queue",
     "replay",
     "run_replay",
+    "scenario_batches",
     "scenario_events",
     "sent_events",
     "sort_events",

@@ -67,7 +67,7 @@ def _sink(to: str, queue: str, options: ReplayOptions, concurrency: int, purge: 
                 "--invalid needs the API (--to http://HOST:3000/api/v1/events): only the API rejects invalid events; "
                 "on the queue they would reach the worker",
             )
-        return RedisSink(open_queue(to, queue, purge=purge, force=force), pipelined=options.rate is None)
+        return RedisSink(open_queue(to, queue, purge=purge, force=force), pipelined=True)
     if purge:
         raise UsageError("--purge works on a Redis queue (--to redis://...), not through the API")
     sink = HttpSink(to, concurrency=concurrency)
