@@ -12,6 +12,7 @@ merging, whatever the number of events.
 from __future__ import annotations
 
 import heapq
+import operator
 import pickle
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -124,12 +125,13 @@ def _sorted_block(batches: list[EventBatch]) -> _Block:
     times = np.concatenate([b.timestamp.astype("datetime64[ms]").astype(np.int64) for b in batches])
     indexes = np.concatenate([np.asarray(b.index, dtype=np.int64) for b in batches])
     order = np.lexsort((indexes, times))
+    pick = operator.itemgetter(*order.tolist()) if len(order) > 1 else None
 
     def column(name: str) -> list[str]:
         values: list[str] = []
         for b in batches:
             values.extend(getattr(b, name))
-        return [values[i] for i in order.tolist()]
+        return list(pick(values)) if pick is not None else values
 
     return (
         times[order].tolist(),

@@ -133,3 +133,11 @@ def test_speed_follows_the_scenarios_clock_faster() -> None:
     pacer.wait_for(1, START_MS)
     pacer.wait_for(1, START_MS + 3_600_000)  # an hour later in the scenario: a minute later here
     assert 60 <= clock.now - start < 60.01
+
+
+def test_one_event_and_none_sort_too() -> None:
+    (one,) = make_batches(1)
+    with sort_events([one]) as events:
+        assert [e.account_id for e in events] == one.account_id
+    with sort_events([]) as events:
+        assert (events.count, list(events), events.last_ms) == (0, [], None)
