@@ -298,15 +298,31 @@ class JobWriter:
     def _collect(self, keep: int) -> list[AddResult]:
         results: list[AddResult] = []
         while len(self._in_flight) > keep:
-            command, count = self._in_flight.pop(0)
             try:
                 first, paused = self._conn.read_response()
+            except rx.NoScriptError:  # Redis lost its scripts (restart, failover, SCRIPT FLUSH)
+                return results + self._resend_all()
+            results.append(AddResult(int(first), self._in_flight.pop(0)[1], bool(paused)))
+        return results
+
+    def _resend_all(self) -> list[AddResult]:
+        """The first batch in flight found no script: read the replies of the rest (they failed alike, unless
+        another client loaded the script meanwhile), load it again, resend the failed batches in order."""
+        replies: list[Any] = [None]
+        for _ in self._in_flight[1:]:
+            try:
+                replies.append(self._conn.read_response())
             except rx.NoScriptError:
-                self.queue._sha = None
-                self.queue.script_sha()
+                replies.append(None)
+        self.queue._sha = None
+        self.queue.script_sha()
+        results = []
+        for (command, count), reply in zip(self._in_flight, replies, strict=True):
+            if reply is None:
                 self._conn.send_packed_command([command], check_health=False)
-                first, paused = self._conn.read_response()
-            results.append(AddResult(int(first), count, bool(paused)))
+                reply = self._conn.read_response()
+            results.append(AddResult(int(reply[0]), count, bool(reply[1])))
+        self._in_flight = []
         return results
 
     def close(self) -> None:

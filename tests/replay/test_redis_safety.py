@@ -134,3 +134,21 @@ def test_a_read_only_replica_is_refused_before_anything_is_sent(private_redis) -
     assert "read-only replica" in str(caught.value)
     assert "primary" in str(caught.value)
     assert redis.Redis(port=port).dbsize() == 0
+
+
+def test_a_flushed_script_cache_is_reloaded_and_no_job_is_lost(private_redis) -> None:
+    from sspp_fixtures.replay import BullQueue, RedisSink, SentEvent
+
+    port = private_redis()
+    queue = BullQueue(f"redis://127.0.0.1:{port}/0", "sales-events")
+    sink = RedisSink(queue, pipelined=True)
+    events = [SentEvent(i, 0, f'{{"n":{i}}}') for i in range(30)]
+    sink.send(events[:10])
+    queue.client.script_flush()  # e.g. a Redis restart or failover between two batches
+    sink.send(events[10:20])
+    sink.send(events[20:])
+    delivery = sink.finish()
+    sink.close()
+    assert delivery.job_ids == [[1, 30]]
+    assert [job.data["n"] for job in queue.jobs("wait")] == list(range(30))
+    queue.close()
