@@ -317,7 +317,8 @@ class JobWriter:
         self.queue._sha = None
         self.queue.script_sha()
         results = []
-        for (command, count), reply in zip(self._in_flight, replies, strict=True):
+        for (command, count), answered in zip(self._in_flight, replies, strict=True):
+            reply = answered
             if reply is None:
                 self._conn.send_packed_command([command], check_health=False)
                 reply = self._conn.read_response()
