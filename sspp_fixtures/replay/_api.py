@@ -52,7 +52,7 @@ def open_queue(url: str, queue: str, *, purge: bool = False, force: bool = False
                     hint="drop --purge, pick another --queue, or add --force to delete its jobs anyway",
                 )
             bull.purge()
-        if not existed or purge:
+        if not existed or (purge and owned):  # a foreign queue purged with --force stays foreign
             bull.mark_owned()
     except BaseException:
         bull.close()

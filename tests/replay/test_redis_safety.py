@@ -66,6 +66,7 @@ def test_purge_refuses_a_queue_the_tool_did_not_create(sspp_queue) -> None:
     assert sspp_queue.counts().wait == 1  # untouched
     open_queue(sspp_queue.url, sspp_queue.name, purge=True, force=True).close()
     assert sspp_queue.counts().wait == 0
+    assert not client.exists(sspp_queue.queue.keys.owner)  # still not the tool's: the next purge needs --force
 
 
 def test_purge_empties_a_queue_the_tool_created_and_nothing_else(sspp_queue, tmp_path: Path) -> None:
