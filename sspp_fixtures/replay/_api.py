@@ -192,7 +192,7 @@ def verify(
             )
         bull = BullQueue(url, manifest.queue or DEFAULT_QUEUE, prefix=manifest.prefix)
         try:
-            ids = manifest.delivery.job_ids if manifest.sink == "redis" else None
+            ids = manifest.delivery.job_ids or None
             drain = wait_drained(bull, ids, timeout_s=timeout_s, live=live)
         finally:
             bull.close()

@@ -23,7 +23,7 @@ from ..errors import UsageError
 from ._errors import QueueUnreachableError
 from ._events import SentEvent
 from ._redis import QueueCounts
-from ._sinks import Delivery
+from ._sinks import Delivery, merge_ranges
 
 __all__ = ["HttpSink", "api_message", "check_http_url"]
 
@@ -50,6 +50,15 @@ def api_message(response: httpx.Response) -> str:
     return json.dumps(payload)[:300]
 
 
+def _job_id(response: httpx.Response) -> int | None:
+    """The Bull job id the API answers with (``{"status": "accepted", "jobId": "42", ...}``), if numeric."""
+    try:
+        job_id = response.json().get("jobId")
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        return None
+    return int(job_id) if isinstance(job_id, str | int) and str(job_id).isdigit() else None
+
+
 class HttpSink:
     """POSTs events to the API; ``send`` returns once the batch is handed to the pool (blocking when it is full)."""
 
@@ -73,6 +82,7 @@ class HttpSink:
         self._lock = threading.Lock()
         self._futures: set[Future[None]] = set()
         self._fatal: BaseException | None = None
+        self._job_ids: list[int] = []
 
     def probe(self) -> None:
         """One request that tells whether anything answers at the URL (any status will do)."""
@@ -129,6 +139,9 @@ class HttpSink:
         with self._lock:
             self.delivery.sent += 1
             if response.is_success:
+                job_id = _job_id(response)
+                if job_id is not None:
+                    self._job_ids.append(job_id)
                 if event.invalid is None:
                     self.delivery.accepted += 1
                 else:
@@ -148,6 +161,8 @@ class HttpSink:
                 future.result()
         if self._fatal is not None:
             raise self._fatal
+        for job_id in sorted(self._job_ids):
+            merge_ranges(self.delivery.job_ids, job_id, job_id)
         return self.delivery
 
     def counts(self) -> QueueCounts | None:

@@ -18,7 +18,7 @@ class Delivery:
 
     kind: str
     sent: int = 0
-    #: Redis: the job ids, as inclusive ranges.
+    #: The job ids, as inclusive ranges (HTTP: those the API answered with).
     job_ids: list[list[int]] = field(default_factory=list)
     paused: bool = False
     #: HTTP: answered 2xx.

@@ -31,6 +31,7 @@ def test_every_event_reaches_the_api_over_few_kept_alive_connections(tmp_path: P
     delivery = report.delivery
     assert delivery.accepted == report.manifest.sent == 400 == len(api.accepted)
     assert api.connections <= 4  # keep-alive: not one connection per event
+    assert delivery.job_ids == [[1, 400]]  # the API's job ids, for verify to find the run's jobs
     assert delivery.rejected == delivery.failed == []
     assert json.loads((tmp_path / "run.json").read_text())["delivery"]["accepted"] == 400
 
