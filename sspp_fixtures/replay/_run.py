@@ -148,7 +148,8 @@ def run_replay(  # noqa: PLR0915  (one loop with its bookkeeping; split, it woul
         raise
     finally:
         send_s = clock() - start
-        manifest.sent = manifest.delivery.sent if manifest.stopped_by == "failed" else handed
+        # Cut short, what the sink confirms is the prefix that went out (a batch may be half handed over).
+        manifest.sent = manifest.delivery.sent if manifest.stopped_by in ("failed", "interrupted") else handed
         manifest.invalid = dict(sorted(invalid.items()))
         manifest.finished_at = datetime.now(UTC).isoformat(timespec="milliseconds")
         if manifest_path is not None:
