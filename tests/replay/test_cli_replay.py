@@ -175,3 +175,27 @@ def test_speed_replays_the_scenarios_day_faster(sspp_queue, tmp_path: Path) -> N
     )  # fmt: skip  (the built events span one day: 86,400 s / 216,000 = 0.4 s)
     assert 0.35 < report.send_s < 1.0
     assert sspp_queue.counts().wait == 300
+
+
+def test_an_interrupted_run_records_every_job_that_reached_the_queue(
+    sspp_queue, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sspp_fixtures.replay import Manifest, ReplayOptions, replay
+    from sspp_fixtures.replay._redis import JobWriter
+
+    original, calls = JobWriter.send, []
+
+    def send_then_ctrl_c(self, bodies, **kwargs):
+        result = original(self, bodies, **kwargs)
+        calls.append(len(bodies))
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # Ctrl-C after the second batch went out, before replay counted it
+        return result
+
+    monkeypatch.setattr(JobWriter, "send", send_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        replay("smoke", sspp_queue.url, queue=sspp_queue.name, options=ReplayOptions(rate=2000),
+               manifest_path=tmp_path / "r.json", events=built(300))  # fmt: skip
+    manifest = Manifest.read(tmp_path / "r.json")
+    assert manifest.stopped_by == "interrupted"
+    assert manifest.sent == sspp_queue.counts().wait == sum(calls)
