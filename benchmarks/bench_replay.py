@@ -4,8 +4,8 @@ rate, and the memory of the timestamp-order sort as the number of events grows.
     python benchmarks/bench_replay.py [--redis redis://127.0.0.1:6379/0] [--events 300000] [--seconds 60]
                                       [--rates 100,1000,10000] [--sort-sizes 1000000,3000000]
 
-- full speed: ``--events`` platform events (the scenario's when the generator makes them, else synthetic ones of
-  the same shape), sorted, rendered and added by ``RedisSink`` (one EVALSHA per batch) onto a queue of the
+- full speed: the first ``--events`` platform events of ``--scenario`` (default load-1m; ``''``: synthetic ones
+  of the same shape), sorted, rendered and added by ``RedisSink`` (one EVALSHA per batch) onto a queue of the
   benchmark's own; jobs/s over the send, and the sender's CPU seconds per wall second (one core = 1.0).
 - baseline: ``redis-benchmark -n N LPUSH <own key> <a job-sized value>``, 50 clients, and the same with
   ``-P 16`` (pipelined): what the server takes for the simplest write of one list element.
@@ -84,16 +84,19 @@ def synthetic_batches(total: int, chunk: int = 10_000, seed: int = 1) -> Any:
         )
 
 
-def events_for(total: int) -> tuple[SortedEvents, str]:
-    from sspp_fixtures.bulkgen import ChunkMaker
-
-    if hasattr(ChunkMaker, "platform_events"):
+def events_for(total: int, scenario_name: str | None) -> tuple[SortedEvents, str]:
+    """The first ``total`` platform events of a scenario (sorted: what replay sends), or synthetic ones."""
+    if scenario_name:
         from sspp_fixtures.replay import scenario_events
         from sspp_fixtures.scenarios import load_scenario
 
-        scenario = load_scenario("load-1m")
-        sorted_events = scenario_events(scenario)
-        return sorted_events, f"load-1m's platform events (first {total:,} of {sorted_events.count:,})"
+        started = time.monotonic()
+        sorted_events = scenario_events(load_scenario(scenario_name))
+        what = (
+            f"{scenario_name}'s platform events (first {min(total, sorted_events.count):,} of "
+            f"{sorted_events.count:,}; generated and sorted in {time.monotonic() - started:.1f}s)"
+        )
+        return sorted_events, what
     return sort_events(synthetic_batches(total)), f"{total:,} synthetic platform events"
 
 
@@ -116,9 +119,10 @@ def _redis_cpu(client: redis.Redis) -> float:
     return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
-def full_speed(url: str, total: int) -> tuple[float, float, float, str]:
+def full_speed(url: str, total: int, scenario_name: str | None) -> tuple[float, float, float, str]:
     """jobs/s, the sender's CPU per wall second, Redis's CPU per wall second, and what was sent."""
-    sorted_events, what = events_for(total)
+    sorted_events, what = events_for(total, scenario_name)
+    total = min(total, sorted_events.count)
     queue = _queue(url, "full")
     try:
         with sorted_events:
@@ -213,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--redis", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     parser.add_argument("--events", type=int, default=300_000, help="events sent at full speed")
+    parser.add_argument("--scenario", default="load-1m", help="whose events go at full speed ('' for synthetic)")
     parser.add_argument("--seconds", type=float, default=60, help="length of each set-rate run")
     parser.add_argument("--rates", default="100,1000,10000", help="set rates to check, comma-separated")
     parser.add_argument("--sort-sizes", default="1000000,3000000", help="events sorted for the memory figure")
@@ -226,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"redis {info['redis_version']} at {args.redis}")
 
     print("\nfull speed vs redis-benchmark (same run)", flush=True)
-    rate, cpu_share, redis_share, what = full_speed(args.redis, args.events)
+    rate, cpu_share, redis_share, what = full_speed(args.redis, args.events, args.scenario or None)
     lpush = redis_benchmark(args.redis, 200_000, 1)
     lpush_pipelined = redis_benchmark(args.redis, 1_000_000, 16)
     rows = [

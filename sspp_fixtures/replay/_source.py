@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-from ..errors import SsppError
 from ..scenarios import Scenario
 from ._events import EventBatch
 from ._sort import SortedEvents, sort_events
@@ -20,15 +18,9 @@ __all__ = ["scenario_batches", "scenario_events"]
 
 def scenario_batches(scenario: Scenario) -> Iterator[EventBatch]:
     """Every platform event of ``scenario``, chunk by chunk (any order: :func:`sort_events` orders them)."""
-    from ..bulkgen import ChunkMaker, load_pools, scenario_locales
-    from ..bulkgen._generate import chunk_count
+    from ..bulkgen import ChunkMaker, chunk_count, load_pools, scenario_locales
 
-    maker: Any = ChunkMaker(scenario, load_pools(scenario_locales(scenario)))
-    if not hasattr(maker, "platform_events"):
-        raise SsppError(
-            "this version of the generator makes no platform events (email_sent ... demo_completed)",
-            hint="update sspp-fixtures",
-        )
+    maker = ChunkMaker(scenario, load_pools(scenario_locales(scenario)))
     for k in range(chunk_count(scenario.events)):
         yield maker.platform_events(k)
     yield maker.story_platform_events()

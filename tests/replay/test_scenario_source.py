@@ -6,19 +6,13 @@ import json
 from pathlib import Path
 
 import psycopg
-import pytest
 
-from sspp_fixtures.bulkgen import ChunkMaker
 from sspp_fixtures.cli import run
 from sspp_fixtures.errors import ExitCode
 from sspp_fixtures.model import PLATFORM_EVENT_TYPES, platform_signal
 from sspp_fixtures.replay import scenario_batches, scenario_events
 from sspp_fixtures.scenarios import load_scenario
 from sspp_fixtures.schema import apply_migrations
-
-pytestmark = pytest.mark.skipif(
-    not hasattr(ChunkMaker, "platform_events"), reason="the generator does not make platform events yet"
-)
 
 
 def test_the_scenarios_events_come_sorted_complete_and_the_same_every_time() -> None:
