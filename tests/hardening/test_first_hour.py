@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
@@ -161,7 +162,7 @@ class _Clock:
 
 
 def _tracker() -> tuple[RowProgress, Progress, _Clock]:
-    console = Console(file=open("/dev/null", "w"), force_terminal=True, width=120)  # noqa: SIM115
+    console = Console(file=io.StringIO(), force_terminal=True, width=120)  # a terminal nobody reads
     progress = Progress(console=console, auto_refresh=False)
     clock = _Clock()
     return RowProgress(progress, 1000, clock=clock), progress, clock
