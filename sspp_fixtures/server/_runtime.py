@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from .. import _stale
 from .._paths import CACHE_ENV, cache_dir
 from ..dsn import mask_text
 from ..errors import ServerUnavailableError, UsageError
@@ -246,14 +247,8 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def pid_alive(pid: int | None, *, expect: str | None = None) -> bool:
     """Whether process ``pid`` exists (and, if ``expect`` is given, its command line mentions it)."""
-    if not pid or pid <= 0:
+    if not pid or pid <= 0 or not _stale.pid_alive(pid):
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
     if expect is None:
         return True
     cmdline = Path(f"/proc/{pid}/cmdline")

@@ -66,6 +66,6 @@ def spawn_cli(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "COLUMNS": "200", **env},
+        env={**os.environ, "COLUMNS": "200", "PYTHONFAULTHANDLER": "1", **env},
         start_new_session=True,
     )
