@@ -209,6 +209,15 @@ def _phase(report: LoadReport, name: str, progress: ProgressCallback) -> Iterato
         report.seconds[name] = report.seconds.get(name, 0.0) + time.perf_counter() - started
 
 
+def _abandon(conn: psycopg.Connection[Any]) -> None:
+    """Roll the load back; a connection interrupted in the middle of a COPY cannot: close it, the server rolls
+    back (and psycopg has no second rollback to warn about on the way out)."""
+    try:
+        conn.rollback()
+    except psycopg.Error:
+        conn.close()
+
+
 def _connect_for_load(dsn: str) -> psycopg.Connection[Any]:
     """The load's connection, whose network waits are bounded (see :data:`_NET_TIMEOUT_MS`)."""
     conn = connect(dsn, autocommit=False)
@@ -378,11 +387,9 @@ def load_scenario_into(
                 write_marker(conn, purpose=load_purpose(scenario.name, scenario.seed))
                 conn.commit()
         except psycopg.Error as exc:
-            with contextlib.suppress(psycopg.Error):
-                conn.rollback()
+            _abandon(conn)
             raise _explain(exc, report, dsn, conn, lock_wait) from None
         except BaseException:
-            with contextlib.suppress(psycopg.Error):
-                conn.rollback()
+            _abandon(conn)
             raise
     return report

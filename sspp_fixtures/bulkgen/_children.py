@@ -1,15 +1,15 @@
 """Generator processes leave Ctrl-C and SIGTERM to the parent, which handles them (and stops its workers).
 
 A terminal sends Ctrl-C's SIGINT to the whole process group, workers included, and so do supervisors with
-SIGTERM. A worker interrupted mid-batch (or still importing) prints a traceback of its own; one killed by SIGTERM
-while it waits for a task dies holding the task queue's lock, and the parent's ``Pool.terminate()`` then waits
-for that lock forever. So:
+SIGTERM. A worker interrupted mid-batch (or still importing) prints a traceback of its own; one killed while it
+waits for a task dies holding the task queue's lock, and ``Pool.terminate()`` then waits for that lock forever.
+So workers are never stopped by a signal:
 
 - an ignored signal stays ignored through ``fork`` and ``exec``, and Python then installs no handler of its own:
   the fork server is started with SIGINT and SIGTERM ignored for the few milliseconds its spawn takes, so it and
   every worker it forks ignore both from their first instruction;
-- once started, a worker ignores Ctrl-C, and SIGTERM only until the parent sets the pool's ``stop`` event, which
-  it does before stopping the pool (``Pool.terminate()`` stops workers with SIGTERM).
+- the parent ends its pool with ``close()`` and ``join()``, done or interrupted: workers exit on their own once
+  the batches in hand are made (a second or two), and ``Pool.terminate()`` then finds none left to signal.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import multiprocessing.forkserver
-import os
 import signal
 import threading
 from collections.abc import Iterator, Sequence
-from multiprocessing.synchronize import Event as EventType
-from types import FrameType
 
 __all__ = ["ignore_ctrl_c", "leave_signals_to_parent", "start_fork_server"]
+
+
+_PARENT_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def ignore_ctrl_c() -> None:
@@ -32,18 +32,11 @@ def ignore_ctrl_c() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def leave_signals_to_parent(stop: EventType) -> None:
-    """In a worker: ignore Ctrl-C, and SIGTERM until the parent has set ``stop`` (then die of it at once)."""
-    ignore_ctrl_c()
-
-    def on_sigterm(signum: int, frame: FrameType | None) -> None:
-        if stop.is_set():
-            os._exit(128 + signum)  # what SIGTERM's default action would have done
-
-    signal.signal(signal.SIGTERM, on_sigterm)
-
-
-_PARENT_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+def leave_signals_to_parent() -> None:
+    """In a worker: ignore SIGINT and SIGTERM (already so when its fork server was started by
+    :func:`start_fork_server`; not when someone else started it)."""
+    for sig in _PARENT_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
 
 
 @contextlib.contextmanager

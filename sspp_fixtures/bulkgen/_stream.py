@@ -16,7 +16,6 @@ from collections import deque
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from multiprocessing.pool import AsyncResult, Pool
-from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 from typing import Literal
 
@@ -127,9 +126,9 @@ class _WorkerState:
 _worker = _WorkerState()
 
 
-def _init(scenario: Scenario, format_name: str, spool_dir: str | None = None, stop: EventType | None = None) -> None:
-    if stop is not None:  # a worker
-        leave_signals_to_parent(stop)
+def _init(scenario: Scenario, format_name: str, spool_dir: str | None = None) -> None:
+    if spool_dir is not None:  # a worker
+        leave_signals_to_parent()
     _worker.maker = ChunkMaker(scenario, load_pools(scenario_locales(scenario)))
     _worker.formatter = formatter(format_name)
     _worker.spool_dir = spool_dir
@@ -268,13 +267,15 @@ def generate(
     context = start_fork_server(["sspp_fixtures.bulkgen._stream"])
     spool = _spool_dir()
     try:
-        stop = context.Event()
-        with context.Pool(count, initializer=_init, initargs=(scenario, format_name, spool, stop)) as pool:
+        with context.Pool(count, initializer=_init, initargs=(scenario, format_name, spool)) as pool:
             in_flight = count + 1
             try:
                 yield from _ordered(pool, tasks, _Slots(spool, in_flight), max_in_flight=in_flight)
             finally:
-                stop.set()  # the workers now obey the SIGTERM with which the pool stops them
+                # Done, interrupted or abandoned: the workers end on their own once the batches in hand are made
+                # (a second or two), never by a signal, so none dies holding the task queue's lock (see _children).
+                pool.close()
+                pool.join()
     finally:
         shutil.rmtree(spool, ignore_errors=True)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,7 @@ def _interrupt(process: subprocess.Popen[str], sig: signal.Signals) -> tuple[int
         _out, err = process.communicate(timeout=30)
     except subprocess.TimeoutExpired:
         os.kill(process.pid, signal.SIGABRT)  # faulthandler (PYTHONFAULTHANDLER) prints where it hangs
+        time.sleep(2)
         os.killpg(process.pid, signal.SIGKILL)
         _out, err = process.communicate(timeout=30)
         pytest.fail(f"still running 30 s after {sig.name}; stderr:\n{err}")
