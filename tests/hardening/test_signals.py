@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from sspp_fixtures._defaults import TABLE_ORDER
 from sspp_fixtures.dsn import connect
 from tests.fix_db import run_cli
 from tests.hardening._procs import spawn_cli, wait_until
@@ -141,5 +142,5 @@ def test_staged_files_and_spools_of_a_killed_export_are_swept_by_the_next_one(tm
 
     again = run_cli("export", "smoke", "--format", "csv", "--out", str(out), "--workers", "2")
     assert again.returncode == 0, again.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["customers.csv", "events.csv", "signals.csv"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"{table}.csv" for table in TABLE_ORDER)
     assert _spools_of(killed.pid) == []
