@@ -35,7 +35,8 @@ class ExitCode:
     UNSAFE_TARGET = 4
     SCHEMA_CONFLICT = 5
     LOAD_FAILED = 6
-    INTERRUPTED = 130
+    INTERRUPTED = 130  # Ctrl-C (SIGINT)
+    TERMINATED = 143  # SIGTERM: 128 + 15, what a shell reports for a process SIGTERM ended
 
 
 class SsppError(Exception):

@@ -2,8 +2,9 @@
 Elasticsearch ``_bulk`` NDJSON of ``sales_signals`` with the index's mapping beside it.
 
 Files are written under temporary names beside their targets and renamed into place together, once all are
-complete: a failure (a full disk, a read-only folder, Ctrl-C) leaves no partial file, no temporary file and no
-folder the export made behind, and says so in one line.
+complete: a failure (a full disk, a read-only folder, Ctrl-C, SIGTERM) leaves no partial file, no temporary file
+and no folder the export made behind, and says so in one line. Staged files carry the exporter's pid, so those
+of a killed export (SIGKILL) are removed by the next export to the same place.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import IO
 
 from ._defaults import EXPORT_FORMATS
+from ._stale import pid_prefix, sweep_dead_owners
 from .bulkgen import DEFAULT_BATCH_ROWS, ES_INDEX, ES_MAPPING, FORMATS, TABLE_ORDER, TABLES, formatter, generate
 from .errors import SsppError, UsageError
 from .scenarios import Scenario
@@ -78,6 +80,9 @@ def _os_failure(exc: OSError, what: str, written: int = 0) -> SsppError:
     )
 
 
+_PARTIAL = ".partial"
+
+
 class _StagedFiles:
     """Files written under temporary names beside their targets and renamed into place together by
     :meth:`commit`, so that an export lands whole; :meth:`discard` removes every one of them."""
@@ -86,10 +91,12 @@ class _StagedFiles:
         self._staged: list[tuple[IO[bytes], Path]] = []
 
     def open(self, target: Path) -> IO[bytes]:
+        # Staged files carry our pid: those of an export that was killed (SIGKILL, a power cut) are removed here.
+        sweep_dead_owners(target.parent, f".{target.name}.", ".", _PARTIAL)
         try:
             # Closed by commit() or discard(): it stays open across the whole export on purpose.
             handle = tempfile.NamedTemporaryFile(  # noqa: SIM115
-                dir=target.parent, prefix=f".{target.name}.", suffix=".partial", delete=False
+                dir=target.parent, prefix=pid_prefix(f".{target.name}.", "."), suffix=_PARTIAL, delete=False
             )
         except OSError as exc:
             raise _os_failure(exc, f"creating a file in {target.parent}") from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
 from .bulkgen import DEFAULT_BATCH_ROWS, TABLE_ORDER, TABLES, Columns, CopyText, Piece, default_workers, generate
 from .dsn import connect, database_name, mask_dsn
@@ -31,6 +33,13 @@ __all__ = ["LoadReport", "ProgressCallback", "check_live_schema", "copy_columns"
 ProgressCallback = Callable[[str, int], None]
 
 _LOCK_TIMEOUT = "30s"
+
+#: How long the kernel may wait for a server to acknowledge data we sent before it drops the connection: a frozen
+#: (SIGSTOP'd, swapped-out, partitioned) server stops a COPY here instead of forever. A ``tcp_user_timeout`` in the
+#: DSN wins. Keepalives (``keepalives_*`` in the DSN win) notice a silent host while we wait for a result.
+_NET_TIMEOUT_MS = 60_000
+_KEEPALIVES = (("keepalives_idle", "TCP_KEEPIDLE", 30), ("keepalives_interval", "TCP_KEEPINTVL", 10))
+_KEEPALIVE_PROBES = ("keepalives_count", "TCP_KEEPCNT", 3)
 
 
 @dataclass
@@ -200,8 +209,120 @@ def _phase(report: LoadReport, name: str, progress: ProgressCallback) -> Iterato
         report.seconds[name] = report.seconds.get(name, 0.0) + time.perf_counter() - started
 
 
-def _explain(exc: psycopg.Error, report: LoadReport, dsn: str) -> LoadError:
+def _abandon(conn: psycopg.Connection[Any]) -> None:
+    """Roll the load back; a connection interrupted in the middle of a COPY cannot: close it, the server rolls
+    back (and psycopg has no second rollback to warn about on the way out)."""
+    try:
+        conn.rollback()
+    except psycopg.Error:
+        conn.close()
+
+
+def _connect_for_load(dsn: str) -> psycopg.Connection[Any]:
+    """The load's connection, whose network waits are bounded (see :data:`_NET_TIMEOUT_MS`)."""
+    conn = connect(dsn, autocommit=False)
+    _bound_network_waits(conn, dsn)
+    return conn
+
+
+def _bound_network_waits(conn: psycopg.Connection[Any], dsn: str) -> None:
+    """TCP keepalives and ``TCP_USER_TIMEOUT`` on the connection's socket, as libpq's own options would set them,
+    where the DSN does not set them itself (libpq already has). Unix sockets need none: the kernel sees both ends."""
+    given = conninfo_to_dict(dsn)
+    try:
+        sock = socket.socket(fileno=os.dup(conn.pgconn.socket))
+    except OSError:
+        return
+    with sock:
+        if sock.family not in (socket.AF_INET, socket.AF_INET6):
+            return
+        with contextlib.suppress(OSError):
+            if str(given.get("keepalives", "1")) != "0":
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+                for name, option, value in (*_KEEPALIVES, _KEEPALIVE_PROBES):
+                    if name not in given and hasattr(socket, option):
+                        sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
+            if "tcp_user_timeout" not in given and hasattr(socket, "TCP_USER_TIMEOUT"):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, _NET_TIMEOUT_MS)
+
+
+def _network_timeout_s(dsn: str) -> float:
+    given = conninfo_to_dict(dsn).get("tcp_user_timeout")
+    return int(str(given)) / 1000 if given and str(given).isdigit() and int(str(given)) > 0 else _NET_TIMEOUT_MS / 1000
+
+
+def _bound_lock_waits(conn: psycopg.Connection[Any]) -> str:
+    """Wait at most 30 s for the tables' locks, unless the session already has a ``lock_timeout`` (the DSN's
+    ``options=-c lock_timeout=...`` or ``$PGOPTIONS``); return the wait in force."""
+    row = conn.execute("SELECT current_setting('lock_timeout')").fetchone()
+    if row is not None and str(row[0]) not in ("0", ""):
+        return str(row[0])
+    conn.execute(f"SET LOCAL lock_timeout = '{_LOCK_TIMEOUT}'")
+    return _LOCK_TIMEOUT
+
+
+_LOCK_HOLDERS = """
+    SELECT DISTINCT a.pid, a.usename, a.application_name, a.state, left(a.query, 120), c.relname
+    FROM pg_catalog.pg_locks l
+    JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
+    JOIN pg_catalog.pg_class c ON c.oid = l.relation
+    WHERE l.granted AND l.locktype = 'relation' AND l.pid <> pg_catalog.pg_backend_pid()
+      AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
+      AND c.relnamespace = current_schema()::regnamespace AND c.relname = ANY(%s)
+    ORDER BY a.pid, c.relname
+"""
+
+
+def _lock_holders(conn: psycopg.Connection[Any]) -> str:
+    """Who holds a lock on the load's tables now: pid, user, application, state and query of each session."""
+    try:
+        rows = conn.execute(_LOCK_HOLDERS, (list(TABLE_ORDER),)).fetchall()
+        conn.rollback()
+    except psycopg.Error:
+        return ""
+    holders: dict[int, tuple[str, str, str, str, list[str]]] = {}
+    for pid, user, application, state, query, table in rows:
+        holders.setdefault(pid, (user, application or "-", state or "?", " ".join(str(query).split()), []))[4].append(
+            table
+        )
+    return "; ".join(
+        f"pid {pid} (user {user}, application {application}, {state}: {query!r}) holds {', '.join(tables)}"
+        for pid, (user, application, state, query, tables) in holders.items()
+    )
+
+
+def _explain(
+    exc: psycopg.Error, report: LoadReport, dsn: str, conn: psycopg.Connection[Any], lock_wait: str = _LOCK_TIMEOUT
+) -> LoadError:
     sent = ", ".join(f"{n:,} {t}" for t, n in report.rows.items() if n)
+    nothing = "the transaction was rolled back and nothing was loaded"
+    if exc.sqlstate == "53100":  # disk_full
+        primary = (exc.diag.message_primary or str(exc)).strip()
+        return LoadError(
+            f"the server at {mask_dsn(dsn)} ran out of disk space during the load ({sent or 'no rows'} sent): "
+            f"{primary}; {nothing}",
+            hint="free space on the server's disk (or its tablespace), or load a smaller scenario (--scale), "
+            "then run the load again",
+            sqlstate=exc.sqlstate,
+        )
+    if exc.sqlstate == "55P03":  # lock_not_available: our lock_timeout expired
+        holders = _lock_holders(conn)
+        who = f": {holders}" if holders else " (by a session that has ended since)"
+        return LoadError(
+            f"the load waited {lock_wait} for its tables, which another session kept locked{who}; {nothing}",
+            hint="end that session or ask its owner to (SELECT pg_terminate_backend(PID) ends one), then run "
+            "the load again",
+            sqlstate=exc.sqlstate,
+        )
+    if isinstance(exc, psycopg.OperationalError) and "timed out" in str(exc).lower():
+        return LoadError(
+            f"the server at {mask_dsn(dsn)} stopped answering: it acknowledged nothing for "
+            f"{_network_timeout_s(dsn):g}s during the load ({sent or 'no rows'} sent), so the connection was dropped "
+            "and nothing was loaded (the server rolls the transaction back when it resumes)",
+            hint="check that server (stopped or frozen process, full memory, network down), then run the load again; "
+            "tcp_user_timeout=MS in the DSN sets how long to wait",
+            sqlstate=exc.sqlstate,
+        )
     if isinstance(exc, psycopg.OperationalError) or exc.sqlstate in (None, "57P01", "57P02", "57P03"):
         return LoadError(
             f"lost the connection to {mask_dsn(dsn)} during the load ({sent or 'no rows'} sent); "
@@ -241,11 +362,12 @@ def load_scenario_into(
     with _phase(report, "prepare", notify):
         # the marker changes only at the commit
         init_database(dsn, force=force, mark=False, wait_s=wait_s, command="load")
-    with connect(dsn, autocommit=False) as conn:
+    lock_wait = _LOCK_TIMEOUT
+    with _connect_for_load(dsn) as conn:
         try:
             with _phase(report, "prepare", notify):
                 check_live_schema(conn)
-                conn.execute(f"SET LOCAL lock_timeout = '{_LOCK_TIMEOUT}'")
+                lock_wait = _bound_lock_waits(conn)
                 conn.execute("SET LOCAL synchronous_commit = off")
                 conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
                 # Parallel B-tree builds (measured: 4.6 s -> 2.7 s for the signals indexes of load-1m).
@@ -265,11 +387,9 @@ def load_scenario_into(
                 write_marker(conn, purpose=load_purpose(scenario.name, scenario.seed))
                 conn.commit()
         except psycopg.Error as exc:
-            with contextlib.suppress(psycopg.Error):
-                conn.rollback()
-            raise _explain(exc, report, dsn) from None
+            _abandon(conn)
+            raise _explain(exc, report, dsn, conn, lock_wait) from None
         except BaseException:
-            with contextlib.suppress(psycopg.Error):
-                conn.rollback()
+            _abandon(conn)
             raise
     return report

@@ -17,22 +17,13 @@ from pathlib import Path
 
 import pytest
 
+from sspp_fixtures._stale import pid_alive
 from sspp_fixtures.databases import create_database, drop_database
 from sspp_fixtures.dsn import connect
 from sspp_fixtures.server import Server
 
 TEST_DB_PREFIX = "sspp_test_"
 _counter = itertools.count()
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _sweep_leftovers(server: Server) -> None:
@@ -47,7 +38,7 @@ def _sweep_leftovers(server: Server) -> None:
         ]
     for name in names:
         parts = name[len(TEST_DB_PREFIX) :].split("_")
-        if parts and parts[0].isdigit() and not _pid_alive(int(parts[0])):
+        if parts and parts[0].isdigit() and not pid_alive(int(parts[0])):
             drop_database(server.dsn, name)
 
 

@@ -20,6 +20,7 @@ import faker
 
 from .._paths import cache_dir
 from ..model import LocalePool, Pools, PoolSizes, build_pools
+from ._children import ignore_ctrl_c
 
 __all__ = ["POOL_SEED", "POOL_SIZES", "ensure_pools", "load_pools", "pools_from"]
 
@@ -80,7 +81,7 @@ def load_pools(locales: Sequence[str], *, workers: int = 1) -> Pools:
     missing = [locale for locale in wanted if locale not in found]
     if missing:
         if workers > 1 and len(missing) > 1:
-            with ProcessPoolExecutor(max_workers=min(workers, len(missing))) as executor:
+            with ProcessPoolExecutor(max_workers=min(workers, len(missing)), initializer=ignore_ctrl_c) as executor:
                 built = dict(zip(missing, executor.map(_build_one, missing), strict=True))
         else:
             built = {locale: _build_one(locale) for locale in missing}

@@ -8,7 +8,6 @@ server) holds the workers back instead of letting finished batches pile up, so m
 from __future__ import annotations
 
 import ctypes
-import multiprocessing
 import os
 import shutil
 import sys
@@ -17,10 +16,13 @@ from collections import deque
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from multiprocessing.pool import AsyncResult, Pool
+from pathlib import Path
 from typing import Literal
 
 from .._defaults import DEFAULT_BATCH_ROWS, TABLE_ORDER
+from .._stale import pid_prefix, sweep_dead_owners
 from ..scenarios import Scenario
+from ._children import leave_signals_to_parent, start_fork_server
 from ._formats import Formatter, formatter
 from ._generate import CHUNK_ROWS, ChunkMaker, Columns, chunk_count
 from ._pools_cache import ensure_pools, load_pools
@@ -125,6 +127,8 @@ _worker = _WorkerState()
 
 
 def _init(scenario: Scenario, format_name: str, spool_dir: str | None = None) -> None:
+    if spool_dir is not None:  # a worker
+        leave_signals_to_parent()
     _worker.maker = ChunkMaker(scenario, load_pools(scenario_locales(scenario)))
     _worker.formatter = formatter(format_name)
     _worker.spool_dir = spool_dir
@@ -194,11 +198,20 @@ def _read_at(descriptor: int, size: int, offset: int) -> bytes:
     return b"".join(parts)
 
 
+_SPOOL_PREFIX = "sspp-spool-"
+
+
 def _spool_dir() -> str:
-    """A private folder for spooled pieces, in RAM (``/dev/shm``) where the machine has it."""
+    """A private folder for spooled pieces, in RAM (``/dev/shm``) where the machine has it.
+
+    Its name carries our pid: :func:`generate` removes the folders of killed runs (a few hundred MB of RAM each).
+    """
+    return tempfile.mkdtemp(prefix=pid_prefix(_SPOOL_PREFIX, "-"), dir=_spool_base())
+
+
+def _spool_base() -> str:
     shm = "/dev/shm"
-    base = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
-    return tempfile.mkdtemp(prefix="sspp-spool-", dir=base)
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else tempfile.gettempdir()
 
 
 def _format(pieces: list[Columns]) -> list[Piece]:
@@ -243,6 +256,7 @@ def generate(
     process (no start-up cost, no overlap). Default: :func:`default_workers`.
     """
     count = default_workers(scenario) if workers is None else max(0, workers)
+    sweep_dead_owners(Path(_spool_base()), _SPOOL_PREFIX, "-")
     ensure_pools(scenario_locales(scenario), workers=max(1, os.cpu_count() or 1))
     tasks = plan_tasks(scenario, batch_rows)
     if count == 0 or len(tasks) <= 1:
@@ -250,13 +264,18 @@ def generate(
         for task in tasks:
             yield from run_task(task)
         return
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["sspp_fixtures.bulkgen._stream"])
+    context = start_fork_server(["sspp_fixtures.bulkgen._stream"])
     spool = _spool_dir()
     try:
         with context.Pool(count, initializer=_init, initargs=(scenario, format_name, spool)) as pool:
             in_flight = count + 1
-            yield from _ordered(pool, tasks, _Slots(spool, in_flight), max_in_flight=in_flight)
+            try:
+                yield from _ordered(pool, tasks, _Slots(spool, in_flight), max_in_flight=in_flight)
+            finally:
+                # Done, interrupted or abandoned: the workers end on their own once the batches in hand are made
+                # (a second or two), never by a signal, so none dies holding the task queue's lock (see _children).
+                pool.close()
+                pool.join()
     finally:
         shutil.rmtree(spool, ignore_errors=True)
 

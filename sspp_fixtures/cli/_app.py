@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from types import FrameType
 from typing import NoReturn
 
 import click
@@ -15,14 +19,40 @@ from ..dsn import DATABASE_URL_ENV, mask_text
 from ..errors import ExitCode, SsppError
 from ._output import CliState, render_error
 
-__all__ = ["cli", "main", "run"]
+__all__ = ["Terminated", "cli", "main", "run"]
 
 _INTERNAL_ERROR = 70
+
+#: The one line an interrupted command prints, after what interrupted it.
+_UNDONE = "the work in progress was rolled back or removed; run the command again to redo it"
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C's KeyboardInterrupt would be, so that it takes every clean-up path Ctrl-C
+    takes (a load rolled back, an export's staged files removed, generator workers stopped)."""
+
+
+class _Interrupted(Exception):
+    """An interrupt that reached the root command, its clean-up done; carries whether it was SIGTERM."""
+
+    def __init__(self, terminated: bool) -> None:
+        super().__init__("terminated" if terminated else "interrupted")
+        self.terminated = terminated
+
+
+class _RootGroup(click.Group):
+    """The root group: an interrupt leaves click as :class:`_Interrupted`, not as click's Abort with a blank line."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as interrupt:
+            raise _Interrupted(isinstance(interrupt, Terminated)) from None
+
+
+@click.group(cls=_RootGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "--version", "-V", prog_name="sspp-seed")
 @click.option("--debug", is_flag=True, help="Show tracebacks and error details.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only results and errors: no progress, no notes on stderr.")
@@ -41,7 +71,8 @@ def cli(ctx: click.Context, debug: bool, quiet: bool, verbose: bool) -> None:
     The database comes from --dsn, else $DATABASE_URL, else the PG* variables (PGHOST, PGPORT, PGUSER,
     PGDATABASE, ... as psql reads them), else database 'sspp' on the tool's own running server; which one is
     said on stderr. Exit codes: 0 ok, 1 user error, 2 usage, 3 database unreachable, 4 unsafe target refused,
-    5 schema conflict, 6 load failed, 130 interrupted.
+    5 schema conflict, 6 load failed, 130 interrupted
+    (Ctrl-C), 143 terminated (SIGTERM).
     """
     if quiet and verbose:
         raise click.UsageError("--quiet and --verbose contradict each other: pass one")
@@ -77,13 +108,32 @@ def _show_click_error(error: click.ClickException, dsns: Sequence[str]) -> None:
     click.echo(f"error: {mask_text(error.format_message(), *dsns)}", err=True)
 
 
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """While the block runs, SIGTERM interrupts like Ctrl-C (once: a second one does not cut the clean-up short)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: FrameType | None) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run(args: Sequence[str] | None = None) -> int:
     """Run ``sspp-seed`` with ``args`` and return its exit code; errors are printed, never raised."""
     argv = list(sys.argv[1:] if args is None else args)
     debug = _debug_requested(argv)
     dsns = _given_dsns(argv)
     try:
-        result = cli.main(args=argv, prog_name="sspp-seed", standalone_mode=False)
+        with _sigterm_as_interrupt():
+            result = cli.main(args=argv, prog_name="sspp-seed", standalone_mode=False)
     except SsppError as error:
         if debug:
             _print_traceback(dsns)
@@ -94,8 +144,14 @@ def run(args: Sequence[str] | None = None) -> int:
     except click.ClickException as error:
         _show_click_error(error, dsns)
         return error.exit_code
-    except (click.Abort, KeyboardInterrupt):
-        sys.stderr.write("interrupted\n")
+    except (_Interrupted, click.Abort, KeyboardInterrupt) as stop:
+        terminated = isinstance(stop, Terminated) or (isinstance(stop, _Interrupted) and stop.terminated)
+        if sys.stderr.isatty():
+            sys.stderr.write("\n")  # after the terminal's ^C echo, which may sit on the progress bar's line
+        if terminated:
+            sys.stderr.write(f"terminated (SIGTERM): {_UNDONE}\n")
+            return ExitCode.TERMINATED
+        sys.stderr.write(f"interrupted (Ctrl-C): {_UNDONE}\n")
         return ExitCode.INTERRUPTED
     except Exception as error:
         if debug:

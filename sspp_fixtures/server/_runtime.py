@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from .. import _stale
 from .._paths import CACHE_ENV, cache_dir
 from ..dsn import mask_text
 from ..errors import ServerUnavailableError, UsageError
@@ -37,20 +38,27 @@ __all__ = [
     "CACHE_ENV",
     "SCRATCH_ENV",
     "ClusterOwner",
+    "ClusterRecorder",
+    "PostmasterFile",
     "RunAs",
     "cache_dir",
+    "discard_cluster",
     "file_lock",
     "free_port",
+    "kill_processes_using",
     "new_cluster_dir",
     "pid_alive",
+    "postmaster_file",
     "postmaster_pid",
     "pristine_copy",
+    "processes_using",
     "remove_tree",
     "run_tool",
     "scratch_dir",
     "service_user",
     "stop_cluster",
     "sweep_orphans",
+    "sweep_stale_builds",
 ]
 
 SCRATCH_ENV = "SSPP_FIXTURES_SCRATCH"
@@ -239,14 +247,8 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def pid_alive(pid: int | None, *, expect: str | None = None) -> bool:
     """Whether process ``pid`` exists (and, if ``expect`` is given, its command line mentions it)."""
-    if not pid or pid <= 0:
+    if not pid or pid <= 0 or not _stale.pid_alive(pid):
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
     if expect is None:
         return True
     cmdline = Path(f"/proc/{pid}/cmdline")
@@ -258,11 +260,75 @@ def pid_alive(pid: int | None, *, expect: str | None = None) -> bool:
 
 def postmaster_pid(data_dir: Path) -> int | None:
     """The postmaster pid recorded in ``data_dir/postmaster.pid``, if the file exists and is readable."""
+    found = postmaster_file(data_dir)
+    return found.pid if found else None
+
+
+@dataclass(frozen=True)
+class PostmasterFile:
+    """What a running postmaster wrote in ``postmaster.pid``: enough to reach it without any other record."""
+
+    pid: int
+    port: int
+    socket_dir: str
+    listen_address: str
+    status: str  # "starting", "ready", "stopping", or "" while the postmaster has not said yet
+
+    def admin_dsn(self) -> str:
+        """The superuser DSN the providers use: TCP when the server listens on an address, else its socket."""
+        if self.listen_address and self.listen_address != "*":
+            return f"postgresql://postgres@{self.listen_address}:{self.port}/postgres"
+        return f"postgresql://postgres@/postgres?host={self.socket_dir}&port={self.port}"
+
+
+def postmaster_file(data_dir: Path) -> PostmasterFile | None:
+    """The parsed ``data_dir/postmaster.pid`` (pid, port, socket, address, status), if readable."""
     try:
-        first = (data_dir / "postmaster.pid").read_text(encoding="utf-8").split("\n", 1)[0]
-        return int(first.strip())
-    except (OSError, ValueError):
+        lines = (data_dir / "postmaster.pid").read_text(encoding="utf-8").split("\n")
+        pid = int(lines[0].strip())
+    except (OSError, ValueError, IndexError):
         return None
+    fields = [line.strip() for line in lines[3:8]] + [""] * 5
+    port = int(fields[0]) if fields[0].isdigit() else 0
+    return PostmasterFile(pid, port, fields[1], fields[2], fields[4])
+
+
+def processes_using(path: Path) -> list[int]:
+    """Other processes whose command line names ``path`` (or a file under it) or whose working folder is there.
+
+    That is every process a cluster directory can have: ``initdb -D``, ``cp -a``, ``pg_ctl -D``, the postmaster
+    (``-D``) and its children (which run in the data directory). Read from ``/proc``: elsewhere, none are found.
+    """
+    prefix = str(path).rstrip("/")
+    found: list[int] = []
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return found
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue
+        if any(_under(arg, prefix) for arg in (*args, cwd)):
+            found.append(int(entry.name))
+    return found
+
+
+def _under(candidate: str, prefix: str) -> bool:
+    return candidate == prefix or candidate.startswith(prefix + "/")
+
+
+def kill_processes_using(path: Path, *, timeout_s: float = 5.0) -> None:
+    """SIGKILL every process :func:`processes_using` finds for ``path`` and wait (bounded) until they are gone."""
+    deadline = time.monotonic() + timeout_s
+    while (pids := processes_using(path)) and time.monotonic() < deadline:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.05)
 
 
 @dataclass(frozen=True)
@@ -275,6 +341,7 @@ class ClusterOwner:
     bin_dir: str
     data_dir: str
     run_as: str | None
+    state_file: str | None = None  # warm clusters: the state file that records (or will record) them
 
     def write(self, cluster_dir: Path) -> None:
         (cluster_dir / OWNER_FILE).write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
@@ -286,6 +353,15 @@ class ClusterOwner:
             return cls(**raw)
         except (OSError, ValueError, TypeError):
             return None
+
+
+@dataclass(frozen=True)
+class ClusterRecorder:
+    """Who records a cluster meant to outlive its starter (the warm server's state file), told before the cluster's
+    first process runs, so that a starter killed at any point leaves a server that can still be found and stopped."""
+
+    state_file: Path
+    record: Callable[[Path, ClusterOwner], None]
 
 
 def new_cluster_dir(provider: str, *, prefix: str, run_as: RunAs | None, mode: int = 0o700) -> Path:
@@ -332,8 +408,17 @@ def remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def discard_cluster(cluster_dir: Path, owner: ClusterOwner) -> None:
+    """Stop the cluster's server, kill whatever still works in its directory (an ``initdb``, ``cp`` or ``pg_ctl``
+    orphaned by a killed owner, a postmaster's children), then delete the directory."""
+    stop_cluster(Path(owner.data_dir), Path(owner.bin_dir), run_as_by_name(owner.run_as))
+    kill_processes_using(cluster_dir)
+    remove_tree(cluster_dir)
+
+
 def sweep_orphans(provider: str) -> list[Path]:
-    """Stop and delete throwaway clusters of ``provider`` whose owner process died (killed test runs)."""
+    """Stop and delete throwaway clusters of ``provider`` whose owner process died (killed test runs), and
+    half-built pristine directories nobody builds any more."""
     swept: list[Path] = []
     base = scratch_dir(provider)
     for cluster_dir in sorted(base.iterdir()):
@@ -343,9 +428,31 @@ def sweep_orphans(provider: str) -> list[Path]:
         if pid_alive(owner.owner_pid):
             continue
         # Two sweepers racing is harmless: stopping and removing are both idempotent.
-        stop_cluster(Path(owner.data_dir), Path(owner.bin_dir), run_as_by_name(owner.run_as))
-        remove_tree(cluster_dir)
+        discard_cluster(cluster_dir, owner)
         swept.append(cluster_dir)
+    return swept + sweep_stale_builds(provider)
+
+
+_BUILD_PREFIX = ".build-"
+
+
+def sweep_stale_builds(provider: str) -> list[Path]:
+    """Delete ``_pristine/.build-<key>-*`` directories whose builder is gone (killed during ``initdb``).
+
+    A builder holds ``<key>.lock`` for as long as it builds, and the lock dies with it: a build directory whose
+    lock we can take has no builder. Orphaned ``initdb`` processes still writing there are killed first.
+    """
+    base = scratch_dir(provider) / "_pristine"
+    if not base.is_dir():
+        return []
+    swept: list[Path] = []
+    for build_dir in sorted(base.glob(f"{_BUILD_PREFIX}*")):
+        key = build_dir.name[len(_BUILD_PREFIX) :].rsplit("-", 1)[0]
+        with _try_lock(base / f"{key}.lock") as locked:
+            if locked and build_dir.exists():
+                kill_processes_using(build_dir)
+                remove_tree(build_dir)
+                swept.append(build_dir)
     return swept
 
 
@@ -365,7 +472,10 @@ def pristine_copy(provider: str, key: str, dest: Path, run_as: RunAs | None, bui
     if not (source / "PG_VERSION").exists():
         with file_lock(base / f"{key}.lock"):
             if not (source / "PG_VERSION").exists():
-                build_dir = Path(tempfile.mkdtemp(prefix=f".build-{key}-", dir=base))
+                for stale in base.glob(f"{_BUILD_PREFIX}{key}-*"):  # we hold the lock: their builder is gone
+                    kill_processes_using(stale)
+                    remove_tree(stale)
+                build_dir = Path(tempfile.mkdtemp(prefix=f"{_BUILD_PREFIX}{key}-", dir=base))
                 build_dir.chmod(0o755 if is_root() else 0o700)
                 if run_as is not None:
                     os.chown(build_dir, run_as.uid, run_as.gid)
@@ -386,5 +496,23 @@ def file_lock(path: Path) -> Iterator[None]:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _try_lock(path: Path) -> Iterator[bool]:
+    """Take ``path``'s lock if nobody holds it; yields whether it was taken (then held while the block runs)."""
+    if not path.exists():
+        yield True
+        return
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)

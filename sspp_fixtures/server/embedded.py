@@ -33,7 +33,7 @@ from ..dsn import connect
 from ..errors import DatabaseUnreachableError, ServerUnavailableError
 from . import _runtime
 from ._base import Server
-from ._runtime import ClusterOwner, RunAs
+from ._runtime import ClusterOwner, ClusterRecorder, RunAs
 from ._tuning import append_settings
 
 __all__ = ["EmbeddedServer", "embedded_version", "import_pgserver", "start_embedded"]
@@ -128,10 +128,13 @@ def prune_handle_pids(data_dir: Path) -> list[int]:
     return alive
 
 
-def start_embedded(*, role: str = "throwaway", data_dir: Path | None = None) -> EmbeddedServer:
+def start_embedded(
+    *, role: str = "throwaway", data_dir: Path | None = None, recorder: ClusterRecorder | None = None
+) -> EmbeddedServer:
     """Start an embedded server on a fresh throwaway directory (or on ``data_dir``, kept at stop).
 
-    ``role="warm"`` leaves the server to :mod:`.warm` (no exit hook; not swept when this process is gone).
+    ``role="warm"`` leaves the server to :mod:`.warm` (no exit hook; not swept when this process is gone);
+    ``recorder`` is told about a fresh cluster directory before anything runs in it.
     """
     pgserver = import_pgserver()
     _runtime.sweep_orphans("embedded")
@@ -147,17 +150,21 @@ def start_embedded(*, role: str = "throwaway", data_dir: Path | None = None) -> 
         cluster_dir = data_dir.parent
         cluster_dir.mkdir(parents=True, exist_ok=True)
     bin_dir = _bin_dir(pgserver)
+    owner = ClusterOwner(
+        provider="embedded",
+        role=role,
+        owner_pid=os.getpid(),
+        bin_dir=str(bin_dir),
+        data_dir=str(data_dir),
+        run_as=run_as.name if run_as else None,
+        state_file=str(recorder.state_file) if recorder else None,
+    )
     if not keep_data:
-        ClusterOwner(
-            provider="embedded",
-            role=role,
-            owner_pid=os.getpid(),
-            bin_dir=str(bin_dir),
-            data_dir=str(data_dir),
-            run_as=run_as.name if run_as else None,
-        ).write(cluster_dir)
+        owner.write(cluster_dir)
     try:
         if not keep_data:
+            if recorder is not None:
+                recorder.record(cluster_dir, owner)
             _copy_pristine(pgserver, bin_dir, data_dir, run_as)
         handle = _start_handle(pgserver, data_dir)
         server = EmbeddedServer(

@@ -26,7 +26,7 @@ from ..errors import DatabaseUnreachableError, ServerUnavailableError
 from . import _runtime
 from ._base import Server
 from ._programs import program_version
-from ._runtime import ClusterOwner, RunAs
+from ._runtime import ClusterOwner, ClusterRecorder, RunAs
 from ._tuning import append_settings
 
 __all__ = ["LocalBinaries", "LocalServer", "debian_bin_dirs", "find_binaries", "pg_config_bindir", "start_local"]
@@ -153,10 +153,13 @@ def _log_tail(log_file: Path, lines: int = 8) -> str:
     return "\n".join(line for line in text.strip().splitlines()[-lines:] if line.strip())
 
 
-def start_local(*, role: str = "throwaway", binaries: LocalBinaries | None = None) -> LocalServer:
+def start_local(
+    *, role: str = "throwaway", binaries: LocalBinaries | None = None, recorder: ClusterRecorder | None = None
+) -> LocalServer:
     """Initialise and start a fresh cluster from local binaries; raise :class:`ServerUnavailableError`.
 
-    ``role="warm"`` leaves the server to :mod:`.warm` (no exit hook; not swept when this process is gone).
+    ``role="warm"`` leaves the server to :mod:`.warm` (no exit hook; not swept when this process is gone);
+    ``recorder`` is told about the cluster directory before anything runs in it.
     """
     binaries = binaries or find_binaries()
     if binaries is None:
@@ -168,15 +171,19 @@ def start_local(*, role: str = "throwaway", binaries: LocalBinaries | None = Non
     run_as = _runtime.service_user()
     cluster_dir = _runtime.new_cluster_dir("local", prefix=f"{role}-", run_as=run_as)
     data_dir, socket_dir, log_file = cluster_dir / "data", cluster_dir / "run", cluster_dir / "postgres.log"
-    ClusterOwner(
+    owner = ClusterOwner(
         provider="local",
         role=role,
         owner_pid=os.getpid(),
         bin_dir=str(binaries.bin_dir),
         data_dir=str(data_dir),
         run_as=run_as.name if run_as else None,
-    ).write(cluster_dir)
+        state_file=str(recorder.state_file) if recorder else None,
+    )
+    owner.write(cluster_dir)
     try:
+        if recorder is not None:
+            recorder.record(cluster_dir, owner)
         socket_dir.mkdir(mode=0o700)
         if run_as is not None:
             os.chown(socket_dir, run_as.uid, run_as.gid)
@@ -200,8 +207,7 @@ def start_local(*, role: str = "throwaway", binaries: LocalBinaries | None = Non
             atexit.register(server.stop)
         _check_answers(server.dsn)
     except BaseException:
-        _runtime.stop_cluster(data_dir, binaries.bin_dir, run_as)
-        _runtime.remove_tree(cluster_dir)
+        _runtime.discard_cluster(cluster_dir, owner)
         raise
     return server
 

@@ -1,0 +1,178 @@
+"""A server that freezes, fills up or is locked during a load: the load ends, and says what happened and what to do.
+
+These run against a server the test owns (local binaries), never the shared one: its backend is stopped with
+SIGSTOP, its disk is a small tmpfs, its tables are locked by a second connection.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from sspp_fixtures.databases import create_database
+from sspp_fixtures.server.local import LocalServer, find_binaries, start_local
+from tests.hardening._cli import assert_refused, sspp_seed
+from tests.hardening._procs import spawn_cli, wait_until
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.local,
+    pytest.mark.skipif(find_binaries() is None, reason="no PostgreSQL server binaries"),
+]
+
+
+@pytest.fixture(scope="module")
+def own_server() -> Iterator[LocalServer]:
+    server = start_local()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def own_db(own_server: LocalServer, request: pytest.FixtureRequest) -> str:
+    name = f"harden_process_{request.node.name[:30].lower().replace('[', '_').replace(']', '')}_{os.getpid()}"
+    create_database(own_server.dsn, name)
+    return own_server.dsn_for(name)
+
+
+def _copy_backend(dsn: str) -> int | None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'COPY %%' "
+            "AND state = 'active'"
+        ).fetchone()
+    return int(row[0]) if row else None
+
+
+def _counts(dsn: str) -> tuple[int, ...]:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM events), (SELECT count(*) FROM signals)"
+        ).fetchone()
+    assert row is not None
+    return tuple(int(v) for v in row)
+
+
+def test_a_server_frozen_mid_copy_ends_the_load_within_its_timeout(own_db: str) -> None:
+    dsn = f"{own_db}?tcp_user_timeout=3000"  # the user's own bound; the default is 60 s
+    load = spawn_cli("load", "load-100k", "--workers", "1", "--dsn", dsn, env={"DATABASE_URL": ""})
+    backend: int | None = None
+    try:
+        found: list[int] = []
+        assert wait_until(lambda: found.append(_copy_backend(own_db) or 0) or found[-1] > 0, timeout_s=60, step_s=0.02)
+        backend = found[-1]
+        os.kill(backend, signal.SIGSTOP)  # mid-COPY: it may have just finished one; the next one freezes then
+        frozen_at = time.monotonic()
+        _out, stderr = load.communicate(timeout=90)
+        waited = time.monotonic() - frozen_at
+    finally:
+        if backend is not None:
+            os.kill(backend, signal.SIGCONT)
+        load.kill()
+        load.communicate()
+    assert load.returncode == 6, stderr
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("error: the server at postgresql://postgres@127.0.0.1:"), lines[0]
+    assert "stopped answering: it acknowledged nothing for 3s during the load" in lines[0]
+    assert "nothing was loaded" in lines[0]
+    assert "Check that server" in lines[0]
+    assert waited < 60, f"gave up after {waited:.0f}s"
+    assert wait_until(lambda: _copy_backend(own_db) is None, timeout_s=30)
+    assert _counts(own_db) == (0, 0, 0)
+
+
+def test_a_lock_timeout_names_the_session_that_holds_the_lock(own_db: str) -> None:
+    assert sspp_seed("load", "smoke", "--dsn", own_db).code == 0
+    before = _counts(own_db)
+    with psycopg.connect(own_db, application_name="harden-process-blocker") as blocker:
+        blocker.execute("SELECT count(*) FROM events").fetchone()  # ACCESS SHARE on events until the rollback
+        blocker_pid = blocker.info.backend_pid
+        outcome = sspp_seed("load", "smoke", "--dsn", f"{own_db}?options=-c%20lock_timeout%3D1s")
+        blocker.rollback()
+    line = assert_refused(
+        outcome,
+        6,
+        "the load waited 1s for its tables, which another session kept locked: ",
+        f"pid {blocker_pid} (user postgres, application harden-process-blocker, idle in transaction: "
+        "'SELECT count(*) FROM events') holds events",
+        "nothing was loaded",
+        "End that session or ask its owner to (SELECT pg_terminate_backend(PID) ends one)",
+    )
+    assert "lost the connection" not in line
+    assert _counts(own_db) == before
+
+
+@pytest.fixture
+def small_tablespace(own_server: LocalServer) -> Iterator[str]:
+    """A tablespace on a 24 MB tmpfs (a new database's catalogs take about 8 MB of it)."""
+    folder = Path(tempfile.mkdtemp(prefix="sspp-harden-process-ts-", dir="/var/tmp"))
+    owner = (own_server.run_as.uid, own_server.run_as.gid) if own_server.run_as else (os.getuid(), os.getgid())
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size=24m,mode=0700,uid={owner[0]},gid={owner[1]}", "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        folder.rmdir()
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    name = f"harden_process_small_{os.getpid()}"
+    try:
+        with psycopg.connect(own_server.dsn, autocommit=True) as admin:
+            admin.execute(f"CREATE TABLESPACE {name} LOCATION '{folder}'")
+        yield name
+    finally:
+        with psycopg.connect(own_server.dsn, autocommit=True) as admin:
+            for (database,) in admin.execute(
+                "SELECT datname FROM pg_database d JOIN pg_tablespace t ON t.oid = d.dattablespace "
+                "WHERE t.spcname = %s",
+                (name,),
+            ).fetchall():
+                admin.execute(f'DROP DATABASE "{database}" WITH (FORCE)')
+            admin.execute(f"DROP TABLESPACE IF EXISTS {name}")
+        subprocess.run(["umount", str(folder)], capture_output=True, check=False)
+        folder.rmdir()
+
+
+def test_a_full_disk_is_reported_as_such(own_server: LocalServer, small_tablespace: str) -> None:
+    name = f"harden_process_full_{os.getpid()}"
+    with psycopg.connect(own_server.dsn, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name} TABLESPACE {small_tablespace}")
+    dsn = own_server.dsn_for(name)
+    outcome = sspp_seed("load", "load-100k", "--workers", "0", "--dsn", dsn, timeout=300)
+    line = assert_refused(
+        outcome,
+        6,
+        f"the server at {dsn} ran out of disk space during the load (",
+        "No space left on device; the transaction was rolled back and nothing was loaded",
+        "Free space on the server's disk (or its tablespace), or load a smaller scenario (--scale)",
+    )
+    assert "lost the connection" not in line
+    assert _counts(dsn) == (0, 0, 0)
+
+
+def test_the_load_connection_has_keepalives_and_a_send_timeout_unless_the_dsn_sets_its_own(own_db: str) -> None:
+    from sspp_fixtures.loader import _connect_for_load
+
+    def options(dsn: str) -> tuple[int, int, int]:
+        with _connect_for_load(dsn) as conn, socket.socket(fileno=os.dup(conn.pgconn.socket)) as sock:
+            return (
+                sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+                sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+                sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT),
+            )
+
+    assert options(own_db) == (1, 30, 60_000)
+    assert options(f"{own_db}?tcp_user_timeout=2500&keepalives_idle=7") == (1, 7, 2500)
