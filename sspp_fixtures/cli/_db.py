@@ -53,10 +53,15 @@ def _run_json(run: MigrationRun) -> dict[str, Any]:
         "already_applied": [a.label for a in run.already_applied],
         "applied": [{"migration": m.label, "duration_ms": round(ms, 2)} for m, ms in run.applied],
         "planned": [m.label for m in run.planned],
+        "baselined": [m.label for m in run.baselined],
     }
 
 
 def _render_run(console: Console, run: MigrationRun) -> None:
+    if run.baselined:
+        listed = ", ".join(m.label for m in run.baselined)
+        would = "would be recorded" if run.dry_run else "recorded"
+        console.print(f"{run.database}: already in place, {would} as applied: {listed}")
     if run.dry_run:
         if not run.planned:
             console.print(f"{run.database}: up to date at version {run.version:03d}; nothing to apply")
@@ -99,6 +104,10 @@ def migrate_command(
     state: CliState, dsn: str | None, to: int | None, dry_run: bool, wait_s: float, as_json: bool
 ) -> None:
     """Apply pending migrations, each in its own transaction, under an advisory lock.
+
+    A database that already holds what a migration makes (the platform's own init.sql made it) is adopted: that
+    migration is recorded as applied, not run, and the rest are applied. One that holds part of it, defined
+    otherwise, is refused (exit 5) with every difference named; nothing is changed.
 
     \b
     Examples:

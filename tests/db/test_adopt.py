@@ -1,0 +1,313 @@
+"""Adopting the platform's own database: made by its init.sql and seed.sql (written here from the platform's facts,
+run with psql as docker-entrypoint runs them), then ``sspp-seed migrate`` through the CLI in-process.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from sspp_fixtures.cli import run
+from sspp_fixtures.databases import create_database, drop_database
+from sspp_fixtures.dsn import connect
+from sspp_fixtures.schema import applied_migrations, apply_migrations, describe_schema, load_migrations
+from sspp_fixtures.server import Server
+from tests.deploy.test_entrypoint_sql import run_initdb_folder
+
+MakeDb = Callable[[str], str]
+_counter = itertools.count()
+
+#: The platform's init.sql: the table IF NOT EXISTS, its indexes without, a plpgsql function quoted the old way,
+#: a plain CREATE TRIGGER, the view.
+PLATFORM_INIT_SQL = """\
+-- Sales Signal Processing Platform: database initialization
+CREATE TABLE IF NOT EXISTS sales_signals (
+    id SERIAL PRIMARY KEY,
+    account_id VARCHAR(255) NOT NULL,
+    user_id VARCHAR(255) NOT NULL,
+    event_type VARCHAR(100) NOT NULL,
+    signal_type VARCHAR(100) NOT NULL,
+    signal_score DECIMAL(3,2) NOT NULL,
+    timestamp TIMESTAMP NOT NULL,
+    processed_at TIMESTAMP NOT NULL DEFAULT NOW(),
+    metadata JSONB,
+    created_at TIMESTAMP NOT NULL DEFAULT NOW(),
+    updated_at TIMESTAMP NOT NULL DEFAULT NOW()
+);
+
+CREATE INDEX idx_sales_signals_account_id ON sales_signals(account_id);
+CREATE INDEX idx_sales_signals_user_id ON sales_signals(user_id);
+CREATE INDEX idx_sales_signals_event_type ON sales_signals(event_type);
+CREATE INDEX idx_sales_signals_signal_type ON sales_signals(signal_type);
+CREATE INDEX idx_sales_signals_timestamp ON sales_signals(timestamp DESC);
+CREATE INDEX idx_sales_signals_processed_at ON sales_signals(processed_at DESC);
+CREATE INDEX idx_sales_signals_account_timestamp ON sales_signals(account_id, timestamp DESC);
+
+CREATE OR REPLACE FUNCTION update_updated_at_column()
+RETURNS TRIGGER AS $$
+BEGIN
+    NEW.updated_at = NOW();
+    RETURN NEW;
+END;
+$$ language 'plpgsql';
+
+CREATE TRIGGER update_sales_signals_updated_at
+    BEFORE UPDATE ON sales_signals
+    FOR EACH ROW
+    EXECUTE FUNCTION update_updated_at_column();
+
+CREATE OR REPLACE VIEW signal_analytics AS
+SELECT
+    account_id,
+    DATE(timestamp) as date,
+    signal_type,
+    COUNT(*) as signal_count,
+    AVG(signal_score) as avg_score,
+    MAX(signal_score) as max_score
+FROM sales_signals
+GROUP BY account_id, DATE(timestamp), signal_type;
+"""
+
+#: The platform's seed.sql: seven plain INSERTs.
+PLATFORM_SEED_SQL = """\
+INSERT INTO sales_signals (account_id, user_id, event_type, signal_type, signal_score, timestamp, metadata) VALUES
+    ('acc_001', 'user_001', 'email_sent', 'outreach', 0.10, NOW() - INTERVAL '5 days', '{"campaign": "Q4 Outreach"}');
+INSERT INTO sales_signals (account_id, user_id, event_type, signal_type, signal_score, timestamp, metadata) VALUES
+    ('acc_001', 'user_001', 'email_opened', 'engagement', 0.30, NOW() - INTERVAL '4 days',
+     '{"campaign": "Q4 Outreach"}');
+INSERT INTO sales_signals (account_id, user_id, event_type, signal_type, signal_score, timestamp, metadata) VALUES
+    ('acc_001', 'user_002', 'email_clicked', 'high_engagement', 0.60, NOW() - INTERVAL '4 days',
+     '{"campaign": "Q4 Outreach", "link": "https://example.com/pricing"}');
+INSERT INTO sales_signals (account_id, user_id, event_type, signal_type, signal_score, timestamp, metadata) VALUES
+    ('acc_002', 'user_003', 'meeting_booked', 'intent', 0.80, NOW() - INTERVAL '3 days',
+     '{"meeting_type": "demo", "duration": 30}');
+INSERT INTO sales_signals (account_id, user_id, event_type, signal_type, signal_score, timestamp, metadata) VALUES
+    ('acc_002', 'user_003', 'call_made', 'outreach', 0.50, NOW() - INTERVAL '2 days',
+     '{"duration": 15, "outcome": "connected"}');
+INSERT INTO sales_signals (account_id, user_id, event_type, signal_type, signal_score, timestamp, metadata) VALUES
+    ('acc_003', 'user_004', 'demo_completed', 'high_intent', 0.90, NOW() - INTERVAL '1 day',
+     '{"attendees": 3, "duration": 45}');
+INSERT INTO sales_signals (account_id, user_id, event_type, signal_type, signal_score, timestamp, metadata) VALUES
+    ('acc_003', 'user_004', 'email_sent', 'outreach', 0.10, NOW(), '{"campaign": "Follow-up"}');
+"""
+
+SALES_SIGNALS = "005_create_sales_signals"
+
+
+@pytest.fixture
+def adopt_db(pg_server: Server) -> Iterator[MakeDb]:
+    """Call it for DSNs of new, empty databases named ``sspp_test_adopt_*``; all are dropped after the test."""
+    made: list[str] = []
+
+    def make(label: str) -> str:
+        name = f"sspp_test_adopt_{os.getpid()}_{next(_counter)}_{label}"[:63]
+        create_database(pg_server.dsn, name)
+        made.append(name)
+        return pg_server.dsn_for(name)
+
+    yield make
+    for name in made:
+        drop_database(pg_server.dsn, name)
+
+
+def platform_database(dsn: str, folder: Path, init_sql: str = PLATFORM_INIT_SQL) -> None:
+    """The platform's database as its compose file makes it: both scripts in /docker-entrypoint-initdb.d."""
+    folder.mkdir()
+    (folder / "init.sql").write_text(init_sql, encoding="utf-8")
+    (folder / "seed.sql").write_text(PLATFORM_SEED_SQL, encoding="utf-8")
+    assert run_initdb_folder(folder, dsn) == ["init.sql", "seed.sql"]
+
+
+def rows(dsn: str) -> list[str]:
+    with connect(dsn) as conn:
+        return [r[0] for r in conn.execute("SELECT s::text FROM sales_signals s ORDER BY id")]
+
+
+def everything(dsn: str) -> dict[str, object]:
+    """Schema, bookkeeping and rows: what "nothing changed" compares."""
+    with connect(dsn) as conn:
+        schemas = [r[0] for r in conn.execute("SELECT nspname FROM pg_namespace ORDER BY 1")]
+    return {"schema": describe_schema_of(dsn), "schemas": schemas, "rows": rows(dsn)}
+
+
+def describe_schema_of(dsn: str) -> dict[str, object]:
+    with connect(dsn) as conn:
+        return describe_schema(conn)
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = run(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_migrate_adopts_the_platform_database(
+    adopt_db: MakeDb, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dsn = adopt_db("platform")
+    platform_database(dsn, tmp_path / "initdb")
+    before = rows(dsn)
+    assert len(before) == 7
+
+    code, out, err = cli(capsys, "migrate", "--dsn", dsn, "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    labels = [m.label for m in load_migrations()]
+    assert report["baselined"] == [SALES_SIGNALS]
+    assert [a["migration"] for a in report["applied"]] == [label for label in labels if label != SALES_SIGNALS]
+    assert report["version"] == load_migrations()[-1].version
+
+    assert rows(dsn) == before, "the platform's rows are byte for byte what they were"
+    with connect(dsn) as conn:
+        history = {a.label: a.applied_by for a in applied_migrations(conn)}
+    assert history == {
+        label: "sspp-seed migrate (baseline)" if label == SALES_SIGNALS else "sspp-seed migrate" for label in labels
+    }
+    fresh = adopt_db("fresh")
+    apply_migrations(fresh)
+    assert describe_schema_of(dsn) == describe_schema_of(fresh)
+
+    code, out, err = cli(capsys, "migrate", "--dsn", dsn, "--json")
+    assert code == 0, err
+    again = json.loads(out)
+    assert (again["applied"], again["baselined"], again["already_applied"]) == ([], [], labels)
+    assert rows(dsn) == before
+
+
+def test_dry_run_says_what_would_be_adopted(
+    adopt_db: MakeDb, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dsn = adopt_db("dry")
+    platform_database(dsn, tmp_path / "initdb")
+    unchanged = everything(dsn)
+    code, out, err = cli(capsys, "migrate", "--dsn", dsn, "--dry-run")
+    assert code == 0, err
+    assert f"already in place, would be recorded as applied: {SALES_SIGNALS}" in out
+    assert "001_create_customers" in out
+    assert everything(dsn) == unchanged
+
+
+def test_text_output_of_an_adoption(adopt_db: MakeDb, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dsn = adopt_db("text")
+    platform_database(dsn, tmp_path / "initdb")
+    code, out, err = cli(capsys, "migrate", "--dsn", dsn)
+    assert code == 0, err
+    assert f"already in place, recorded as applied: {SALES_SIGNALS}" in out
+    assert f"now at version {load_migrations()[-1].version:03d}" in out
+
+
+def _without(line: str) -> Callable[[str], str]:
+    def edit(text: str) -> str:
+        assert line in text
+        return text.replace(line, "")
+
+    return edit
+
+
+def _replaced(old: str, new: str) -> Callable[[str], str]:
+    def edit(text: str) -> str:
+        assert old in text
+        return text.replace(old, new)
+
+    return edit
+
+
+def _without_trigger(text: str) -> str:
+    start = text.index("CREATE TRIGGER")
+    return text[:start] + text[text.index(";", start) + 1 :]
+
+
+@pytest.mark.parametrize(
+    ("edit", "difference"),
+    [
+        pytest.param(
+            _without("    created_at TIMESTAMP NOT NULL DEFAULT NOW(),\n"),
+            "missing column sales_signals.created_at",
+            id="missing-column",
+        ),
+        pytest.param(
+            _replaced("signal_score DECIMAL(3,2)", "signal_score DECIMAL(5,2)"),
+            "column sales_signals.signal_score has type numeric(5,2), expected numeric(3,2)",
+            id="other-type",
+        ),
+        pytest.param(
+            _replaced("metadata JSONB,", "metadata JSONB NOT NULL,"),
+            "column sales_signals.metadata has nullability NOT NULL, expected NULL",
+            id="not-null",
+        ),
+        pytest.param(
+            _without("CREATE INDEX idx_sales_signals_user_id ON sales_signals(user_id);\n"),
+            "missing index idx_sales_signals_user_id on sales_signals",
+            id="missing-index",
+        ),
+        pytest.param(
+            _replaced("sales_signals(timestamp DESC)", "sales_signals(timestamp)"),
+            "index idx_sales_signals_timestamp on sales_signals is `CREATE INDEX idx_sales_signals_timestamp ON "
+            'sales_signals USING btree ("timestamp")`, 005_create_sales_signals makes `CREATE INDEX '
+            'idx_sales_signals_timestamp ON sales_signals USING btree ("timestamp" DESC)`',
+            id="other-index",
+        ),
+        pytest.param(
+            _without_trigger,
+            "missing trigger update_sales_signals_updated_at on sales_signals",
+            id="missing-trigger",
+        ),
+        pytest.param(
+            _replaced(
+                "GROUP BY account_id, DATE(timestamp), signal_type;",
+                "GROUP BY account_id, DATE(timestamp), signal_type\nHAVING COUNT(*) > 1;",
+            ),
+            "view signal_analytics is `",
+            id="other-view",
+        ),
+        pytest.param(
+            _replaced("    metadata JSONB,\n", "    metadata JSONB,\n    priority TEXT,\n"),
+            "unexpected column sales_signals.priority",
+            id="extra-column",
+        ),
+    ],
+)
+def test_a_partial_match_is_refused_and_nothing_changes(
+    adopt_db: MakeDb,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    edit: Callable[[str], str],
+    difference: str,
+) -> None:
+    dsn = adopt_db("partial")
+    platform_database(dsn, tmp_path / "initdb", edit(PLATFORM_INIT_SQL))
+    unchanged = everything(dsn)
+    for dry in ([], ["--dry-run"]):
+        code, out, err = cli(capsys, "migrate", "--dsn", dsn, *dry)
+        assert code == 5, err
+        assert out == ""
+        lines = [line for line in err.splitlines() if line.startswith("error:")]
+        assert len(lines) == 1, err
+        assert lines[0].startswith(
+            f"error: cannot migrate database '{dsn.rsplit('/', 1)[1]}': schema 'public' holds part of what "
+            f"{SALES_SIGNALS} makes, or holds it defined otherwise: "
+        ), lines[0]
+        assert difference in lines[0], lines[0]
+        assert "nothing was changed" in lines[0]
+        assert everything(dsn) == unchanged
+
+
+def test_load_on_an_adopted_database_needs_force(
+    adopt_db: MakeDb, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dsn = adopt_db("load")
+    platform_database(dsn, tmp_path / "initdb")
+    assert cli(capsys, "migrate", "--dsn", dsn)[0] == 0
+    code, _, err = cli(capsys, "load", "sample", "--dsn", dsn)
+    assert code == 4, err
+    assert "public.sales_signals" in err
+    code, _, err = cli(capsys, "load", "sample", "--dsn", dsn, "--force")
+    assert code == 0, err
+    with connect(dsn) as conn:
+        assert conn.execute("SELECT count(*) > 0 FROM customers").fetchone() == (True,)
+        assert conn.execute("SELECT count(*) FROM sspp_meta.database_marker").fetchone() == (1,)
