@@ -1,4 +1,4 @@
-"""Schema commands: ``init``, ``migrate``, ``status``, ``reset`` and ``schema init-sql``."""
+"""Schema commands: ``init``, ``migrate``, ``status``, ``reset``, ``schema init-sql`` and ``schema render``."""
 
 from __future__ import annotations
 
@@ -276,4 +276,44 @@ def init_sql_command(state: CliState, out: Path | None, check: bool) -> int:
     except OSError as exc:
         raise SsppError(f"cannot write {target}: {exc.strerror}", hint="choose a writable path with --out") from None
     state.info(f"wrote {target}")
+    return 0
+
+
+@schema_group.command("render")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if any file is not current.")
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="The checkout to render in (default: the one this sspp-fixtures runs from).",
+)
+@json_option
+@click.pass_obj
+def render_command(state: CliState, check: bool, root: Path | None, as_json: bool) -> int:
+    """Rebuild sql/init.sql, sql/seed.sql and deploy/k8s/sql-configmap.yaml together, so none can drift.
+
+    init.sql comes from sql/migrations, seed.sql is the 'sample' scenario as idempotent INSERTs (what
+    `sspp-seed export sample --format sql` writes), and the ConfigMap holds both byte for byte.
+
+    \b
+    Examples:
+      sspp-seed schema render            # after adding a migration or changing the sample scenario
+      sspp-seed schema render --check    # CI: exit 1 when a file is stale
+    """
+    from ..sqlfiles import REGENERATE, render_sql_files
+
+    files = render_sql_files(root, check=check)
+    stale = [f for f in files if f.stale]
+
+    def render(console: Console) -> None:
+        for item in files:
+            if check:
+                console.print(f"{item.path}: {'out of date' if item.stale else 'current'}")
+            else:
+                console.print(f"{item.path}: {'written' if item.stale else 'unchanged'} ({item.size:,} bytes)")
+
+    data = {"check": check, "files": [{"path": str(f.path), "stale": f.stale, "bytes": f.size} for f in files]}
+    state.emit(as_json, data, render)
+    if check and stale:
+        state.info(f"{len(stale)} of {len(files)} files out of date: run {REGENERATE}")
+        return 1
     return 0
