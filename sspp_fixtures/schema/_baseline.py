@@ -92,6 +92,12 @@ def learn_migrations(
     return result
 
 
+_HOLDS_OBJECTS = """
+SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE relnamespace = pg_catalog.to_regnamespace(%(schema)s))
+    OR EXISTS (SELECT 1 FROM pg_catalog.pg_proc WHERE pronamespace = pg_catalog.to_regnamespace(%(schema)s))
+"""
+
+
 def _live_schema(conn: psycopg.Connection[Any]) -> str:
     """The schema unqualified CREATEs of the migrations land in on this connection."""
     row = conn.execute("SELECT pg_catalog.current_schema()").fetchone()
@@ -150,8 +156,9 @@ def plan_adoption(
     if not pending:
         return Adoption((), ())
     schema = _live_schema(conn)
-    live = read_catalog(conn, schema)
-    if not live:
+    holds = conn.execute(_HOLDS_OBJECTS, {"schema": schema}).fetchone()
+    live = read_catalog(conn, schema) if holds and holds[0] else {}
+    if not live:  # an empty schema (a new database, a template being built): one query, no scratch schema
         return Adoption((), pending)
     learnt, final = learn_migrations(conn, known)
     by_version = {item.migration.version: item for item in learnt}

@@ -238,3 +238,58 @@ def test_load_on_an_adopted_database_needs_force(
     with connect(dsn) as conn:
         assert conn.execute("SELECT count(*) > 0 FROM customers").fetchone() == (True,)
         assert conn.execute("SELECT count(*) FROM sspp_meta.database_marker").fetchone() == (1,)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        pytest.param(_replaced("EXECUTE FUNCTION", "EXECUTE PROCEDURE"), id="execute-procedure"),
+        pytest.param(_replaced("CREATE INDEX idx_", "CREATE INDEX IF NOT EXISTS idx_"), id="index-if-not-exists"),
+        pytest.param(
+            _replaced("    NEW.updated_at = NOW();\n    RETURN NEW;\n", "  NEW.updated_at = NOW();  RETURN NEW;\n"),
+            id="function-layout",
+        ),
+        pytest.param(_replaced("$$ language 'plpgsql';", "$$ LANGUAGE plpgsql;"), id="language-unquoted"),
+        pytest.param(
+            _replaced("signal_score DECIMAL(3,2) NOT NULL", "signal_score numeric(3, 2) not null"), id="spelling"
+        ),
+    ],
+)
+def test_spellings_of_the_same_schema_are_adopted(
+    adopt_db: MakeDb, tmp_path: Path, capsys: pytest.CaptureFixture[str], edit: Callable[[str], str]
+) -> None:
+    dsn = adopt_db("spelling")
+    platform_database(dsn, tmp_path / "initdb", edit(PLATFORM_INIT_SQL))
+    code, out, err = cli(capsys, "migrate", "--dsn", dsn, "--json")
+    assert code == 0, err
+    assert json.loads(out)["baselined"] == [SALES_SIGNALS]
+
+
+def test_a_later_migration_already_in_place_on_a_tool_made_database(
+    adopt_db: MakeDb, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Migrated to 004 by the tool, then given the platform's table by its init.sql: 005 is recorded, 006 and 007
+    run."""
+    dsn = adopt_db("at004")
+    apply_migrations(dsn, to=4)
+    platform_database(dsn, tmp_path / "initdb")
+    before = rows(dsn)
+    code, out, err = cli(capsys, "migrate", "--dsn", dsn, "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["baselined"] == [SALES_SIGNALS]
+    assert [a["migration"] for a in report["applied"]] == [m.label for m in load_migrations() if m.version > 5]
+    assert rows(dsn) == before
+
+
+def test_doctor_points_at_a_dry_run_on_the_platform_database(
+    adopt_db: MakeDb, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dsn = adopt_db("doctor")
+    platform_database(dsn, tmp_path / "initdb")
+    run(["doctor", "--dsn", dsn, "--json"])
+    checks = {c["name"]: c for c in json.loads(capsys.readouterr().out)["database"]}
+    migrated = checks["migrated"]
+    assert migrated["status"] == "warn"
+    assert "holds tables the migrations make (public.sales_signals, public.signal_analytics)" in migrated["detail"]
+    assert "sspp-seed migrate --dry-run --dsn" in migrated["fix"]
