@@ -9,6 +9,7 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,6 +74,14 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
+def migrate_json(capsys: pytest.CaptureFixture[str], dsn: str) -> dict[str, Any]:
+    """``sspp-seed migrate --dsn DSN --json``, which must succeed, as parsed JSON."""
+    code, out, err = cli(capsys, "migrate", "--dsn", dsn, "--json")
+    assert code == 0, err
+    report: dict[str, Any] = json.loads(out)
+    return report
+
+
 def test_migrate_adopts_the_platform_database(
     adopt_db: MakeDb, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -81,9 +90,7 @@ def test_migrate_adopts_the_platform_database(
     before = rows(dsn)
     assert len(before) == 7
 
-    code, out, err = cli(capsys, "migrate", "--dsn", dsn, "--json")
-    assert code == 0, err
-    report = json.loads(out)
+    report = migrate_json(capsys, dsn)
     labels = [m.label for m in load_migrations()]
     assert report["baselined"] == [SALES_SIGNALS]
     assert [a["migration"] for a in report["applied"]] == [label for label in labels if label != SALES_SIGNALS]
@@ -99,9 +106,7 @@ def test_migrate_adopts_the_platform_database(
     apply_migrations(fresh)
     assert describe_schema_of(dsn) == describe_schema_of(fresh)
 
-    code, out, err = cli(capsys, "migrate", "--dsn", dsn, "--json")
-    assert code == 0, err
-    again = json.loads(out)
+    again = migrate_json(capsys, dsn)
     assert (again["applied"], again["baselined"], again["already_applied"]) == ([], [], labels)
     assert rows(dsn) == before
 
@@ -260,9 +265,7 @@ def test_spellings_of_the_same_schema_are_adopted(
 ) -> None:
     dsn = adopt_db("spelling")
     platform_database(dsn, tmp_path / "initdb", edit(PLATFORM_INIT_SQL))
-    code, out, err = cli(capsys, "migrate", "--dsn", dsn, "--json")
-    assert code == 0, err
-    assert json.loads(out)["baselined"] == [SALES_SIGNALS]
+    assert migrate_json(capsys, dsn)["baselined"] == [SALES_SIGNALS]
 
 
 def test_a_later_migration_already_in_place_on_a_tool_made_database(
@@ -274,9 +277,7 @@ def test_a_later_migration_already_in_place_on_a_tool_made_database(
     apply_migrations(dsn, to=4)
     platform_database(dsn, tmp_path / "initdb")
     before = rows(dsn)
-    code, out, err = cli(capsys, "migrate", "--dsn", dsn, "--json")
-    assert code == 0, err
-    report = json.loads(out)
+    report = migrate_json(capsys, dsn)
     assert report["baselined"] == [SALES_SIGNALS]
     assert [a["migration"] for a in report["applied"]] == [m.label for m in load_migrations() if m.version > 5]
     assert rows(dsn) == before
