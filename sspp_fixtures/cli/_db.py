@@ -267,7 +267,7 @@ def init_sql_command(state: CliState, out: Path | None, check: bool) -> int:
     if check:
         current = target.read_text(encoding="utf-8") if target.exists() else ""
         if current != text:
-            state.problem(f"{target} is out of date: run sspp-seed schema init-sql")
+            state.problem(f"{target} is out of date: run sspp-seed schema render")
             return 1
         state.info(f"{target} is current")
         return 0
@@ -314,6 +314,6 @@ def render_command(state: CliState, check: bool, root: Path | None, as_json: boo
     data = {"check": check, "files": [{"path": str(f.path), "stale": f.stale, "bytes": f.size} for f in files]}
     state.emit(as_json, data, render)
     if check and stale:
-        state.info(f"{len(stale)} of {len(files)} files out of date: run {REGENERATE}")
+        state.problem(f"{len(stale)} of {len(files)} files out of date: run {REGENERATE}")
         return 1
     return 0

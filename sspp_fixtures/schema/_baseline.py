@@ -70,7 +70,15 @@ def learn_migrations(
     learnt: list[LearntMigration] = []
     before: Catalog = {}
     with conn.transaction(force_rollback=True):
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(scratch)))
+        try:
+            with conn.transaction():
+                conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(scratch)))
+        except psycopg.errors.InsufficientPrivilege:
+            raise MigrationError(
+                f"cannot compare the pending migrations with database {conn.info.dbname!r}: user "
+                f"{conn.info.user!r} may not create a scratch schema there (it is rolled back); nothing was changed",
+                hint="run migrate as the database's owner, or GRANT CREATE ON DATABASE to this user",
+            ) from None
         conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(scratch)))
         for migration in migrations:
             try:

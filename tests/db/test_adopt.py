@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from psycopg import conninfo
 
 from sspp_fixtures.cli import run
 from sspp_fixtures.databases import create_database, drop_database
@@ -294,3 +295,22 @@ def test_doctor_points_at_a_dry_run_on_the_platform_database(
     assert migrated["status"] == "warn"
     assert "holds tables the migrations make (public.sales_signals, public.signal_analytics)" in migrated["detail"]
     assert "sspp-seed migrate --dry-run --dsn" in migrated["fix"]
+
+
+def test_a_user_who_may_not_create_a_schema_is_told_so(
+    adopt_db: MakeDb, tmp_path: Path, capsys: pytest.CaptureFixture[str], pg_server: Server
+) -> None:
+    dsn = adopt_db("noprivilege")
+    platform_database(dsn, tmp_path / "initdb")
+    role = f"sspp_test_adopt_role_{os.getpid()}"
+    with connect(pg_server.dsn) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN")
+    try:
+        unchanged = everything(dsn)
+        code, _, err = cli(capsys, "migrate", "--dsn", conninfo.make_conninfo(dsn, user=role))
+        assert code == 5, err
+        assert f"user '{role}' may not create a scratch schema there" in err
+        assert everything(dsn) == unchanged
+    finally:
+        with connect(pg_server.dsn) as admin:
+            admin.execute(f"DROP ROLE {role}")
