@@ -203,7 +203,14 @@ def apply_on_connection(
     with migration_lock(conn):
         current = plan(conn, known, to=to)
         adoption = plan_adoption(conn, known, current.pending, database=database)
-        ensure_meta(conn)
+        try:
+            ensure_meta(conn)
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise MigrationError(
+                f"cannot record migrations in database {database!r}: {(exc.diag.message_primary or '').strip()}; "
+                "nothing was changed",
+                hint="run migrate as the database's owner, or GRANT CREATE ON DATABASE to this user",
+            ) from None
         run = MigrationRun(database=database, dry_run=False, already_applied=list(current.applied))
         for migration in current.pending:
             if migration in adoption.baselined:

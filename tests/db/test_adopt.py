@@ -17,7 +17,7 @@ from psycopg import conninfo
 from sspp_fixtures.cli import run
 from sspp_fixtures.databases import create_database, drop_database
 from sspp_fixtures.dsn import connect
-from sspp_fixtures.schema import applied_migrations, apply_migrations, describe_schema, load_migrations
+from sspp_fixtures.schema import _baseline, applied_migrations, apply_migrations, describe_schema, load_migrations
 from sspp_fixtures.server import Server
 from tests.deploy.test_entrypoint_sql import run_initdb_folder
 from tests.platform_sql import PLATFORM_INIT_SQL, PLATFORM_SEED_SQL
@@ -215,19 +215,33 @@ def test_a_partial_match_is_refused_and_nothing_changes(
     dsn = adopt_db("partial")
     platform_database(dsn, tmp_path / "initdb", edit(PLATFORM_INIT_SQL))
     unchanged = everything(dsn)
-    for dry in ([], ["--dry-run"]):
-        code, out, err = cli(capsys, "migrate", "--dsn", dsn, *dry)
-        assert code == 5, err
-        assert out == ""
-        lines = [line for line in err.splitlines() if line.startswith("error:")]
-        assert len(lines) == 1, err
-        assert lines[0].startswith(
-            f"error: cannot migrate database '{dsn.rsplit('/', 1)[1]}': schema 'public' holds part of what "
-            f"{SALES_SIGNALS} makes, or holds it defined otherwise: "
-        ), lines[0]
-        assert difference in lines[0], lines[0]
-        assert "nothing was changed" in lines[0]
-        assert everything(dsn) == unchanged
+    assert difference in refused(capsys, dsn)
+    assert everything(dsn) == unchanged
+
+
+def refused(capsys: pytest.CaptureFixture[str], dsn: str, *options: str) -> str:
+    """``sspp-seed migrate`` refusing the database: exit 5, nothing on stdout, one error line; returns that line."""
+    code, out, err = cli(capsys, "migrate", "--dsn", dsn, *options)
+    assert code == 5, err
+    assert out == ""
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, err
+    assert lines[0].startswith(
+        f"error: cannot migrate database '{dsn.rsplit('/', 1)[1]}': schema 'public' holds part of what "
+        f"{SALES_SIGNALS} makes, or holds it defined otherwise: "
+    ), lines[0]
+    assert "; nothing was changed. Make those objects match sql/migrations/005_create_sales_signals.sql" in lines[0]
+    return lines[0]
+
+
+def test_dry_run_refuses_a_partial_match_too(
+    adopt_db: MakeDb, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dsn = adopt_db("partial_dry")
+    platform_database(dsn, tmp_path / "initdb", _without_trigger(PLATFORM_INIT_SQL))
+    unchanged = everything(dsn)
+    assert "missing trigger update_sales_signals_updated_at on sales_signals" in refused(capsys, dsn, "--dry-run")
+    assert everything(dsn) == unchanged
 
 
 def test_load_on_an_adopted_database_needs_force(
@@ -246,26 +260,21 @@ def test_load_on_an_adopted_database_needs_force(
         assert conn.execute("SELECT count(*) FROM sspp_meta.database_marker").fetchone() == (1,)
 
 
-@pytest.mark.parametrize(
-    "edit",
-    [
-        pytest.param(_replaced("EXECUTE FUNCTION", "EXECUTE PROCEDURE"), id="execute-procedure"),
-        pytest.param(_replaced("CREATE INDEX idx_", "CREATE INDEX IF NOT EXISTS idx_"), id="index-if-not-exists"),
-        pytest.param(
-            _replaced("    NEW.updated_at = NOW();\n    RETURN NEW;\n", "  NEW.updated_at = NOW();  RETURN NEW;\n"),
-            id="function-layout",
-        ),
-        pytest.param(_replaced("$$ language 'plpgsql';", "$$ LANGUAGE plpgsql;"), id="language-unquoted"),
-        pytest.param(
-            _replaced("signal_score DECIMAL(3,2) NOT NULL", "signal_score numeric(3, 2) not null"), id="spelling"
-        ),
-    ],
-)
-def test_spellings_of_the_same_schema_are_adopted(
-    adopt_db: MakeDb, tmp_path: Path, capsys: pytest.CaptureFixture[str], edit: Callable[[str], str]
+def test_other_spellings_of_the_same_schema_are_adopted(
+    adopt_db: MakeDb, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """EXECUTE PROCEDURE, IF NOT EXISTS on indexes, another function layout, lower-case types: the same catalog."""
+    spelled = PLATFORM_INIT_SQL
+    for old, new in [
+        ("EXECUTE FUNCTION", "EXECUTE PROCEDURE"),
+        ("CREATE INDEX idx_", "CREATE INDEX IF NOT EXISTS idx_"),
+        ("    NEW.updated_at = NOW();\n    RETURN NEW;\n", "  NEW.updated_at = NOW();  RETURN NEW;\n"),
+        ("$$ language 'plpgsql';", "$$ LANGUAGE plpgsql;"),
+        ("signal_score DECIMAL(3,2) NOT NULL", "signal_score numeric(3, 2) not null"),
+    ]:
+        spelled = _replaced(old, new)(spelled)
     dsn = adopt_db("spelling")
-    platform_database(dsn, tmp_path / "initdb", edit(PLATFORM_INIT_SQL))
+    platform_database(dsn, tmp_path / "initdb", spelled)
     assert migrate_json(capsys, dsn)["baselined"] == [SALES_SIGNALS]
 
 
@@ -298,18 +307,31 @@ def test_doctor_points_at_a_dry_run_on_the_platform_database(
 
 
 def test_a_user_who_may_not_create_a_schema_is_told_so(
-    adopt_db: MakeDb, tmp_path: Path, capsys: pytest.CaptureFixture[str], pg_server: Server
+    adopt_db: MakeDb,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    pg_server: Server,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Exit 5 and one line, nothing changed: whether the comparison's scratch schema or the history is refused."""
     dsn = adopt_db("noprivilege")
     platform_database(dsn, tmp_path / "initdb")
     role = f"sspp_test_adopt_role_{os.getpid()}"
     with connect(pg_server.dsn) as admin:
         admin.execute(f"CREATE ROLE {role} LOGIN")
+    as_role = conninfo.make_conninfo(dsn, user=role)
     try:
         unchanged = everything(dsn)
-        code, _, err = cli(capsys, "migrate", "--dsn", conninfo.make_conninfo(dsn, user=role))
+        monkeypatch.setattr(_baseline, "_learnt_cache", {})
+        code, _, err = cli(capsys, "migrate", "--dsn", as_role)
         assert code == 5, err
         assert f"user '{role}' may not create a scratch schema there" in err
+        with connect(dsn) as owner:
+            _baseline.learn_migrations(owner, load_migrations())  # learnt already: only the history is refused
+        code, _, err = cli(capsys, "migrate", "--dsn", as_role)
+        assert code == 5, err
+        assert "cannot record migrations in database" in err
+        assert "permission denied" in err
         assert everything(dsn) == unchanged
     finally:
         with connect(pg_server.dsn) as admin:
