@@ -171,6 +171,10 @@ def describe_value(key: ObjectKey, value: tuple[str, ...]) -> str:
         return f"RETURNS {result} LANGUAGE {language} AS $$ {body} $$"
     if key[0] == "view":
         return value[1]
+    if key[0] == "sequence":
+        type_, start, increment, minimum, maximum, cycle, owner = value
+        owned = f" OWNED BY {owner}" if owner else ""
+        return f"AS {type_} START {start} INCREMENT {increment} MINVALUE {minimum} MAXVALUE {maximum} {cycle}{owned}"
     return " ".join(value)
 
 

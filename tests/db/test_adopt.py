@@ -174,6 +174,14 @@ def _without_trigger(text: str) -> str:
             id="not-null",
         ),
         pytest.param(
+            _replaced("id SERIAL PRIMARY KEY", "id BIGSERIAL PRIMARY KEY"),
+            "column sales_signals.id has type bigint, expected integer, sequence sales_signals_id_seq is `AS bigint "
+            "START 1 INCREMENT 1 MINVALUE 1 MAXVALUE 9223372036854775807 NO CYCLE OWNED BY sales_signals.id`, "
+            "005_create_sales_signals makes `AS integer START 1 INCREMENT 1 MINVALUE 1 MAXVALUE 2147483647 NO CYCLE "
+            "OWNED BY sales_signals.id`",
+            id="bigserial",
+        ),
+        pytest.param(
             _without("CREATE INDEX idx_sales_signals_user_id ON sales_signals(user_id);\n"),
             "missing index idx_sales_signals_user_id on sales_signals",
             id="missing-index",
