@@ -155,13 +155,22 @@ def _keys() -> dict[str, TableKey]:
     return table_keys()
 
 
-def _key(table: str) -> TableKey:
-    key = _keys().get(table)
+def _key(spec: TableSpec) -> TableKey:
+    """The table's primary key, which its rows must carry: without it a second run would insert them again."""
+    key = _keys().get(spec.name)
     if key is None:
         raise SsppError(
-            f"table {table} has no primary key in sql/migrations, so its INSERTs cannot skip rows already there",
-            hint=f"declare a PRIMARY KEY for {table} in its CREATE TABLE",
-            table=table,
+            f"table {spec.name} has no primary key in sql/migrations, so its INSERTs cannot skip rows already there",
+            hint=f"declare a PRIMARY KEY for {spec.name} in its CREATE TABLE",
+            table=spec.name,
+        )
+    missing = [column for column in key.columns if column not in spec.columns]
+    if missing:
+        raise SsppError(
+            f"the rows of {spec.name} lack its primary key ({', '.join(missing)}), so running its INSERTs twice "
+            "would store them twice",
+            hint=f"generate {', '.join(missing)} for {spec.name} (explicit ids; the seed moves the sequence past them)",
+            table=spec.name,
         )
     return key
 
@@ -190,7 +199,7 @@ class SqlInserts:
         ]
         tuples = ["(" + ", ".join(row) + ")" for row in zip(*columns, strict=True)]
         prefix = f"INSERT INTO {spec.name} ({', '.join(spec.columns)}) VALUES\n"
-        suffix = f"\nON CONFLICT ({', '.join(_key(spec.name).columns)}) DO NOTHING;\n"
+        suffix = f"\nON CONFLICT ({', '.join(_key(spec).columns)}) DO NOTHING;\n"
         statements = [
             prefix + ",\n".join(tuples[i : i + _SQL_ROWS_PER_STATEMENT]) + suffix
             for i in range(0, len(tuples), _SQL_ROWS_PER_STATEMENT)
@@ -198,7 +207,7 @@ class SqlInserts:
         return "".join(statements).encode()
 
     def footer(self, spec: TableSpec) -> bytes:
-        key = _key(spec.name)
+        key = _key(spec)
         if key.sequence is None:
             return b""
         (column,) = key.columns

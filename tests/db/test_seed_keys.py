@@ -9,6 +9,7 @@ from sspp_fixtures.bulkgen import TABLES, _formats
 from sspp_fixtures.bulkgen._generate import Columns
 from sspp_fixtures.bulkgen._tables import TableSpec
 from sspp_fixtures.dsn import connect
+from sspp_fixtures.errors import SsppError
 from sspp_fixtures.schema import apply_migrations
 from sspp_fixtures.schema._keys import TableKey, table_keys
 from tests.platform_sql import PLATFORM_SEED_SQL
@@ -82,3 +83,12 @@ def test_tables_without_a_sequence_get_no_setval() -> None:
     for table, spec in TABLES.items():
         if table_keys()[table].sequence is None:
             assert _formats.SqlInserts().footer(spec) == b""
+
+
+def test_rows_without_their_primary_key_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A table exported without its key column could not be skipped on a second run: refused, not written."""
+    without_id = TableSpec("sales_signals", SALES_SIGNALS.columns[1:], SALES_SIGNALS.kinds[1:])
+    monkeypatch.setitem(_formats.TABLES, "sales_signals", without_id)
+    chunk = Columns("sales_signals", {column: ["x"] for column in without_id.columns}, 1)
+    with pytest.raises(SsppError, match=r"the rows of sales_signals lack its primary key \(id\)"):
+        _formats.SqlInserts().rows(chunk)
