@@ -292,12 +292,8 @@ def render_command(state: CliState, check: bool, root: Path | None, as_json: boo
     """Rebuild sql/init.sql, sql/seed.sql and deploy/k8s/sql-configmap.yaml together, so none can drift.
 
     init.sql comes from sql/migrations, seed.sql is the 'sample' scenario as idempotent INSERTs (what
-    `sspp-seed export sample --format sql` writes), and the ConfigMap holds both byte for byte.
-
-    \b
-    Examples:
-      sspp-seed schema render            # after adding a migration or changing the sample scenario
-      sspp-seed schema render --check    # CI: exit 1 when a file is stale
+    `sspp-seed export sample --format sql` writes), and the ConfigMap holds both byte for byte. Run it in a
+    checkout after adding a migration or changing the sample scenario; --check (CI) exits 1 when a file is stale.
     """
     from ..sqlfiles import REGENERATE, render_sql_files
 
