@@ -18,6 +18,7 @@ __all__ = [
     "MigrationDriftError",
     "MigrationError",
     "ScenarioError",
+    "SchemaMismatchError",
     "ServerUnavailableError",
     "SsppError",
     "UnsafeTargetError",
@@ -103,6 +104,14 @@ class MigrationError(SsppError):
 
 class MigrationDriftError(MigrationError):
     """An already-applied migration was edited, or the database holds migrations this tool does not know."""
+
+
+class SchemaMismatchError(MigrationError):
+    """A database holds part of what a pending migration makes, defined otherwise; nothing was changed.
+
+    ``details['differences']`` maps each such migration's label to its differences (missing column, other type,
+    missing index...).
+    """
 
 
 class LoadError(SsppError):

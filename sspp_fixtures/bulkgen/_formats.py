@@ -8,10 +8,13 @@ Like psycopg's ``Writer``, formatting is apart from sending: the same bytes go t
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 from typing import ClassVar, Protocol
 
+from ..errors import SsppError
+from ..schema._keys import TableKey, table_keys
 from ._generate import Columns, Value
 from ._tables import TABLES, TableSpec
 
@@ -147,8 +150,38 @@ def _sql_literal(value: Value, kind: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+@functools.cache
+def _keys() -> dict[str, TableKey]:
+    return table_keys()
+
+
+def _key(spec: TableSpec) -> TableKey:
+    """The table's primary key, which its rows must carry: without it a second run would insert them again."""
+    key = _keys().get(spec.name)
+    if key is None:
+        raise SsppError(
+            f"table {spec.name} has no primary key in sql/migrations, so its INSERTs cannot skip rows already there",
+            hint=f"declare a PRIMARY KEY for {spec.name} in its CREATE TABLE",
+            table=spec.name,
+        )
+    missing = [column for column in key.columns if column not in spec.columns]
+    if missing:
+        raise SsppError(
+            f"the rows of {spec.name} lack its primary key ({', '.join(missing)}), so running its INSERTs twice "
+            "would store them twice",
+            hint=f"generate {', '.join(missing)} for {spec.name} (explicit ids; the seed moves the sequence past them)",
+            table=spec.name,
+        )
+    return key
+
+
 class SqlInserts:
-    """Plain multi-row ``INSERT`` statements: runnable by psql and by a driver's ``execute()``."""
+    """Plain multi-row ``INSERT`` statements: runnable by psql and by a driver's ``execute()``, and more than once.
+
+    Each statement skips rows whose primary key is already there (``ON CONFLICT (key) DO NOTHING``); after a table
+    whose key comes from a sequence, the footer moves the sequence past the highest id, so later INSERTs that take
+    ids from it (the platform's own) do not collide with the explicit ones.
+    """
 
     name: ClassVar[str] = "sql"
     extension: ClassVar[str] = "sql"
@@ -166,14 +199,19 @@ class SqlInserts:
         ]
         tuples = ["(" + ", ".join(row) + ")" for row in zip(*columns, strict=True)]
         prefix = f"INSERT INTO {spec.name} ({', '.join(spec.columns)}) VALUES\n"
+        suffix = f"\nON CONFLICT ({', '.join(_key(spec).columns)}) DO NOTHING;\n"
         statements = [
-            prefix + ",\n".join(tuples[i : i + _SQL_ROWS_PER_STATEMENT]) + ";\n"
+            prefix + ",\n".join(tuples[i : i + _SQL_ROWS_PER_STATEMENT]) + suffix
             for i in range(0, len(tuples), _SQL_ROWS_PER_STATEMENT)
         ]
         return "".join(statements).encode()
 
     def footer(self, spec: TableSpec) -> bytes:
-        return b"\n"
+        key = _key(spec)
+        if key.sequence is None:
+            return b""
+        (column,) = key.columns
+        return f"SELECT setval('{key.sequence}', GREATEST((SELECT max({column}) FROM {spec.name}), 1));\n".encode()
 
 
 #: The index the platform's worker writes signals to, and the mapping it creates the index with.

@@ -1,4 +1,4 @@
-"""Schema commands: ``init``, ``migrate``, ``status``, ``reset`` and ``schema init-sql``."""
+"""Schema commands: ``init``, ``migrate``, ``status``, ``reset``, ``schema init-sql`` and ``schema render``."""
 
 from __future__ import annotations
 
@@ -53,10 +53,15 @@ def _run_json(run: MigrationRun) -> dict[str, Any]:
         "already_applied": [a.label for a in run.already_applied],
         "applied": [{"migration": m.label, "duration_ms": round(ms, 2)} for m, ms in run.applied],
         "planned": [m.label for m in run.planned],
+        "baselined": [m.label for m in run.baselined],
     }
 
 
 def _render_run(console: Console, run: MigrationRun) -> None:
+    if run.baselined:
+        listed = ", ".join(m.label for m in run.baselined)
+        would = "would be recorded" if run.dry_run else "recorded"
+        console.print(f"{run.database}: already in place, {would} as applied: {listed}")
     if run.dry_run:
         if not run.planned:
             console.print(f"{run.database}: up to date at version {run.version:03d}; nothing to apply")
@@ -99,6 +104,10 @@ def migrate_command(
     state: CliState, dsn: str | None, to: int | None, dry_run: bool, wait_s: float, as_json: bool
 ) -> None:
     """Apply pending migrations, each in its own transaction, under an advisory lock.
+
+    A database that already holds what a migration makes (the platform's own init.sql made it) is adopted: that
+    migration is recorded as applied, not run, and the rest are applied. One that holds part of it, defined
+    otherwise, is refused (exit 5) with every difference named; nothing is changed.
 
     \b
     Examples:
@@ -258,7 +267,7 @@ def init_sql_command(state: CliState, out: Path | None, check: bool) -> int:
     if check:
         current = target.read_text(encoding="utf-8") if target.exists() else ""
         if current != text:
-            state.problem(f"{target} is out of date: run sspp-seed schema init-sql")
+            state.problem(f"{target} is out of date: run sspp-seed schema render")
             return 1
         state.info(f"{target} is current")
         return 0
@@ -267,4 +276,40 @@ def init_sql_command(state: CliState, out: Path | None, check: bool) -> int:
     except OSError as exc:
         raise SsppError(f"cannot write {target}: {exc.strerror}", hint="choose a writable path with --out") from None
     state.info(f"wrote {target}")
+    return 0
+
+
+@schema_group.command("render")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if any file is not current.")
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="The checkout to render in (default: the one this sspp-fixtures runs from).",
+)
+@json_option
+@click.pass_obj
+def render_command(state: CliState, check: bool, root: Path | None, as_json: bool) -> int:
+    """Rebuild sql/init.sql, sql/seed.sql and deploy/k8s/sql-configmap.yaml together, so none can drift.
+
+    init.sql comes from sql/migrations, seed.sql is the 'sample' scenario as idempotent INSERTs (what
+    `sspp-seed export sample --format sql` writes), and the ConfigMap holds both byte for byte. Run it in a
+    checkout after adding a migration or changing the sample scenario; --check (CI) exits 1 when a file is stale.
+    """
+    from ..sqlfiles import REGENERATE, render_sql_files
+
+    files = render_sql_files(root, check=check)
+    stale = [f for f in files if f.stale]
+
+    def render(console: Console) -> None:
+        for item in files:
+            if check:
+                console.print(f"{item.path}: {'out of date' if item.stale else 'current'}")
+            else:
+                console.print(f"{item.path}: {'written' if item.stale else 'unchanged'} ({item.size:,} bytes)")
+
+    data = {"check": check, "files": [{"path": str(f.path), "stale": f.stale, "bytes": f.size} for f in files]}
+    state.emit(as_json, data, render)
+    if check and stale:
+        state.problem(f"{len(stale)} of {len(files)} files out of date: run {REGENERATE}")
+        return 1
     return 0

@@ -29,6 +29,7 @@ from ..schema import (
     plan,
     read_marker,
     schema_objects,
+    schema_tables,
 )
 from ._dsntext import malformed_reason
 from ._report import Check
@@ -231,12 +232,16 @@ def _migrated(conn: psycopg.Connection[Any], dsn: str, state: TargetState | None
     pending = [m.label for m in current.pending]
     data.update(version=current.current_version, applied=applied, pending=pending, drift=None)
     if not current.applied:
-        if state is not None and "public.customers" in state.tables:
+        made = sorted(schema_tables(known) & set(state.tables)) if state is not None else []
+        if made:
             return Check(
                 "migrated",
                 "warn",
-                "the SSPP tables exist but no migration was recorded (made outside sspp-fixtures?)",
-                fix="migrate would fail on them: rebuild with sspp-seed reset --force (their data is lost)",
+                f"no migration recorded, but the database holds tables the migrations make ({_listed(tuple(made))}): "
+                "made by the platform's own init.sql, or outside sspp-fixtures",
+                fix=f"sspp-seed migrate --dry-run --dsn {_arg(dsn)} shows the migrations they already match (migrate "
+                "records those without running them, then applies the rest) or, if they match only in part, "
+                "every difference",
                 data=data,
             ), None
         return Check(

@@ -7,6 +7,7 @@ from typing import Any
 
 import psycopg
 
+from ._catalog import read_catalog
 from ._meta import META_SCHEMA
 
 __all__ = ["SchemaObject", "TargetState", "describe_schema", "inspect_target"]
@@ -149,7 +150,8 @@ def inspect_target(conn: psycopg.Connection[Any]) -> TargetState:
 
 
 def describe_schema(conn: psycopg.Connection[Any], schemas: tuple[str, ...] = ("public",)) -> dict[str, Any]:
-    """The schema as comparable plain data: columns, constraints, indexes, grants, roles (for tests, doctor)."""
+    """The schema as comparable plain data: columns, constraints, indexes, grants, triggers, functions, views and
+    sequences (for tests, doctor)."""
     columns = conn.execute(
         """
         SELECT table_schema, table_name, column_name, ordinal_position, data_type, character_maximum_length,
@@ -181,9 +183,15 @@ def describe_schema(conn: psycopg.Connection[Any], schemas: tuple[str, ...] = ("
         """,
         (list(schemas),),
     ).fetchall()
+    objects: dict[str, list[list[str]]] = {"triggers": [], "functions": [], "views": [], "sequences": []}
+    for schema in schemas:
+        for key, definition in sorted(read_catalog(conn, schema).items()):
+            if key[0] in ("trigger", "function", "view", "sequence"):
+                objects[f"{key[0]}s"].append([schema, *key[1:], *definition])
     return {
         "columns": [list(r) for r in columns],
         "constraints": [list(r) for r in constraints],
         "indexes": [list(r) for r in indexes],
         "grants": [list(r) for r in grants],
+        **objects,
     }

@@ -2,7 +2,8 @@
 
 Replaces the platform's ``migrate.sh`` (whose ``psql -f migrations/*.sql`` only ever ran the first file).
 Two runners started at once against one database serialize on a PostgreSQL advisory lock; the second finds
-the work done and applies nothing.
+the work done and applies nothing. Pending migrations whose objects a database already holds (one made by the
+platform's own init.sql) are recorded as a baseline instead of run; a partial match is refused (:mod:`._baseline`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import psycopg
 
 from ..dsn import connect, database_name
 from ..errors import MigrationDriftError, MigrationError, UsageError
+from ._baseline import baseline_applied_by, plan_adoption
 from ._meta import HISTORY_TABLE, AppliedMigration, applied_migrations, ensure_meta
 from ._migrations import Migration, load_migrations
 
@@ -41,17 +43,21 @@ class MigrationPlan:
 
 @dataclass
 class MigrationRun:
-    """The outcome of :func:`apply_migrations`: what was applied (with durations) and what was already there."""
+    """The outcome of :func:`apply_migrations`: what was applied (with durations), what was found already in place
+    and recorded without running (``baselined``), and what the history already held."""
 
     database: str
     dry_run: bool
     already_applied: list[AppliedMigration]
     applied: list[tuple[Migration, float]] = field(default_factory=list)
     planned: list[Migration] = field(default_factory=list)
+    baselined: list[Migration] = field(default_factory=list)
 
     @property
     def version(self) -> int:
         versions = [m.version for m, _ in self.applied] + [a.version for a in self.already_applied]
+        if not self.dry_run:
+            versions += [m.version for m in self.baselined]
         return max(versions, default=0)
 
 
@@ -138,6 +144,14 @@ def apply_one(conn: psycopg.Connection[Any], migration: Migration, *, applied_by
     return duration_ms
 
 
+def record_baseline(conn: psycopg.Connection[Any], migration: Migration, *, applied_by: str) -> None:
+    """Record a migration whose objects the database already holds, without running it."""
+    conn.execute(
+        f"INSERT INTO {HISTORY_TABLE} (version, name, checksum, duration_ms, applied_by) VALUES (%s, %s, %s, 0, %s)",
+        (migration.version, migration.name, migration.checksum, baseline_applied_by(applied_by)),
+    )
+
+
 def apply_migrations(
     dsn: str,
     *,
@@ -172,20 +186,37 @@ def apply_on_connection(
     on_applied: Callable[[Migration, float], None] | None = None,
     database: str = "",
 ) -> MigrationRun:
-    """:func:`apply_migrations` on an open autocommit connection."""
+    """:func:`apply_migrations` on an open autocommit connection.
+
+    Nothing is changed when a pending migration matches the database only in part (:class:`SchemaMismatchError`).
+    """
     if dry_run:
         current = plan(conn, known, to=to)
+        adoption = plan_adoption(conn, known, current.pending, database=database)
         return MigrationRun(
             database=database,
             dry_run=True,
             already_applied=list(current.applied),
-            planned=list(current.pending),
+            planned=list(adoption.to_apply),
+            baselined=list(adoption.baselined),
         )
     with migration_lock(conn):
-        ensure_meta(conn)
         current = plan(conn, known, to=to)
+        adoption = plan_adoption(conn, known, current.pending, database=database)
+        try:
+            ensure_meta(conn)
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise MigrationError(
+                f"cannot record migrations in database {database!r}: {(exc.diag.message_primary or '').strip()}; "
+                "nothing was changed",
+                hint="run migrate as the database's owner, or GRANT CREATE ON DATABASE to this user",
+            ) from None
         run = MigrationRun(database=database, dry_run=False, already_applied=list(current.applied))
         for migration in current.pending:
+            if migration in adoption.baselined:
+                record_baseline(conn, migration, applied_by=applied_by)
+                run.baselined.append(migration)
+                continue
             duration_ms = apply_one(conn, migration, applied_by=applied_by)
             run.applied.append((migration, duration_ms))
             if on_applied is not None:

@@ -27,7 +27,7 @@ def test_seed_sql_is_current(tmp_path: Path) -> None:
     result = run_cli("export", "sample", "--format", "sql", "--out", str(fresh))
     assert result.returncode == 0, result.stderr
     assert fresh.read_bytes() == (sql_dir() / "seed.sql").read_bytes(), (
-        "sql/seed.sql is stale: run `sspp-seed export sample --format sql --out sql/seed.sql`"
+        "sql/seed.sql is stale: run `sspp-seed schema render`"
     )
     assert oct(fresh.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
 

@@ -1,26 +1,20 @@
-"""deploy/k8s/sql-configmap.yaml holds sql/init.sql and sql/seed.sql byte for byte, and its renderer says when not."""
+"""deploy/k8s/sql-configmap.yaml holds sql/init.sql and sql/seed.sql byte for byte, and `sspp-seed schema render`
+says when any of the three is stale."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.deploy._deployfiles import DEPLOY, K8S, ROOT, load_yaml, objects_of_kind
+from sspp_fixtures.cli import run
+from sspp_fixtures.sqlfiles import REGENERATE, render_sql_files
+from tests.deploy._deployfiles import K8S, ROOT, load_yaml, objects_of_kind
 
 CONFIGMAP = K8S / "sql-configmap.yaml"
-RENDERER = DEPLOY / "render_sql_configmap.py"
-REGENERATE = "python deploy/render_sql_configmap.py"
 SOURCES = {"init.sql": ROOT / "sql" / "init.sql", "seed.sql": ROOT / "sql" / "seed.sql"}
-
-
-def _render(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(RENDERER), *args], capture_output=True, text=True, timeout=60, check=False, cwd=ROOT
-    )
 
 
 def test_configmap_holds_the_sql_files_byte_for_byte() -> None:
@@ -33,22 +27,41 @@ def test_configmap_holds_the_sql_files_byte_for_byte() -> None:
         )
 
 
-def test_renderer_check_agrees_and_writes_the_same_file(tmp_path: Path) -> None:
-    check = _render("--check")
-    assert check.returncode == 0, check.stderr
-    fresh = tmp_path / "sql-configmap.yaml"
-    written = _render("--out", str(fresh))
-    assert written.returncode == 0, written.stderr
-    assert fresh.read_bytes() == CONFIGMAP.read_bytes()
+def _checkout_copy(tmp_path: Path) -> Path:
+    """The files `schema render` reads and writes, copied into a folder of their own."""
+    copy = tmp_path / "checkout"
+    shutil.copytree(ROOT / "sql", copy / "sql")
+    (copy / "deploy").mkdir()
+    shutil.copytree(K8S, copy / "deploy" / "k8s")
+    return copy
 
 
-def test_renderer_check_catches_a_stale_configmap(tmp_path: Path) -> None:
-    stale = tmp_path / "sql-configmap.yaml"
-    stale.write_text(CONFIGMAP.read_text(encoding="utf-8").replace("cust_000001", "cust_999999", 1), encoding="utf-8")
-    result = _render("--check", "--out", str(stale))
-    assert result.returncode == 1
-    assert f"is out of date with sql/init.sql and sql/seed.sql: run `{REGENERATE}`" in result.stderr
-    assert "cust_999999" in stale.read_text(encoding="utf-8"), "--check writes nothing"
+def test_render_check_passes_on_the_committed_files(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["schema", "render", "--check"]) == 0, capsys.readouterr().err
+    assert capsys.readouterr().out.count(": current") == 3
+
+
+def test_render_check_names_each_stale_file_and_render_fixes_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy = _checkout_copy(tmp_path)
+    seed, configmap = copy / "sql" / "seed.sql", copy / "deploy" / "k8s" / "sql-configmap.yaml"
+    seed.write_text(seed.read_text(encoding="utf-8").replace("cust_000001", "cust_999999", 1), encoding="utf-8")
+    configmap.write_text(configmap.read_text(encoding="utf-8") + "# edited\n", encoding="utf-8")
+    edited = {p: p.read_bytes() for p in (seed, configmap)}
+
+    assert run(["schema", "render", "--check", "--root", str(copy)]) == 1
+    captured = capsys.readouterr()
+    assert f"{seed}: out of date" in captured.out
+    assert f"{configmap}: out of date" in captured.out
+    assert f"{copy / 'sql' / 'init.sql'}: current" in captured.out
+    assert f"2 of 3 files out of date: run {REGENERATE}" in captured.err
+    assert {p: p.read_bytes() for p in edited} == edited, "--check writes nothing"
+
+    assert run(["schema", "render", "--root", str(copy)]) == 0
+    for name in ("sql/init.sql", "sql/seed.sql", "deploy/k8s/sql-configmap.yaml"):
+        assert (copy / name).read_bytes() == (ROOT / name).read_bytes(), name
+    assert [f.stale for f in render_sql_files(copy, check=True)] == [False, False, False]
 
 
 def test_configmap_fits_what_kubernetes_and_kubectl_apply_accept() -> None:

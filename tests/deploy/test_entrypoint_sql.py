@@ -33,6 +33,7 @@ from tests.deploy._deployfiles import (
     pod_spec,
 )
 from tests.fix_db import sspp_seed_command
+from tests.platform_sql import PLATFORM_SEED_SQL
 
 MakeDb = Callable[..., str]
 INITDB = "/docker-entrypoint-initdb.d"
@@ -215,23 +216,45 @@ def test_configmap_sql_builds_the_same_database(
     assert_initialized_and_seeded(dsn, seed_rows)
 
 
-def test_running_seed_sql_again_changes_nothing(compose_db: str, tmp_path: Path, seed_rows: dict[str, int]) -> None:
-    """The README's `psql -U postgres -d sspp -f .../seed.sql` after the entrypoint already ran it.
+def all_rows(dsn: str) -> dict[str, list[str]]:
+    """Every row of every table in ``public``, as text, in a stable order: what "identical data" compares."""
+    with connect(dsn) as conn:
+        tables = [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")]
+        return {t: [r[0] for r in conn.execute(f"SELECT t::text FROM {t} t ORDER BY 1")] for t in tables}
 
-    Either it is idempotent, or it fails as a whole; it must never add half of it or duplicate rows.
-    """
-    seed = compose_initdb(tmp_path)
-    readme_style = _run_sql_file(compose_db, seed / "02-seed.sql", on_error_stop=False)
-    assert table_counts(compose_db) == seed_rows
-    strict = _run_sql_file(compose_db, seed / "02-seed.sql")
-    assert table_counts(compose_db) == seed_rows
-    if strict.returncode != 0:
-        assert "duplicate key value violates unique constraint" in strict.stderr
-        assert strict.returncode == 3
-        # Without ON_ERROR_STOP (the README's line) psql reports the error yet exits 0.
-        assert "ERROR" in readme_style.stderr
-    else:
-        assert "ERROR" not in readme_style.stderr + strict.stderr
+
+def test_running_seed_sql_again_changes_nothing(compose_db: str, tmp_path: Path) -> None:
+    """The README's `psql -v ON_ERROR_STOP=1 -f .../02-seed.sql` after the entrypoint already ran it: it succeeds
+    and leaves the data exactly as it was."""
+    seed = compose_initdb(tmp_path) / "02-seed.sql"
+    before = all_rows(compose_db)
+    assert sum(map(len, before.values())) > 0
+    again = _run_sql_file(compose_db, seed)
+    assert again.returncode == 0, again.stderr
+    assert "ERROR" not in again.stderr
+    assert all_rows(compose_db) == before
+
+
+def test_seed_sql_and_the_platform_seed_run_in_either_order(database_factory: MakeDb, tmp_path: Path) -> None:
+    """Our seed after the platform's own seed.sql (its 7 rows take ids 1-7 from the sequence), and the platform's
+    after ours (its INSERTs take ids from the sequence, which our seed moved past its explicit ids)."""
+    platform_seed = tmp_path / "platform-seed.sql"
+    platform_seed.write_text(PLATFORM_SEED_SQL, encoding="utf-8")
+    ours = compose_initdb(tmp_path) / "02-seed.sql"
+    init = compose_initdb(tmp_path) / "01-init.sql"
+    for order in ((platform_seed, ours, ours), (ours, platform_seed, ours)):
+        dsn = database_factory("seed_order")
+        assert _run_sql_file(dsn, init).returncode == 0
+        for script in order:
+            done = _run_sql_file(dsn, script)
+            assert done.returncode == 0, f"{script.name} after {[p.name for p in order]}: {done.stderr}"
+        with connect(dsn) as conn:
+            platform_rows = conn.execute(
+                "SELECT count(*) FROM sales_signals WHERE account_id LIKE 'acc\\_%'"
+            ).fetchone()
+            next_id = conn.execute("SELECT nextval('sales_signals_id_seq') > max(id) FROM sales_signals").fetchone()
+        assert platform_rows == (7,)
+        assert next_id == (True,)
 
 
 def test_worker_init_container_command_runs(compose_db: str, database_factory: MakeDb, tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ def test_project_migrations_are_ordered_and_named() -> None:
 def test_init_sql_is_current() -> None:
     """sql/init.sql is what `sspp-seed schema init-sql` builds from the migrations today."""
     assert init_sql_path().read_text(encoding="utf-8") == render_init_sql(), (
-        "sql/init.sql is stale: run `sspp-seed schema init-sql`"
+        "sql/init.sql is stale: run `sspp-seed schema render`"
     )
 
 
