@@ -66,7 +66,10 @@ def _counts(dsn: str) -> tuple[int, ...]:
 
 def test_a_server_frozen_mid_copy_ends_the_load_within_its_timeout(own_db: str) -> None:
     dsn = f"{own_db}?tcp_user_timeout=3000"  # the user's own bound; the default is 60 s
-    load = spawn_cli("load", "load-100k", "--workers", "1", "--dsn", dsn, env={"DATABASE_URL": ""})
+    # load-1m: far more COPY data than the socket buffers hold (32 MB here), so the load is still sending when the
+    # backend stops. A load whose remaining data all fits in them waits for a reply the kernel never withholds:
+    # that case is not bounded yet (see issue 10).
+    load = spawn_cli("load", "load-1m", "--workers", "1", "--dsn", dsn, env={"DATABASE_URL": ""})
     backend: int | None = None
     try:
         found: list[int] = []

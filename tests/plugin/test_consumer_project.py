@@ -38,6 +38,14 @@ CHECKSUM_SQL = {checksum_sql!r}
 LEFT_OPEN = []  # connections a test leaves open on purpose (kept referenced, so no ResourceWarning mid-run)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _close_what_was_left_open():
+    # Closed when the module is done: an in-process run would otherwise drop them later, inside another test.
+    yield
+    for conn in LEFT_OPEN:
+        conn.close()
+
+
 def state(conn):
     return conn.execute(CHECKSUM_SQL).fetchone()[0]
 
