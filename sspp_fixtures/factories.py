@@ -80,6 +80,7 @@ from .model import (
     sample_uuids,
     score_text,
     to_datetime,
+    to_milliseconds,
     user_ids,
 )
 from .model import customer_id as format_customer_id
@@ -365,9 +366,8 @@ def _platform_event_type() -> str:
 
 
 def _milliseconds(value: datetime) -> datetime:
-    """As a JavaScript ``Date`` holds it: the platform's worker writes its times to the millisecond."""
-    value = _naive_utc(value)
-    return value.replace(microsecond=value.microsecond - value.microsecond % 1000)
+    """Naive UTC, to the millisecond: the platform's worker writes its times as JavaScript dates."""
+    return to_milliseconds(_naive_utc(value))
 
 
 def _processing_lag() -> timedelta:

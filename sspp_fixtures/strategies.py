@@ -71,6 +71,7 @@ from .model import (
     platform_signal_score,
     platform_signal_type,
     score_text,
+    to_milliseconds,
 )
 
 __all__ = [
@@ -782,19 +783,15 @@ _SALES_SIGNAL_CHECKS: Final[Mapping[str, _Checker]] = MappingProxyType(
 _MAX_SERIAL: Final = 2**31 - 1
 
 
-def _milliseconds(value: datetime) -> datetime:
-    return value.replace(microsecond=value.microsecond - value.microsecond % 1000)
-
-
 @st.composite
 def _draw_sales_signal(
     draw: DrawFn, parents: SearchStrategy[Event], fields: Mapping[str, SearchStrategy[Any]], adversarial: bool
 ) -> SalesSignal:
     event = draw(parents)
     metadata = draw(fields.get("metadata", st.just(event.payload)))
-    timestamp = draw(fields.get("timestamp", st.just(_milliseconds(event.received_at))))
+    timestamp = draw(fields.get("timestamp", st.just(to_milliseconds(event.received_at))))
     processed_at = draw(
-        fields.get("processed_at", _later(timestamp, timedelta(hours=6), adversarial).map(_milliseconds))
+        fields.get("processed_at", _later(timestamp, timedelta(hours=6), adversarial).map(to_milliseconds))
     )
     created_at = draw(fields.get("created_at", _later(processed_at, timedelta(seconds=5), adversarial)))
     return SalesSignal(

@@ -36,6 +36,7 @@ from ..model import (
     derive_signal_data,
     locale_columns,
     make_payload,
+    milliseconds,
     platform_signal,
     sample_annual_values,
     sample_created_at,
@@ -47,6 +48,7 @@ from ..model import (
     sample_uuids,
     score_text,
     story_account_number,
+    to_milliseconds,
     user_count,
     user_ids,
 )
@@ -307,7 +309,7 @@ class ChunkMaker:
                 "signal_type": [PLATFORM_SIGNAL_TYPES[str(t)] for t in compress(event_types, pick)],
                 "signal_score": _scores(batch.signal_score[live]),
                 "timestamp": _timestamps(batch.received_at[live]),
-                "processed_at": _timestamps(_milliseconds(batch.processed_at[live])),
+                "processed_at": _timestamps(milliseconds(batch.processed_at[live])),
                 "metadata": list(compress(batch.payload, pick)),
                 "created_at": created,
                 "updated_at": created,
@@ -460,9 +462,7 @@ class ChunkMaker:
                     sales["signal_type"].append(signal_type)
                     sales["signal_score"].append(score_text(score))
                     sales["timestamp"].append(_text_time(received))
-                    sales["processed_at"].append(
-                        _text_time(processed_at.replace(microsecond=processed_at.microsecond // 1000 * 1000))
-                    )
+                    sales["processed_at"].append(_text_time(to_milliseconds(processed_at)))
                     sales["metadata"].append(metadata)
                     sales["created_at"].append(_text_time(created_at))
                     sales["updated_at"].append(_text_time(created_at))
@@ -480,12 +480,6 @@ class _StoryRows:
 def _scores(values: npt.NDArray[np.float64]) -> list[Value]:
     """``DECIMAL(3, 2)`` text of each score (the scores are already the worker's two-decimal values)."""
     return list(map("{:.2f}".format, values.tolist()))
-
-
-def _milliseconds(values: npt.NDArray[np.datetime64]) -> npt.NDArray[np.datetime64]:
-    """Times cut to the millisecond, as a JavaScript ``Date`` holds them."""
-    micros = values.astype("datetime64[us]").astype(np.int64)
-    return (micros - micros % 1000).astype("datetime64[us]")
 
 
 def _text_time(value: datetime) -> str:

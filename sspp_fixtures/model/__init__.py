@@ -80,12 +80,14 @@ from ._time import (
     WEEKDAY_WEIGHTS,
     Processing,
     Window,
+    milliseconds,
     sample_created_at,
     sample_processing,
     sample_processing_lag,
     sample_timestamps,
     sample_updated_at,
     to_datetime,
+    to_milliseconds,
 )
 from ._vocab import (
     ACTIVITY_EXPONENT,
@@ -211,6 +213,7 @@ __all__ = [
     "make_payloads",
     "make_payloads_and_signals_json",
     "make_payloads_json",
+    "milliseconds",
     "platform_signal",
     "platform_signal_score",
     "platform_signal_type",
@@ -234,6 +237,7 @@ __all__ = [
     "score_text",
     "story_account_number",
     "to_datetime",
+    "to_milliseconds",
     "user_count",
     "user_ids",
 ]

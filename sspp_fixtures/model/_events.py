@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 from decimal import Decimal
 from uuid import UUID
 
@@ -23,7 +22,7 @@ from ._payloads import payloads_signals_and_scores_of_codes
 from ._platform import platform_signal_type, score_text
 from ._random import categorical, sample_uuids
 from ._rows import Event, SalesSignal, Signal
-from ._time import Window, sample_processing, sample_timestamps, to_datetime
+from ._time import Window, sample_processing, sample_timestamps, to_datetime, to_milliseconds
 from ._validate import check_shares, check_weights
 from ._vocab import (
     ACTIVITY_EXPONENT,
@@ -120,7 +119,7 @@ class EventBatch:
                 signal_type=platform_signal_type(str(self.event_type[i])),
                 signal_score=Decimal(score_text(float(self.signal_score[i]))),
                 timestamp=to_datetime(self.received_at[i]),
-                processed_at=processed_at - timedelta(microseconds=processed_at.microsecond % 1000),
+                processed_at=to_milliseconds(processed_at),
                 metadata=json.loads(self.payload[i]),
                 created_at=created_at,
                 updated_at=created_at,

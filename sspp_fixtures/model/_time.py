@@ -21,12 +21,14 @@ __all__ = [
     "WEEKDAY_WEIGHTS",
     "Processing",
     "Window",
+    "milliseconds",
     "sample_created_at",
     "sample_processing",
     "sample_processing_lag",
     "sample_timestamps",
     "sample_updated_at",
     "to_datetime",
+    "to_milliseconds",
 ]
 
 _US_PER_HOUR: Final = 3_600_000_000
@@ -83,6 +85,17 @@ class Window:
     def end64(self) -> np.datetime64:
         """``end`` as ``datetime64[us]``."""
         return np.datetime64(self.end, "us")
+
+
+def to_milliseconds(value: datetime) -> datetime:
+    """``value`` cut to the millisecond, as a JavaScript ``Date`` (the platform's worker) holds it."""
+    return value.replace(microsecond=value.microsecond - value.microsecond % 1000)
+
+
+def milliseconds(values: npt.NDArray[np.datetime64]) -> npt.NDArray[np.datetime64]:
+    """:func:`to_milliseconds` of each time (``datetime64[us]``)."""
+    micros = values.astype("datetime64[us]").astype(np.int64)
+    return (micros - micros % 1000).astype("datetime64[us]")
 
 
 def to_datetime(value: np.datetime64) -> datetime:
