@@ -84,6 +84,16 @@ def story_account_number(customer_id: str) -> int:
     return int.from_bytes(hashlib.sha256(customer_id.encode()).digest()[:6], "little") | (1 << 48)
 
 
+def _activity_ranks(
+    seed: int, numbers: npt.NDArray[np.int64], n_customers: int
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
+    """Which numbers are scenario customers, and each one's rank in the activity order (0: the busiest; the
+    inverse of :func:`~.sample_active_customers`' permutation). Stories' accounts get rank 0, to be masked."""
+    inside = (numbers >= 1) & (numbers <= n_customers)
+    rank = affine_inverse(np.where(inside, numbers - 1, 0), n_customers, seed, "activity")
+    return inside, rank.astype(np.float64)
+
+
 def account_reach(seed: int, numbers: npt.ArrayLike, n_customers: int) -> npt.NDArray[np.intp]:
     """The deepest stage of ``PLATFORM_FUNNEL`` each account reaches (0: only emails are sent to it).
 
@@ -92,8 +102,7 @@ def account_reach(seed: int, numbers: npt.ArrayLike, n_customers: int) -> npt.ND
     past ``n_customers``) count as middling.
     """
     array = np.asarray(numbers, dtype=np.int64)
-    inside = (array >= 1) & (array <= n_customers)
-    rank = affine_inverse(np.where(inside, array - 1, 0), n_customers, seed, "activity")
+    inside, rank = _activity_ranks(seed, array, n_customers)
     busy = np.where(inside, 1.0 - rank / n_customers, 0.5)
     u = hashed_uniforms(seed, "journey.reach", array) ** (1.0 + _ACTIVE_PULL * busy)
     return np.asarray((u[:, None] < np.asarray(STAGE_REACH[1:])[None, :]).sum(axis=1), dtype=np.intp)
@@ -212,8 +221,7 @@ def _cycle_counts(
 ) -> npt.NDArray[np.int64]:
     """How many sales cycles each account runs in the window: one, plus one per three times the average
     activity (its share of events, from its rank in :func:`~.activity_weights`); stories' accounts run one."""
-    inside = (accounts >= 1) & (accounts <= n_customers)
-    rank = affine_inverse(np.where(inside, accounts - 1, 0), n_customers, seed, "activity").astype(np.float64)
+    inside, rank = _activity_ranks(seed, accounts, n_customers)
     top = float(n_customers + 1)
     share = _power_cdf(rank + 2.0, top, exponent) - _power_cdf(rank + 1.0, top, exponent)
     relative = np.where(inside, share * n_customers, 0.0)
