@@ -8,7 +8,6 @@ sequence by sequence.
 from __future__ import annotations
 
 import contextlib
-import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -258,67 +257,24 @@ def test_clone_isolation_gives_a_fresh_database_each_time(pool: TestDatabases, p
 
 def test_close_drops_every_database_it_made(pg_server: Server, template: TemplateInfo) -> None:
     databases = TestDatabases(pg_server.dsn, template, worker_id="gw9", spares=1)
-    held = databases.acquire()
+    held = databases.acquire()  # still in use when close() runs
     recycled = databases.acquire("clone")
     databases.release(recycled)
+    databases.wait_spares()
+    made = _databases_of(pg_server, "gw9")
+    assert held.name in made
+    assert len(made) > 1, made  # the spares too
     databases.close()
-    with connect(pg_server.dsn) as admin:
-        left = admin.execute(
-            "SELECT datname FROM pg_database WHERE datname LIKE %s", ("sspp\\_t\\_%\\_gw9\\_%",)
+    assert _databases_of(pg_server, "gw9") == []
+
+
+def _databases_of(server: Server, worker_id: str) -> list[str]:
+    """The per-test databases of pools with ``worker_id`` on the server."""
+    with connect(server.dsn) as admin:
+        rows = admin.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", (f"sspp\\_t\\_%\\_{worker_id}\\_%",)
         ).fetchall()
-    assert left == []
-    assert held.name
-
-
-def _percentiles(samples: list[float]) -> str:
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * len(ordered)) - 1)]
-    return f"p50 {statistics.median(ordered):.2f} ms, p95 {p95:.2f} ms (n={len(ordered)})"
-
-
-def test_release_timings(pool: TestDatabases, pristine: dict[str, Any]) -> None:
-    """Not a timed test: prints what release() costs on each path, for the notes."""
-    clean: list[float] = []
-    restored: list[float] = []
-    per_test: list[float] = []
-    for i in range(100):
-        started = time.perf_counter()
-        db = pool.acquire()
-        with psycopg.connect(db.dsn, autocommit=True) as conn:
-            if i % 2:
-                conn.execute(
-                    "INSERT INTO events (event_type, customer_id, payload) VALUES ('purchase', 'c', '{}'); "
-                    "UPDATE signals SET signal_data = signal_data || '{\"seen\": true}' "
-                    "WHERE id = (SELECT id FROM signals ORDER BY id LIMIT 1)"
-                )
-            else:
-                conn.execute("SELECT count(*) FROM signals").fetchone()
-        outcome = pool.release(db)
-        per_test.append((time.perf_counter() - started) * 1000)
-        (restored if i % 2 else clean).append(outcome.ms)
-        assert outcome.path == ("restored" if i % 2 else "clean")
-    connect_only: list[float] = []
-    for _ in range(30):
-        started = time.perf_counter()
-        with psycopg.connect(pool.dsn_for(db.name), autocommit=True) as conn:
-            conn.execute("SELECT 1")
-        connect_only.append((time.perf_counter() - started) * 1000)
-    recycled: list[float] = []
-    for _ in range(10):
-        pool.wait_spares()
-        db = pool.acquire()
-        with psycopg.connect(db.dsn, autocommit=True) as conn:
-            conn.execute("ALTER TABLE customers ADD COLUMN x int")
-        started = time.perf_counter()
-        assert pool.release(db).path == "recycled"
-        pool.release(pool.acquire())  # the recycle's cost: release + taking the spare + first restore
-        recycled.append((time.perf_counter() - started) * 1000)
-    assert state_of(next_db(pool).dsn) == pristine
-    print(f"\n[reuse] release() clean path: {_percentiles(clean)}")
-    print(f"[reuse] release() restored (1 insert + 1 jsonb update): {_percentiles(restored)}")
-    print(f"[reuse] whole test incl. acquire, connect, query, close, release: {_percentiles(per_test)}")
-    print(f"[reuse] baseline: connect + SELECT 1 + close, no pool: {_percentiles(connect_only)}")
-    print(f"[reuse] recycle (release + next acquire/release on a ready spare): {_percentiles(recycled)}")
+    return [row[0] for row in rows]
 
 
 def test_restore_during_a_test_keeps_its_sessions(pool: TestDatabases, pristine: dict[str, Any]) -> None:

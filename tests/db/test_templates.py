@@ -98,11 +98,6 @@ def test_built_once_then_reused(pg_server: Server, made_templates: list[str]) ->
     assert other.name != first.name
 
 
-def test_smoke_template_build_time(pg_server: Server) -> None:
-    info = ensure_template(pg_server.dsn, load_scenario("smoke"))
-    print(f"\n[templates] smoke template {info.name}: build {info.build_seconds:.2f} s (built now: {info.built_now})")
-
-
 def test_concurrent_callers_build_once(pg_server: Server, made_templates: list[str]) -> None:
     scenario = tiny()
     with ThreadPoolExecutor(4) as pool:

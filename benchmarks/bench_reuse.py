@@ -1,0 +1,119 @@
+"""Templates and database reuse: what a template build and each ``release()`` path cost, next to their baselines.
+
+    python benchmarks/bench_reuse.py [--dsn URL] [--scenario smoke] [--rounds 100]
+
+- Template build: ``ensure_template`` for the scenario with a seed of this run's own (so it really builds),
+  next to the baseline ``load_scenario_into`` of the same scenario into an empty database (the build is that
+  load plus the reuse machinery and the rename into a template).
+- ``release()`` per path (clean: the test only read; restored: one insert + one jsonb update; recycled: an
+  ALTER TABLE, dropped and replaced by a spare clone), a whole test (acquire, connect, query, close, release),
+  next to the baseline: a bare connect + ``SELECT 1`` + close, no pool.
+
+Nothing is asserted about times: the figures are printed side by side. The template and every database made
+here are dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+
+import psycopg
+from _common import BenchDatabases, default_dsn, install_sigterm, print_header, print_table
+
+from sspp_fixtures.loader import load_scenario_into
+from sspp_fixtures.scenarios import load_scenario
+from sspp_fixtures.templates import TestDatabases, drop_templates, ensure_template
+
+_WRITE = (
+    "INSERT INTO events (event_type, customer_id, payload) VALUES ('purchase', 'c', '{}'); "
+    "UPDATE signals SET signal_data = signal_data || '{\"seen\": true}' "
+    "WHERE id = (SELECT id FROM signals ORDER BY id LIMIT 1)"
+)
+
+
+def _args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dsn", default=default_dsn(), help="admin DSN (default $DATABASE_URL, else local postgres)")
+    parser.add_argument("--scenario", default="smoke", help="scenario the template holds (default smoke)")
+    parser.add_argument("--rounds", type=int, default=100, help="tests per clean/restored sample (default 100)")
+    return parser.parse_args()
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+def _row(label: str, samples: list[float]) -> list[str]:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * len(ordered)) - 1)]
+    return [label, f"{statistics.median(ordered):.2f}", f"{p95:.2f}", str(len(ordered))]
+
+
+def _release_samples(pool: TestDatabases, rounds: int) -> dict[str, list[float]]:
+    """Milliseconds per release path, per whole test, and for the baseline connect."""
+    found: dict[str, list[float]] = {"clean": [], "restored": [], "test": [], "connect": [], "recycled": []}
+    for i in range(rounds):
+        started = time.perf_counter()
+        db = pool.acquire()
+        with psycopg.connect(db.dsn, autocommit=True) as conn:
+            conn.execute(_WRITE if i % 2 else "SELECT count(*) FROM signals")
+        outcome = pool.release(db)
+        found["test"].append(_ms(started))
+        found["restored" if i % 2 else "clean"].append(outcome.ms)
+    for _ in range(30):
+        started = time.perf_counter()
+        with psycopg.connect(db.dsn, autocommit=True) as conn:
+            conn.execute("SELECT 1")
+        found["connect"].append(_ms(started))
+    for _ in range(10):
+        pool.wait_spares()
+        db = pool.acquire()
+        with psycopg.connect(db.dsn, autocommit=True) as conn:
+            conn.execute("ALTER TABLE customers ADD COLUMN bench_extra int")
+        started = time.perf_counter()
+        pool.release(db)
+        pool.release(pool.acquire())  # the recycle's cost: release + taking the spare + first restore
+        found["recycled"].append(_ms(started))
+    return found
+
+
+def main() -> None:
+    args = _args()
+    install_sigterm()
+    print_header("Templates and reuse: a template build and release() per path, against their baselines", args.dsn)
+    scenario = load_scenario(args.scenario).with_overrides(seed=random.randrange(10**9))
+    with BenchDatabases(args.dsn) as databases:
+        started = time.perf_counter()
+        load_scenario_into(databases.create("bare_load"), scenario)
+        bare = time.perf_counter() - started
+        template = ensure_template(args.dsn, scenario)
+        built = template.build_seconds
+        try:
+            print_table(
+                ["template of " + args.scenario, "seconds", "x baseline"],
+                [
+                    ["baseline: load_scenario_into an empty database", f"{bare:.2f}", "1.00"],
+                    ["ensure_template (built now)", f"{built:.2f}", f"{built / bare:.2f}"],
+                ],
+            )
+            with TestDatabases(args.dsn, template, worker_id="bench", spares=2) as pool:
+                found = _release_samples(pool, args.rounds)
+        finally:
+            drop_templates(args.dsn, names=[template.name])
+    print_table(
+        ["per test", "p50 ms", "p95 ms", "n"],
+        [
+            _row("baseline: connect + SELECT 1 + close, no pool", found["connect"]),
+            _row("release() clean (the test only read)", found["clean"]),
+            _row("release() restored (1 insert + 1 jsonb update)", found["restored"]),
+            _row("whole test: acquire, connect, query, close, release", found["test"]),
+            _row("recycle: release + next acquire/release on a spare", found["recycled"]),
+        ],
+    )
+
+
+if __name__ == "__main__":
+    main()
