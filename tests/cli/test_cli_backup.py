@@ -15,7 +15,8 @@ from sspp_fixtures.loader import load_scenario_into
 from sspp_fixtures.scenarios import load_scenario
 from sspp_fixtures.server import Server
 from tests.db.test_load import checksums
-from tests.fix_db import new_database, run_cli
+from tests.fix_cli import cli_here
+from tests.fix_db import new_database
 
 MakeDb = Callable[..., str]
 PASSWORD = "s3cr3t-PW"
@@ -44,7 +45,7 @@ def demo_db(pg_server: Server) -> Iterator[str]:
 @pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["custom", "plain"])
 def test_demo_round_trips_through_the_cli(fmt: str, demo_db: str, database_factory: MakeDb, tmp_path: Path) -> None:
-    backup = run_cli(
+    backup = cli_here(
         "backup", "--out", f"{tmp_path}/", "--format", fmt, "--json", env={"DATABASE_URL": _with_password(demo_db)}
     )
     _clean(backup)
@@ -57,7 +58,7 @@ def test_demo_round_trips_through_the_cli(fmt: str, demo_db: str, database_facto
     assert made["rows"] == sum(t["rows"] for t in made["tables"].values())
 
     target = database_factory("cli_restore")
-    restored = run_cli("restore", made["file"], "--dsn", _with_password(target), "--json")
+    restored = cli_here("restore", made["file"], "--dsn", _with_password(target), "--json")
     _clean(restored)
     assert restored.returncode == 0, restored.stderr
     report = json.loads(restored.stdout)
@@ -72,7 +73,7 @@ def small_backup(pg_server: Server, tmp_path_factory: pytest.TempPathFactory) ->
     dsn = pg_server.dsn_for(name)
     load_scenario_into(dsn, load_scenario("smoke"), workers=0)
     folder = tmp_path_factory.mktemp("cli-backup")
-    result = run_cli("backup", "--dsn", _with_password(dsn), "--out", str(folder / "smoke.dump"))
+    result = cli_here("backup", "--dsn", _with_password(dsn), "--out", str(folder / "smoke.dump"))
     _clean(result)
     assert result.returncode == 0, result.stderr
     assert "backed up" in result.stdout
@@ -85,7 +86,7 @@ def test_truncated_backup_exits_1_with_one_line(small_backup: Path, empty_db: st
     damaged = tmp_path / "smoke.dump"
     damaged.write_bytes(small_backup.read_bytes()[:1000])
     manifest_path(damaged).write_bytes(manifest_path(small_backup).read_bytes())
-    result = run_cli("restore", str(damaged), "--dsn", _with_password(empty_db))
+    result = cli_here("restore", str(damaged), "--dsn", _with_password(empty_db))
     _clean(result)
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1
@@ -98,12 +99,12 @@ def test_unmarked_target_with_data_exits_4(small_backup: Path, empty_db: str) ->
     with connect(empty_db) as conn:
         conn.execute("CREATE TABLE precious (id int)")
         conn.execute("INSERT INTO precious VALUES (1)")
-    result = run_cli("restore", str(small_backup), "--dsn", _with_password(empty_db))
+    result = cli_here("restore", str(small_backup), "--dsn", _with_password(empty_db))
     _clean(result)
     assert result.returncode == 4
     assert "refusing to restore into database" in result.stderr
     assert "--force" in result.stderr
-    forced = run_cli("restore", str(small_backup), "--dsn", _with_password(empty_db), "--force", "--json")
+    forced = cli_here("restore", str(small_backup), "--dsn", _with_password(empty_db), "--force", "--json")
     _clean(forced)
     assert forced.returncode == 0, forced.stderr
     with connect(empty_db) as conn:  # --force replaces the public schema, the unknown table with it
@@ -117,7 +118,7 @@ def test_manifest_mismatch_exits_6_and_changes_nothing(small_backup: Path, empty
     manifest = json.loads(manifest_path(small_backup).read_text())
     manifest["tables"]["public.events"]["rows"] = 1
     manifest_path(altered).write_text(json.dumps(manifest))
-    result = run_cli("restore", str(altered), "--dsn", _with_password(empty_db))
+    result = cli_here("restore", str(altered), "--dsn", _with_password(empty_db))
     _clean(result)
     assert result.returncode == 6
     assert "does not match the backup's manifest: public.events has" in result.stderr
@@ -126,18 +127,18 @@ def test_manifest_mismatch_exits_6_and_changes_nothing(small_backup: Path, empty
 
 
 def test_usage_and_missing_input(tmp_path: Path, empty_db: str) -> None:
-    bad_keep = run_cli("backup", "--dsn", empty_db, "--out", str(tmp_path), "--keep", "0")
+    bad_keep = cli_here("backup", "--dsn", empty_db, "--out", str(tmp_path), "--keep", "0")
     assert bad_keep.returncode == 2
     assert "--keep" in bad_keep.stderr
-    bad_format = run_cli("backup", "--dsn", empty_db, "--out", str(tmp_path), "--format", "zip")
+    bad_format = cli_here("backup", "--dsn", empty_db, "--out", str(tmp_path), "--format", "zip")
     assert bad_format.returncode == 2
-    missing = run_cli("restore", str(tmp_path / "nope.dump"), "--dsn", empty_db)
+    missing = cli_here("restore", str(tmp_path / "nope.dump"), "--dsn", empty_db)
     assert missing.returncode == 1
     assert "does not exist" in missing.stderr
-    no_folder = run_cli("backup", "--dsn", empty_db, "--out", str(tmp_path / "missing" / "x.dump"))
+    no_folder = cli_here("backup", "--dsn", empty_db, "--out", str(tmp_path / "missing" / "x.dump"))
     assert no_folder.returncode == 1
     assert "does not exist" in no_folder.stderr
-    unreachable = run_cli(
+    unreachable = cli_here(
         "backup", "--dsn", f"postgresql://postgres:{PASSWORD}@127.0.0.1:1/sspp", "--out", str(tmp_path)
     )
     _clean(unreachable)

@@ -15,6 +15,7 @@ import pytest
 
 from sspp_fixtures.dsn import connect
 from sspp_fixtures.schema import init_sql_path, sql_dir
+from tests.fix_cli import cli_here
 from tests.fix_db import run_cli, sspp_seed_command
 
 MakeDb = Callable[..., str]
@@ -24,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_seed_sql_is_current(tmp_path: Path) -> None:
     """sql/seed.sql is what `sspp-seed export sample --format sql` makes today."""
     fresh = tmp_path / "seed.sql"
-    result = run_cli("export", "sample", "--format", "sql", "--out", str(fresh))
+    result = cli_here("export", "sample", "--format", "sql", "--out", str(fresh))
     assert result.returncode == 0, result.stderr
     assert fresh.read_bytes() == (sql_dir() / "seed.sql").read_bytes(), (
         "sql/seed.sql is stale: run `sspp-seed schema render`"
@@ -57,10 +58,10 @@ def test_seed_sql_loads_after_init_sql_like_the_compose_entrypoint(empty_db: str
 
 def test_csv_export_loads_back_with_copy(empty_db: str, tmp_path: Path) -> None:
     out = tmp_path / "csv"
-    result = run_cli("export", "smoke", "--format", "csv", "--out", str(out), "--json")
+    result = cli_here("export", "smoke", "--format", "csv", "--out", str(out), "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    init = run_cli("init", "--dsn", empty_db)
+    init = cli_here("init", "--dsn", empty_db)
     assert init.returncode == 0, init.stderr
     with connect(empty_db) as conn, conn.cursor() as cursor:
         for table in ("customers", "events", "signals", "sales_signals"):
@@ -74,26 +75,26 @@ def test_csv_export_loads_back_with_copy(empty_db: str, tmp_path: Path) -> None:
 
 def test_jsonl_export_and_bad_targets(tmp_path: Path) -> None:
     out = tmp_path / "jsonl"
-    assert run_cli("export", "smoke", "--format", "jsonl", "--out", str(out)).returncode == 0
+    assert cli_here("export", "smoke", "--format", "jsonl", "--out", str(out)).returncode == 0
     first = json.loads((out / "events.jsonl").read_text().splitlines()[0])
     assert isinstance(first["payload"], dict)
     a_file = tmp_path / "file.txt"
     a_file.write_text("x")
-    result = run_cli("export", "smoke", "--format", "csv", "--out", str(a_file))
+    result = cli_here("export", "smoke", "--format", "csv", "--out", str(a_file))
     assert result.returncode == 2
     assert "is a file" in result.stderr
-    result = run_cli("export", "smoke", "--format", "sql", "--out", str(tmp_path / "missing" / "x.sql"))
+    result = cli_here("export", "smoke", "--format", "sql", "--out", str(tmp_path / "missing" / "x.sql"))
     assert result.returncode == 2
     assert "does not exist" in result.stderr
     assert list(tmp_path.glob(".*")) == [], "no temporary file left behind"
 
 
 def test_scenarios_list_show_validate(tmp_path: Path) -> None:
-    listed = run_cli("scenarios", "list", "--json")
+    listed = cli_here("scenarios", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     names = {s["name"] for s in json.loads(listed.stdout)["scenarios"]}
     assert {"smoke", "demo", "load-1m", "sample"} <= names
-    shown = run_cli("--verbose", "scenarios", "show", "load-1m", "--json")
+    shown = cli_here("--verbose", "scenarios", "show", "load-1m", "--json")
     data = json.loads(shown.stdout)
     assert data["events"] == 1_100_000
     assert data["window"]["days"] == 180
@@ -102,7 +103,7 @@ def test_scenarios_list_show_validate(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("customers: -1\n")
     good = ROOT / "scenarios" / "smoke.yaml"
-    result = run_cli("scenarios", "validate", str(good), str(bad))
+    result = cli_here("scenarios", "validate", str(good), str(bad))
     assert result.returncode == 1
     assert "ok       " in result.stdout
     assert f"{bad}:1: customers: Input should be greater than or equal to 1" in result.stderr

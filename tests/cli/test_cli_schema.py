@@ -1,4 +1,5 @@
-"""``sspp-seed`` as a user runs it: a subprocess of the installed console script against a real server."""
+"""``sspp-seed``'s schema commands against a real server: in-process, and as the installed console script where
+the process matters (two at once, ``--debug``'s traceback)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from psycopg import conninfo
 
 from sspp_fixtures.dsn import connect
 from sspp_fixtures.schema import load_migrations
+from tests.fix_cli import cli_here
 from tests.fix_db import run_cli, sspp_seed_command
 
 MakeDb = Callable[..., str]
@@ -36,13 +38,13 @@ def assert_clean(result: subprocess.CompletedProcess[str]) -> None:
 
 def test_migrate_status_and_json(empty_db: str) -> None:
     dsn = with_password(empty_db)
-    dry = run_cli("migrate", "--dsn", dsn, "--dry-run", "--json")
+    dry = cli_here("migrate", "--dsn", dsn, "--dry-run", "--json")
     assert dry.returncode == 0, dry.stderr
     assert json.loads(dry.stdout)["planned"] == [m.label for m in load_migrations()]
-    done = run_cli("migrate", "--dsn", dsn)
+    done = cli_here("migrate", "--dsn", dsn)
     assert done.returncode == 0, done.stderr
     assert f"now at version {load_migrations()[-1].version:03d}" in done.stdout
-    status = run_cli("status", "--json", env={"DATABASE_URL": dsn})
+    status = cli_here("status", "--json", env={"DATABASE_URL": dsn})
     assert status.returncode == 0, status.stderr
     report = json.loads(status.stdout)
     assert report["up_to_date"] is True
@@ -62,17 +64,17 @@ def test_two_concurrent_cli_runs_apply_once(empty_db: str) -> None:
 
 
 def test_drift_exits_5_and_names_the_migration(empty_db: str) -> None:
-    assert run_cli("migrate", "--dsn", empty_db).returncode == 0
+    assert cli_here("migrate", "--dsn", empty_db).returncode == 0
     with connect(empty_db) as conn:
         conn.execute("UPDATE sspp_meta.schema_migrations SET checksum = 'feedface' WHERE version = 3")
-    result = run_cli("migrate", "--dsn", with_password(empty_db))
+    result = cli_here("migrate", "--dsn", with_password(empty_db))
     assert result.returncode == 5
     assert "migration 003_create_signals was edited after it was applied" in result.stderr
     assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [
         result.stderr.splitlines()[-1]
     ], "an error is one line, the last one"
     assert_clean(result)
-    status = run_cli("status", "--dsn", empty_db)
+    status = cli_here("status", "--dsn", empty_db)
     assert status.returncode == 5
     assert "drift" in status.stdout
 
@@ -82,15 +84,15 @@ def test_init_and_reset_refuse_foreign_tables(empty_db: str) -> None:
         conn.execute("CREATE TABLE ledger (id int)")
     dsn = with_password(empty_db)
     for command in ("init", "reset"):
-        result = run_cli(command, "--dsn", dsn)
+        result = cli_here(command, "--dsn", dsn)
         assert result.returncode == 4, result.stderr
         assert "public.ledger" in result.stderr
         assert "--force" in result.stderr
         assert_clean(result)
-    forced = run_cli("reset", "--dsn", dsn, "--force", "--json")
+    forced = cli_here("reset", "--dsn", dsn, "--force", "--json")
     assert forced.returncode == 0, forced.stderr
     assert json.loads(forced.stdout)["dropped_tables"] == ["public.ledger"]
-    again = run_cli("reset", "--dsn", dsn)
+    again = cli_here("reset", "--dsn", dsn)
     assert again.returncode == 0, again.stderr
 
 
@@ -106,7 +108,7 @@ def test_init_and_reset_refuse_foreign_tables(empty_db: str) -> None:
     ],
 )
 def test_user_errors_have_exit_codes_and_no_secrets(args: list[str], code: int, fragment: str) -> None:
-    result = run_cli(*args, env={"DATABASE_URL": ""})
+    result = cli_here(*args, env={"DATABASE_URL": ""})
     assert result.returncode == code, result.stderr
     assert fragment in result.stderr
     assert_clean(result)
@@ -114,7 +116,7 @@ def test_user_errors_have_exit_codes_and_no_secrets(args: list[str], code: int, 
 
 def test_missing_database_is_named_with_a_remedy(pg_server: object) -> None:
     dsn = with_password(pg_server.dsn_for("sspp_test_does_not_exist"))  # type: ignore[attr-defined]
-    result = run_cli("status", "--dsn", dsn)
+    result = cli_here("status", "--dsn", dsn)
     assert result.returncode == 3
     assert 'database "sspp_test_does_not_exist" does not exist' in result.stderr
     assert "Create the database first" in result.stderr
@@ -123,14 +125,14 @@ def test_missing_database_is_named_with_a_remedy(pg_server: object) -> None:
 
 def test_help_everywhere_has_examples() -> None:
     for args in ([], ["migrate"], ["init"], ["status"], ["reset"], ["server"], ["schema", "init-sql"]):
-        result = run_cli(*args, "--help")
+        result = cli_here(*args, "--help")
         assert result.returncode == 0, (args, result.stderr)
         assert "Usage: sspp-seed" in result.stdout
-    assert "sspp-seed migrate --wait 120" in run_cli("migrate", "--help").stdout
+    assert "sspp-seed migrate --wait 120" in cli_here("migrate", "--help").stdout
 
 
 def test_init_sql_check_passes_on_the_committed_file() -> None:
-    result = run_cli("schema", "init-sql", "--check")
+    result = cli_here("schema", "init-sql", "--check")
     assert result.returncode == 0, result.stderr
 
 
@@ -208,12 +210,12 @@ def test_wait_waits_for_a_server_that_comes_up_late(empty_db: str) -> None:
         user=params.get("user") or "postgres",
         password=SECRET,
     )
-    early = run_cli("status", "--dsn", late_dsn)
+    early = cli_here("status", "--dsn", late_dsn)
     assert early.returncode == 3
     assert "--wait" in early.stderr
     with late_proxy(empty_db, port, delay_s=2.0):
         started = time.monotonic()
-        result = run_cli("migrate", "--dsn", late_dsn, "--wait", "60", "--json")
+        result = cli_here("migrate", "--dsn", late_dsn, "--wait", "60", "--json")
         waited = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     assert waited >= 1.5
@@ -224,7 +226,7 @@ def test_wait_waits_for_a_server_that_comes_up_late(empty_db: str) -> None:
 def test_wait_gives_up_after_its_time_with_one_clear_line() -> None:
     dsn = f"postgresql://app:{SECRET}@127.0.0.1:{_free_port()}/sspp"
     started = time.monotonic()
-    result = run_cli("migrate", "--dsn", dsn, "--wait", "1.5")
+    result = cli_here("migrate", "--dsn", dsn, "--wait", "1.5")
     assert result.returncode == 3
     assert 1.0 <= time.monotonic() - started < 30
     assert "after waiting 1.5s" in result.stderr

@@ -14,7 +14,8 @@ from sspp_fixtures.errors import LoadError, UnsafeTargetError
 from sspp_fixtures.loader import load_scenario_into
 from sspp_fixtures.scenarios import load_scenario
 from sspp_fixtures.schema import init_database
-from tests.fix_db import run_cli, sspp_seed_command
+from tests.fix_cli import cli_here
+from tests.fix_db import sspp_seed_command
 
 MakeDb = Callable[..., str]
 
@@ -110,17 +111,17 @@ def test_the_live_sales_signals_table_is_checked_too(empty_db: str) -> None:
 
 
 def test_cli_load_json_and_exit_codes(empty_db: str) -> None:
-    result = run_cli("load", "smoke", "--dsn", empty_db, "--json", "--seed", "5")
+    result = cli_here("load", "smoke", "--dsn", empty_db, "--json", "--seed", "5")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["seed"] == 5
     assert report["rows"]["customers"] == 61
     assert set(report["seconds"]) >= {"copy", "indexes", "analyze"}
     assert counts(empty_db)["events"] == report["rows"]["events"]
-    bad_scale = run_cli("load", "smoke", "--dsn", empty_db, "--scale", "-2")
+    bad_scale = cli_here("load", "smoke", "--dsn", empty_db, "--scale", "-2")
     assert bad_scale.returncode == 2
     assert "--scale -2: must be greater than 0" in bad_scale.stderr
-    unknown = run_cli("load", "smok", "--dsn", empty_db)
+    unknown = cli_here("load", "smok", "--dsn", empty_db)
     assert unknown.returncode == 1
     assert "did you mean 'smoke'" in unknown.stderr
 

@@ -22,6 +22,7 @@ from sspp_fixtures.errors import DatabaseUnreachableError, UsageError
 from sspp_fixtures.server import Server
 from sspp_fixtures.server.local import LocalServer, find_binaries, start_local
 from tests.hardening._cli import PASSWORD, assert_refused, sspp_seed
+from tests.hardening._here import sspp_seed_here
 
 MALFORMED = {
     "port-not-a-number": f"postgresql://user:{PASSWORD}@host:notaport/db",
@@ -53,7 +54,7 @@ FRAGMENTS = {
 }
 
 
-# Every case through `status`; a few through `load` too (each subprocess costs ~0.7 s).
+# Every case through `status`; a few through `load` too.
 COMMANDS = [(case, ["status"]) for case in sorted(MALFORMED)] + [
     (case, ["load", "smoke"]) for case in ("port-not-a-number", "mysql", "unknown-query-param", "unterminated-quote")
 ]
@@ -61,14 +62,14 @@ COMMANDS = [(case, ["status"]) for case in sorted(MALFORMED)] + [
 
 @pytest.mark.parametrize(("case", "command"), COMMANDS, ids=[f"{c}-{cmd[0]}" for c, cmd in COMMANDS])
 def test_malformed_dsn_exits_2_with_one_masked_line(case: str, command: list[str]) -> None:
-    outcome = sspp_seed(*command, "--dsn", MALFORMED[case])
+    outcome = sspp_seed_here(*command, "--dsn", MALFORMED[case])
     line = assert_refused(outcome, 2, "malformed DSN", FRAGMENTS[case])
     assert outcome.seconds < 15
     assert "Write it as" in line or "Write a postgresql://" in line or "Begin it with" in line or "E.g." in line
 
 
 def test_malformed_dsn_from_the_environment_too() -> None:
-    outcome = sspp_seed("status", env={"DATABASE_URL": MALFORMED["port-not-a-number"]})
+    outcome = sspp_seed_here("status", env={"DATABASE_URL": MALFORMED["port-not-a-number"]})
     assert_refused(outcome, 2, "malformed DSN 'postgresql://user:***@host:notaport/db'")
 
 
@@ -138,14 +139,14 @@ def silent_server() -> Iterator[int]:
 def test_missing_host_means_the_local_socket_and_exits_3(dsn: str) -> None:
     """libpq reads an empty host as "the default Unix socket": whether a server listens there or not, the
     answer is exit 3 with one masked line."""
-    outcome = sspp_seed("status", "--dsn", dsn)
+    outcome = sspp_seed_here("status", "--dsn", dsn)
     assert_refused(outcome, 3, "cannot connect to ")
     assert outcome.seconds < 15
 
 
 @pytest.mark.parametrize("command", [["status"], ["load", "smoke"]], ids=["status", "load"])
 def test_closed_port_exits_3_at_once(command: list[str]) -> None:
-    outcome = sspp_seed(*command, "--dsn", f"postgresql://app:{PASSWORD}@127.0.0.1:{_closed_port()}/sspp")
+    outcome = sspp_seed_here(*command, "--dsn", f"postgresql://app:{PASSWORD}@127.0.0.1:{_closed_port()}/sspp")
     assert_refused(outcome, 3, "cannot connect to postgresql://app:***@127.0.0.1:", "--wait SECONDS")
     assert outcome.seconds < 15
 
@@ -204,7 +205,7 @@ def _with_password(dsn: str, user: str | None = None) -> str:
 @pytest.mark.parametrize("command", [["status"], ["load", "smoke"]], ids=["status", "load"])
 def test_missing_database_exits_3_and_says_how_to_create_it(pg_server: Server, command: list[str]) -> None:
     dsn = _with_password(pg_server.dsn_for("sspp_test_hardening_no_such_db"))
-    outcome = sspp_seed(*command, "--dsn", dsn)
+    outcome = sspp_seed_here(*command, "--dsn", dsn)
     assert_refused(
         outcome,
         3,
@@ -253,7 +254,7 @@ def test_the_password_server_really_checks_passwords(password_server: LocalServe
 @pytest.mark.local
 @pytest.mark.parametrize("command", [["status"], ["load", "smoke"]], ids=["status", "load"])
 def test_wrong_password_exits_3_masked(password_server: LocalServer, command: list[str]) -> None:
-    outcome = sspp_seed(*command, "--dsn", _as_hardening(password_server, PASSWORD))
+    outcome = sspp_seed_here(*command, "--dsn", _as_hardening(password_server, PASSWORD))
     assert_refused(
         outcome,
         3,
@@ -266,12 +267,12 @@ def test_wrong_password_exits_3_masked(password_server: LocalServer, command: li
 @pytest.mark.local
 def test_wrong_password_in_key_value_form_and_in_the_environment(password_server: LocalServer) -> None:
     dsn = f"host=127.0.0.1 port={password_server.port} user=hardening password='{PASSWORD}' dbname=postgres"
-    outcome = sspp_seed("status", env={"DATABASE_URL": dsn})
+    outcome = sspp_seed_here("status", env={"DATABASE_URL": dsn})
     line = assert_refused(outcome, 3, "password authentication failed", "password=***")
     assert "hardening" in line
 
 
 @pytest.mark.local
 def test_missing_password_exits_3(password_server: LocalServer) -> None:
-    outcome = sspp_seed("status", "--dsn", _as_hardening(password_server, None), env={"PGPASSWORD": ""})
+    outcome = sspp_seed_here("status", "--dsn", _as_hardening(password_server, None), env={"PGPASSWORD": ""})
     assert_refused(outcome, 3, "no password supplied", "Check the user name and password in the DSN")

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from sspp_fixtures.errors import ScenarioError
 from sspp_fixtures.scenarios import Scenario, list_scenarios, load_scenario
 from sspp_fixtures.scenarios._spec import FIELD_NAMES
-from tests.hardening._cli import assert_refused, sspp_seed
+from tests.hardening._cli import assert_refused
+from tests.hardening._here import sspp_seed_here
 
 SHIPPED = {name: path.read_text(encoding="utf-8") for name, path in list_scenarios().items()}
 
@@ -394,7 +395,7 @@ CLI_CASES = {
 def test_validate_refuses_hostile_files_with_exit_1_and_no_traceback(tmp_path: Path, name: str) -> None:
     path = tmp_path / name
     path.write_bytes(CLI_CASES[name])
-    outcome = sspp_seed("scenarios", "validate", str(path))
+    outcome = sspp_seed_here("scenarios", "validate", str(path))
     assert outcome.code == 1, outcome.stderr
     assert "Traceback" not in outcome.output
     lines = [line for line in outcome.stderr.splitlines() if line.strip()]
@@ -405,7 +406,7 @@ def test_validate_refuses_hostile_files_with_exit_1_and_no_traceback(tmp_path: P
 def test_validate_a_folder_a_missing_file_and_a_good_one_together(tmp_path: Path) -> None:
     good = tmp_path / "good.yaml"
     good.write_text(SHIPPED["smoke"], encoding="utf-8")
-    outcome = sspp_seed("scenarios", "validate", str(good), str(tmp_path), str(tmp_path / "god.yaml"), "--json")
+    outcome = sspp_seed_here("scenarios", "validate", str(good), str(tmp_path), str(tmp_path / "god.yaml"), "--json")
     assert outcome.code == 1, outcome.stderr
     assert "Traceback" not in outcome.output
     results = json.loads(outcome.stdout)["results"]
@@ -415,6 +416,6 @@ def test_validate_a_folder_a_missing_file_and_a_good_one_together(tmp_path: Path
 
 
 def test_load_of_a_missing_file_through_the_cli(tmp_path: Path) -> None:
-    outcome = sspp_seed("export", str(tmp_path / "smoke.yml"), "--format", "sql", "--out", str(tmp_path / "o.sql"))
+    outcome = sspp_seed_here("export", str(tmp_path / "smoke.yml"), "--format", "sql", "--out", str(tmp_path / "o.sql"))
     assert_refused(outcome, 1, "does not exist (did you mean the built-in scenario 'smoke'?)")
     assert not (tmp_path / "o.sql").exists()

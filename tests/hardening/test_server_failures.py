@@ -21,6 +21,7 @@ import pytest
 from sspp_fixtures.databases import create_database
 from sspp_fixtures.server.local import LocalServer, find_binaries, start_local
 from tests.hardening._cli import assert_refused, sspp_seed
+from tests.hardening._here import sspp_seed_here
 from tests.hardening._procs import spawn_cli, wait_until
 
 pytestmark = [
@@ -97,12 +98,12 @@ def test_a_server_frozen_mid_copy_ends_the_load_within_its_timeout(own_db: str) 
 
 
 def test_a_lock_timeout_names_the_session_that_holds_the_lock(own_db: str) -> None:
-    assert sspp_seed("load", "smoke", "--dsn", own_db).code == 0
+    assert sspp_seed_here("load", "smoke", "--dsn", own_db).code == 0
     before = _counts(own_db)
     with psycopg.connect(own_db, application_name="harden-process-blocker") as blocker:
         blocker.execute("SELECT count(*) FROM events").fetchone()  # ACCESS SHARE on events until the rollback
         blocker_pid = blocker.info.backend_pid
-        outcome = sspp_seed("load", "smoke", "--dsn", f"{own_db}?options=-c%20lock_timeout%3D1s")
+        outcome = sspp_seed_here("load", "smoke", "--dsn", f"{own_db}?options=-c%20lock_timeout%3D1s")
         blocker.rollback()
     line = assert_refused(
         outcome,
