@@ -1,12 +1,10 @@
-"""``sspp-seed doctor`` as a user runs it: a subprocess against real databases, broken DSNs and silent servers."""
+"""``sspp-seed doctor`` as a user runs it (in-process: tests/fix_cli.py) against real databases, broken DSNs and
+silent servers."""
 
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +19,7 @@ from sspp_fixtures.dsn import LIBPQ_TARGET_ENV, connect
 from sspp_fixtures.loader import load_scenario_into
 from sspp_fixtures.scenarios import load_scenario
 from sspp_fixtures.schema import load_migrations
+from tests.fix_cli import cli_here
 
 PASSWORD = "s3cr3t-PW"
 MACHINE_CHECKS = [
@@ -53,20 +52,11 @@ class Doctor:
         return {check["name"]: check for check in self.json()["database"]}
 
 
-def doctor(*args: str, database_url: str = "", timeout: float = 60) -> Doctor:
-    """``python -m sspp_fixtures doctor ARGS`` with ``$DATABASE_URL`` set to ``database_url`` (empty: unset)."""
-    env = {**os.environ, "DATABASE_URL": database_url, "COLUMNS": "200"}
-    for name in ("SSPP_DEBUG", *LIBPQ_TARGET_ENV):  # PG* would name a database, as psql reads them
-        env.pop(name, None)
+def doctor(*args: str, database_url: str = "") -> Doctor:
+    """``sspp-seed doctor ARGS`` with ``$DATABASE_URL`` set to ``database_url`` (empty: unset) and no ``PG*``
+    variables (they would name a database, as psql reads them), in this process."""
     started = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "sspp_fixtures", "doctor", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-        check=False,
-    )
+    done = cli_here("doctor", *args, env={"DATABASE_URL": database_url}, unset=("SSPP_DEBUG", *LIBPQ_TARGET_ENV))
     result = Doctor(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
     output = result.stdout + result.stderr
     assert "Traceback" not in output, output
@@ -157,7 +147,7 @@ def test_a_database_loaded_with_smoke_is_all_ok(empty_db: str) -> None:
 def test_an_unreachable_server_exits_3_with_one_masked_line() -> None:
     result = doctor("--dsn", f"postgresql://app:{PASSWORD}@127.0.0.1:1/sspp")
     assert result.code == 3
-    assert result.seconds < 10, "bounded, interpreter start-up included"
+    assert result.seconds < 10, "bounded"
     [line] = error_lines(result)
     assert line.startswith("error: reachable: cannot connect to postgresql://app:***@127.0.0.1:1/sspp")
     assert "exit code 3" in result.stdout
