@@ -9,14 +9,13 @@ from pathlib import Path
 import pytest
 
 from sspp_fixtures.backup import manifest_path
-from sspp_fixtures.databases import drop_database
 from sspp_fixtures.dsn import connect
 from sspp_fixtures.loader import load_scenario_into
 from sspp_fixtures.scenarios import load_scenario
 from sspp_fixtures.server import Server
 from tests.db.test_load import checksums
 from tests.fix_cli import cli_here
-from tests.fix_db import new_database
+from tests.fix_db import BackgroundDrops, new_database
 
 MakeDb = Callable[..., str]
 PASSWORD = "s3cr3t-PW"
@@ -34,12 +33,12 @@ def _clean(result: object) -> None:
 
 
 @pytest.fixture(scope="module")
-def demo_db(pg_server: Server) -> Iterator[str]:
+def demo_db(pg_server: Server, background_drops: BackgroundDrops) -> Iterator[str]:
     name = new_database(pg_server, "cli_backup_demo")
     dsn = pg_server.dsn_for(name)
     load_scenario_into(dsn, load_scenario("demo"))
     yield dsn
-    drop_database(pg_server.dsn, name)
+    background_drops.drop(name)
 
 
 @pytest.mark.slow
@@ -68,7 +67,9 @@ def test_demo_round_trips_through_the_cli(fmt: str, demo_db: str, database_facto
 
 
 @pytest.fixture(scope="module")
-def small_backup(pg_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def small_backup(
+    pg_server: Server, tmp_path_factory: pytest.TempPathFactory, background_drops: BackgroundDrops
+) -> Iterator[Path]:
     name = new_database(pg_server, "cli_backup_smoke")
     dsn = pg_server.dsn_for(name)
     load_scenario_into(dsn, load_scenario("smoke"), workers=0)
@@ -79,7 +80,7 @@ def small_backup(pg_server: Server, tmp_path_factory: pytest.TempPathFactory) ->
     assert "backed up" in result.stdout
     assert "postgresql://postgres:***@" in result.stdout
     yield folder / "smoke.dump"
-    drop_database(pg_server.dsn, name)
+    background_drops.drop(name)
 
 
 def test_truncated_backup_exits_1_with_one_line(small_backup: Path, empty_db: str, tmp_path: Path) -> None:

@@ -15,11 +15,12 @@ import pytest
 from psycopg import conninfo
 
 from sspp_fixtures.cli import run
-from sspp_fixtures.databases import create_database, drop_database
+from sspp_fixtures.databases import create_database
 from sspp_fixtures.dsn import connect
 from sspp_fixtures.schema import _baseline, applied_migrations, apply_migrations, describe_schema, load_migrations
 from sspp_fixtures.server import Server
 from tests.deploy.test_entrypoint_sql import run_initdb_folder
+from tests.fix_db import BackgroundDrops
 from tests.platform_sql import PLATFORM_INIT_SQL, PLATFORM_SEED_SQL
 
 MakeDb = Callable[[str], str]
@@ -29,7 +30,7 @@ SALES_SIGNALS = "005_create_sales_signals"
 
 
 @pytest.fixture
-def adopt_db(pg_server: Server) -> Iterator[MakeDb]:
+def adopt_db(pg_server: Server, background_drops: BackgroundDrops) -> Iterator[MakeDb]:
     """Call it for DSNs of new, empty databases named ``sspp_test_adopt_*``; all are dropped after the test."""
     made: list[str] = []
 
@@ -41,7 +42,7 @@ def adopt_db(pg_server: Server) -> Iterator[MakeDb]:
 
     yield make
     for name in made:
-        drop_database(pg_server.dsn, name)
+        background_drops.drop(name)
 
 
 def platform_database(dsn: str, folder: Path, init_sql: str = PLATFORM_INIT_SQL) -> None:

@@ -32,7 +32,7 @@ from sspp_fixtures.scenarios import load_scenario
 from sspp_fixtures.schema import database_status, load_migrations, read_marker
 from sspp_fixtures.server import Server
 from tests.db.test_load import checksums
-from tests.fix_db import new_database
+from tests.fix_db import BackgroundDrops, new_database
 
 MakeDb = Callable[..., str]
 
@@ -40,13 +40,13 @@ INDEXES = "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' ORDER BY
 
 
 @pytest.fixture(scope="module")
-def source_db(pg_server: Server) -> Iterator[str]:
+def source_db(pg_server: Server, background_drops: BackgroundDrops) -> Iterator[str]:
     """A database holding `smoke`, backed up by the tests of this module (never written to by them)."""
     name = new_database(pg_server, "backup_src")
     dsn = pg_server.dsn_for(name)
     load_scenario_into(dsn, load_scenario("smoke"), workers=0)
     yield dsn
-    drop_database(pg_server.dsn, name)
+    background_drops.drop(name)
 
 
 @pytest.fixture(scope="module")

@@ -17,13 +17,12 @@ from hypothesis import strategies as st
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from sspp_fixtures.databases import drop_database
 from sspp_fixtures.dsn import connect
 from sspp_fixtures.model import PLATFORM_EVENT_TYPES, Customer, Event, SalesSignal, Signal, platform_signal
 from sspp_fixtures.schema import init_database
 from sspp_fixtures.server import Server
 from sspp_fixtures.strategies import customers, events, sales_signals, signals
-from tests.fix_db import new_database
+from tests.fix_db import BackgroundDrops, new_database
 
 SETTINGS = settings(max_examples=30, deadline=None)
 JSON_COLUMNS = {"payload", "signal_data", "metadata"}
@@ -34,7 +33,7 @@ Row = Customer | Event | Signal | SalesSignal
 
 
 @pytest.fixture(scope="module")
-def conn(pg_server: Server) -> Iterator[psycopg.Connection[Any]]:
+def conn(pg_server: Server, background_drops: BackgroundDrops) -> Iterator[psycopg.Connection[Any]]:
     """A connection to this module's own database, with the schema."""
     name = new_database(pg_server, "strategies")
     dsn = pg_server.dsn_for(name)
@@ -47,7 +46,7 @@ def conn(pg_server: Server) -> Iterator[psycopg.Connection[Any]]:
             assert encoding.fetchone() == ("UTF8",), "the strategies' unicode needs a UTF8 database"
             yield connection
     finally:
-        drop_database(pg_server.dsn, name)
+        background_drops.drop(name)
 
 
 def related_rows(adversarial: bool) -> st.SearchStrategy[tuple[Customer, Event, Signal]]:

@@ -20,7 +20,7 @@ from sspp_fixtures.dsn import connect
 from sspp_fixtures.loader import load_scenario_into
 from sspp_fixtures.scenarios import load_scenario
 from sspp_fixtures.server import Server
-from tests.fix_db import new_database
+from tests.fix_db import BackgroundDrops, new_database
 
 CHECKSUM_SQL = (
     "SELECT md5(string_agg(x, '|' ORDER BY x)) FROM ("
@@ -166,7 +166,7 @@ N_TESTS = 18
 
 
 @pytest.fixture(scope="module")
-def consumer(pg_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def consumer(pg_server: Server, tmp_path_factory: pytest.TempPathFactory, background_drops: BackgroundDrops) -> Path:
     """A project folder holding only a test file, whose constants are the seeded data's checksums."""
     expected: dict[str, str] = {}
     smoke_events = 0
@@ -178,9 +178,7 @@ def consumer(pg_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Pat
             expected[name] = conn.execute(CHECKSUM_SQL).fetchone()[0]  # type: ignore[index]
         if name == "smoke":
             smoke_events = report.rows["events"]
-        from sspp_fixtures.databases import drop_database
-
-        drop_database(pg_server.dsn, database)
+        background_drops.drop(database)
     folder = tmp_path_factory.mktemp("consumer")
     (folder / "test_service.py").write_text(
         textwrap.dedent(CONSUMER_TESTS).format(
