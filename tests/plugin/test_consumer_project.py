@@ -12,6 +12,8 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -193,31 +195,50 @@ def _env(pg_server: Server) -> dict[str, str]:
     return {**os.environ, "DATABASE_URL": pg_server.dsn, "PYTHONDONTWRITEBYTECODE": "1"}
 
 
-def _run(folder: Path, pg_server: Server, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *args],
-        cwd=folder,
-        env=_env(pg_server),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+@dataclass
+class Run:
+    """A ``pytest`` run of the consumer project in a process of its own, started in the background."""
+
+    process: subprocess.Popen[bytes]
+    out: Path
+
+    def result(self) -> tuple[int, str]:
+        """Its exit code and output (stdout and stderr), once it has finished."""
+        code = self.process.wait(timeout=600)
+        return code, self.out.read_text(encoding="utf-8", errors="replace")
 
 
-def test_consumer_suite_in_a_subprocess(consumer: Path, pg_server: Server) -> None:
-    result = _run(consumer, pg_server)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert f"{N_TESTS} passed" in result.stdout
+def _start(folder: Path, pg_server: Server, out: Path, *args: str) -> Run:
+    with out.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *args],
+            cwd=folder,
+            env=_env(pg_server),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    return Run(process, out)
 
 
-@pytest.mark.slow
-def test_consumer_suite_under_xdist(consumer: Path, pg_server: Server) -> None:
-    result = _run(consumer, pg_server, "-n", "2")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert f"{N_TESTS} passed" in result.stdout
+@pytest.fixture(scope="module")
+def consumer_runs(
+    consumer: Path, pg_server: Server, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Run]]:
+    """The consumer suite in a subprocess, plain and under ``-n 2``, started side by side: each spends most of its
+    time waiting for the server (clones, drops), so together they take about as long as one."""
+    outputs = tmp_path_factory.mktemp("consumer-runs")
+    runs = {
+        "plain": _start(consumer, pg_server, outputs / "plain.txt"),
+        "xdist": _start(consumer, pg_server, outputs / "xdist.txt", "-n", "2"),
+    }
+    yield runs
+    for run in runs.values():
+        if run.process.poll() is None:
+            run.process.kill()
+        run.process.wait()
 
 
+@pytest.mark.usefixtures("consumer_runs")  # started first: the subprocess runs go on while this one runs
 def test_consumer_suite_in_process(
     consumer: Path, pg_server: Server, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -225,6 +246,19 @@ def test_consumer_suite_in_process(
     pytester.makepyfile(test_service=(consumer / "test_service.py").read_text(encoding="utf-8"))
     result = pytester.runpytest_inprocess("-q", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=N_TESTS)
+
+
+def test_consumer_suite_in_a_subprocess(consumer_runs: dict[str, Run]) -> None:
+    code, output = consumer_runs["plain"].result()
+    assert code == 0, output
+    assert f"{N_TESTS} passed" in output
+
+
+@pytest.mark.slow
+def test_consumer_suite_under_xdist(consumer_runs: dict[str, Run]) -> None:
+    code, output = consumer_runs["xdist"].result()
+    assert code == 0, output
+    assert f"{N_TESTS} passed" in output
 
 
 def test_bad_marker_and_options_are_usage_errors(
