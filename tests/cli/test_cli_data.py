@@ -157,6 +157,10 @@ def test_demo_stays_up_until_interrupted(tmp_path: Path) -> None:
     finally:
         if process.poll() is None:
             process.kill()
+            process.wait()  # reaped and its pipes closed here, not as ResourceWarnings in a later test
+            for pipe in (process.stdout, process.stderr):
+                if pipe is not None:
+                    pipe.close()
     assert process.returncode == 0, stderr
     said = [line for line in stderr.splitlines() if line.strip()]
     assert said[0] == "starting a PostgreSQL server for this demo (local binaries if found, else the embedded one)"
