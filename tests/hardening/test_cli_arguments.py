@@ -11,17 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from sspp_fixtures.cli import run
 from sspp_fixtures.dsn import LIBPQ_TARGET_ENV
-from tests.hardening._cli import PASSWORD, Outcome, assert_refused, assert_usage, sspp_seed
+from tests.hardening._cli import PASSWORD, assert_refused, assert_usage, sspp_seed
+from tests.hardening._here import sspp_seed_here
 
 UNREACHABLE = f"postgresql://app:{PASSWORD}@127.0.0.1:1/sspp"
-
-
-def run_here(capsys: pytest.CaptureFixture[str], *args: str) -> Outcome:
-    code = run(list(args))
-    captured = capsys.readouterr()
-    return Outcome(code, captured.out, captured.err, 0.0)
 
 
 @pytest.fixture(autouse=True)
@@ -53,17 +47,15 @@ def test_help_documents_the_exit_codes_these_tests_check() -> None:
     ],
 )
 @pytest.mark.parametrize("command", ["export", "load"])
-def test_bad_scale_exits_2(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, command: str, scale: str, fragment: str
-) -> None:
+def test_bad_scale_exits_2(tmp_path: Path, command: str, scale: str, fragment: str) -> None:
     target = ["--format", "sql", "--out", str(tmp_path / "x.sql")] if command == "export" else ["--dsn", UNREACHABLE]
-    outcome = run_here(capsys, command, "smoke", *target, "--scale", scale)
+    outcome = sspp_seed_here(command, "smoke", *target, "--scale", scale)
     assert_refused(outcome, 2, fragment)
     assert not (tmp_path / "x.sql").exists()
 
 
-def test_scale_that_is_not_a_number_is_a_click_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    outcome = run_here(capsys, "load", "smoke", "--dsn", UNREACHABLE, "--scale", "lots")
+def test_scale_that_is_not_a_number_is_a_click_usage_error() -> None:
+    outcome = sspp_seed_here("load", "smoke", "--dsn", UNREACHABLE, "--scale", "lots")
     assert_usage(outcome, "Invalid value for '--scale': 'lots' is not a valid float")
 
 
@@ -80,20 +72,18 @@ def test_scale_that_is_not_a_number_is_a_click_usage_error(capsys: pytest.Captur
         (["--wait", "-5"], "Invalid value for '--wait': -5.0 is not in the range 0<=x<=3600"),
     ],
 )
-def test_bad_load_options_exit_2(capsys: pytest.CaptureFixture[str], args: list[str], fragment: str) -> None:
-    outcome = run_here(capsys, "load", "smoke", "--dsn", UNREACHABLE, *args)
+def test_bad_load_options_exit_2(args: list[str], fragment: str) -> None:
+    outcome = sspp_seed_here("load", "smoke", "--dsn", UNREACHABLE, *args)
     assert_usage(outcome, fragment)
 
 
-def test_an_option_missing_its_value_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
-    outcome = run_here(capsys, "load", "smoke", "--dsn")
+def test_an_option_missing_its_value_exits_2() -> None:
+    outcome = sspp_seed_here("load", "smoke", "--dsn")
     assert_usage(outcome, "error: Option '--dsn' requires an argument", usage_line=False)
 
 
-def test_huge_seed_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    outcome = run_here(
-        capsys, "export", "smoke", "--format", "sql", "--out", str(tmp_path / "x.sql"), "--seed", "9" * 30
-    )
+def test_huge_seed_is_a_usage_error(tmp_path: Path) -> None:
+    outcome = sspp_seed_here("export", "smoke", "--format", "sql", "--out", str(tmp_path / "x.sql"), "--seed", "9" * 30)
     assert_refused(outcome, 2, f"--seed {'9' * 30}: out of range", "0 to 2**63-1")
 
 
@@ -108,14 +98,14 @@ def test_huge_seed_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path
         (["lod", "smoke"], "No such command 'lod'"),
     ],
 )
-def test_usage_mistakes_exit_2(capsys: pytest.CaptureFixture[str], args: list[str], fragment: str) -> None:
-    outcome = run_here(capsys, *args)
+def test_usage_mistakes_exit_2(args: list[str], fragment: str) -> None:
+    outcome = sspp_seed_here(*args)
     assert_usage(outcome, fragment)
 
 
-def test_load_without_a_database_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+def test_load_without_a_database_exits_2() -> None:
     assert_refused(
-        run_here(capsys, "load", "smoke"),
+        sspp_seed_here("load", "smoke"),
         2,
         "no database given: no --dsn, $DATABASE_URL is not set, none of $PGSERVICE, $PGHOST",
         "own server is not running",
@@ -136,10 +126,8 @@ def test_load_without_a_database_exits_2(capsys: pytest.CaptureFixture[str]) -> 
         (["scenarios", "show", "./smoke.yml"], "does not exist (did you mean the built-in scenario 'smoke'?)"),
     ],
 )
-def test_unknown_scenario_names_exit_1_with_did_you_mean(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, args: list[str], fragment: str
-) -> None:
-    outcome = run_here(capsys, *[a.replace("{tmp}", str(tmp_path)) for a in args])
+def test_unknown_scenario_names_exit_1_with_did_you_mean(tmp_path: Path, args: list[str], fragment: str) -> None:
+    outcome = sspp_seed_here(*[a.replace("{tmp}", str(tmp_path)) for a in args])
     line = assert_refused(outcome, 1, fragment)
     assert "Built-in scenarios: demo, load-100k, load-10m, load-1m, sample, smoke" in line or "Check the path" in line
     assert not (tmp_path / "x.sql").exists()

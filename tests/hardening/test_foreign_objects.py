@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from sspp_fixtures.cli import run
 from sspp_fixtures.doctor import run_doctor
 from sspp_fixtures.dsn import connect
 from sspp_fixtures.schema import init_database
-from tests.hardening._cli import Outcome, assert_refused
+from tests.hardening._cli import assert_refused
+from tests.hardening._here import sspp_seed_here
 
 MakeDb = Callable[..., str]
 
@@ -71,12 +71,6 @@ OBJECTS: dict[str, tuple[str, str, str]] = {
 }
 
 
-def run_here(capsys: pytest.CaptureFixture[str], *args: str) -> Outcome:
-    code = run(list(args))
-    captured = capsys.readouterr()
-    return Outcome(code, captured.out, captured.err, 0.0)
-
-
 def _with_object(database_factory: MakeDb, case: str) -> str:
     dsn = database_factory("harden_data")
     with connect(dsn) as conn:
@@ -98,56 +92,52 @@ def _no_database_url(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("case", sorted(OBJECTS))
 def test_a_database_holding_any_object_is_refused_and_kept(
-    capsys: pytest.CaptureFixture[str], database_factory: MakeDb, backup_file: Path, case: str
+    database_factory: MakeDb, backup_file: Path, case: str
 ) -> None:
     dsn = _with_object(database_factory, case)
     for command in ("reset", "restore", "init"):  # a refusal leaves the database as it was: one serves all three
         args = ["restore", str(backup_file), "--dsn", dsn] if command == "restore" else [command, "--dsn", dsn]
-        outcome = run_here(capsys, *args)
+        outcome = sspp_seed_here(*args)
         action = {"reset": "reset", "restore": "restore into", "init": "init"}[command]
         line = assert_refused(outcome, 4, f"refusing to {action} database", OBJECTS[case][1])
         assert "not marked as made by sspp-fixtures" in line
         assert _still_there(dsn, case), command
 
 
-def test_refusal_lists_the_first_objects_and_counts_the_rest(
-    capsys: pytest.CaptureFixture[str], database_factory: MakeDb
-) -> None:
+def test_refusal_lists_the_first_objects_and_counts_the_rest(database_factory: MakeDb) -> None:
     dsn = database_factory("harden_data")
     with connect(dsn) as conn:
         conn.execute("; ".join(f"CREATE SEQUENCE hd_seq_{n}" for n in range(7)))
-    line = assert_refused(run_here(capsys, "reset", "--dsn", dsn), 4, "objects sspp-fixtures did not make")
+    line = assert_refused(sspp_seed_here("reset", "--dsn", dsn), 4, "objects sspp-fixtures did not make")
     assert "(sequence public.hd_seq_0, sequence public.hd_seq_1," in line
     assert "and 2 more)" in line
 
 
-def test_force_still_replaces_it(capsys: pytest.CaptureFixture[str], database_factory: MakeDb) -> None:
+def test_force_still_replaces_it(database_factory: MakeDb) -> None:
     dsn = _with_object(database_factory, "sequence")
-    outcome = run_here(capsys, "reset", "--dsn", dsn, "--force")
+    outcome = sspp_seed_here("reset", "--dsn", dsn, "--force")
     assert outcome.code == 0, outcome.stderr
     with connect(dsn) as conn:
         assert conn.execute("SELECT to_regclass('public.hd_counter')").fetchone() == (None,)
 
 
-def test_what_the_tool_makes_is_not_foreign(capsys: pytest.CaptureFixture[str], database_factory: MakeDb) -> None:
+def test_what_the_tool_makes_is_not_foreign(database_factory: MakeDb) -> None:
     """A database holding only the SSPP schema (its tables' indexes, row types and bookkeeping), never marked,
     is still adopted: only what the tool did not make counts."""
     dsn = database_factory("harden_data")
     init_database(dsn)
     with connect(dsn) as conn:
         conn.execute("DELETE FROM sspp_meta.database_marker")
-    outcome = run_here(capsys, "reset", "--dsn", dsn)
+    outcome = sspp_seed_here("reset", "--dsn", dsn)
     assert outcome.code == 0, outcome.stderr
 
 
-def test_an_extension_in_another_schema_with_nothing_here_is_not_in_the_way(
-    capsys: pytest.CaptureFixture[str], database_factory: MakeDb
-) -> None:
+def test_an_extension_in_another_schema_with_nothing_here_is_not_in_the_way(database_factory: MakeDb) -> None:
     """Objects outside the replaced schemas (public, sspp_meta) survive a reset, so they do not block it."""
     dsn = database_factory("harden_data")
     with connect(dsn) as conn:
         conn.execute("CREATE SCHEMA hd_ext; CREATE EXTENSION hstore SCHEMA hd_ext")
-    outcome = run_here(capsys, "reset", "--dsn", dsn)
+    outcome = sspp_seed_here("reset", "--dsn", dsn)
     assert outcome.code == 0, outcome.stderr
     with connect(dsn) as conn:
         assert conn.execute("SELECT 'a=>1'::hd_ext.hstore IS NOT NULL").fetchone() == (True,)
