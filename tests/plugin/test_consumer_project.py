@@ -238,6 +238,7 @@ def consumer_runs(
         run.process.wait()
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("consumer_runs")  # started first: the subprocess runs go on while this one runs
 def test_consumer_suite_in_process(
     consumer: Path, pg_server: Server, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
@@ -248,6 +249,7 @@ def test_consumer_suite_in_process(
     result.assert_outcomes(passed=N_TESTS)
 
 
+@pytest.mark.slow
 def test_consumer_suite_in_a_subprocess(consumer_runs: dict[str, Run]) -> None:
     code, output = consumer_runs["plain"].result()
     assert code == 0, output
