@@ -27,6 +27,7 @@ from sspp_fixtures.scenarios import list_scenarios, load_scenario
 from sspp_fixtures.server import Server
 from tests.fix_db import new_database
 from tests.hardening._cli import Outcome, assert_refused, sspp_seed
+from tests.hardening._here import sspp_seed_here
 
 
 @pytest.fixture
@@ -75,16 +76,16 @@ def _said(outcome: Outcome, *fragments: str) -> None:
 
 @pytest.mark.slow
 def test_without_a_dsn_every_command_uses_the_running_servers_database(own_server: dict[str, str]) -> None:
-    loaded = sspp_seed("load", "smoke", "--json", env=own_server)
+    loaded = sspp_seed_here("load", "smoke", "--json", env=own_server)
     assert loaded.code == 0, loaded.stderr
     assert json.loads(loaded.stdout)["database"] == "sspp"
     _said(loaded, "using database 'sspp' on sspp-fixtures' own server (local PostgreSQL")
     for command in (["status", "--json"], ["migrate", "--json"]):
-        outcome = sspp_seed(*command, env=own_server)
+        outcome = sspp_seed_here(*command, env=own_server)
         assert outcome.code == 0, outcome.stderr
         assert json.loads(outcome.stdout)["database"] == "sspp"
         _said(outcome, "using database 'sspp' on sspp-fixtures' own server")
-    status = json.loads(sspp_seed("status", "--json", env=own_server).stdout)
+    status = json.loads(sspp_seed_here("status", "--json", env=own_server).stdout)
     assert {a["applied_by"] for a in status["applied"]} <= {"sspp-seed load", "sspp-seed init"}
 
 
@@ -97,12 +98,12 @@ def test_demo_with_the_server_already_running_says_each_step_and_that_it_stays_u
     assert any(line.startswith("loading scenario 'smoke' (seed 42: 60 customers, 1,200 events)") for line in lines)
     assert "replacing its SSPP tables' rows" in outcome.stderr
     assert lines[-1] == "the server stays up, as it was before (sspp-seed server stop ends it)", lines
-    assert sspp_seed("server", "status", env=own_server).code == 0
+    assert sspp_seed_here("server", "status", env=own_server).code == 0
 
 
 @pytest.mark.slow
 def test_server_dsn_names_the_demo_database_psql_can_use(own_server: dict[str, str]) -> None:
-    outcome = sspp_seed("server", "dsn", env=own_server)
+    outcome = sspp_seed_here("server", "dsn", env=own_server)
     assert outcome.code == 0, outcome.stderr
     assert database_name(outcome.stdout.strip()) == "sspp"
     with psycopg.connect(outcome.stdout.strip()) as conn:

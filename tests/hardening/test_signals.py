@@ -19,7 +19,7 @@ import pytest
 
 from sspp_fixtures._defaults import TABLE_ORDER
 from sspp_fixtures.dsn import connect
-from tests.fix_db import run_cli
+from tests.fix_cli import cli_here
 from tests.hardening._procs import spawn_cli, wait_until
 
 pytestmark = [pytest.mark.slow]
@@ -90,7 +90,7 @@ def _copying(dsn: str) -> bool:
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_an_interrupted_load_says_one_line_and_leaves_the_database_as_it_was(empty_db: str, sig) -> None:
-    seeded = run_cli("load", "smoke", "--dsn", empty_db)
+    seeded = cli_here("load", "smoke", "--dsn", empty_db)
     assert seeded.returncode == 0, seeded.stderr
     before = _counts(empty_db)
     load = spawn_cli("load", *BIG, "--dsn", empty_db, env={"DATABASE_URL": ""})
@@ -140,7 +140,7 @@ def test_staged_files_and_spools_of_a_killed_export_are_swept_by_the_next_one(tm
     assert left, "SIGKILL cannot be handled: its staged files are still there"
     assert _spools_of(killed.pid), "and so is its spool folder"
 
-    again = run_cli("export", "smoke", "--format", "csv", "--out", str(out), "--workers", "2")
+    again = cli_here("export", "smoke", "--format", "csv", "--out", str(out), "--workers", "2")
     assert again.returncode == 0, again.stderr
     assert sorted(p.name for p in out.iterdir()) == sorted(f"{table}.csv" for table in TABLE_ORDER)
     assert _spools_of(killed.pid) == []
