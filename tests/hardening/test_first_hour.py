@@ -310,6 +310,16 @@ def test_load_create_makes_a_missing_database(here: Any, pg_server: Server) -> N
         drop_database(pg_server.dsn, name)
 
 
+def test_a_missing_database_hint_names_the_create_of_the_command_that_was_run(here: Any, pg_server: Server) -> None:
+    missing = pg_server.dsn_for("sspp_test_newcomer_never_made")
+    load = here("load", "smoke", "--dsn", missing)
+    assert load.code == 3
+    assert "Create it: run the same sspp-seed load with --create (or createdb NAME)" in load.stderr
+    status = here("status", "--dsn", missing)  # status makes no database: init does
+    assert status.code == 3
+    assert "Create the database first (sspp-seed init --create --dsn ..., or createdb NAME)" in status.stderr
+
+
 def test_no_color_turns_off_every_style(here: Any) -> None:
     styled = here("scenarios", "list", env={"FORCE_COLOR": "1", "NO_COLOR": ""})
     assert "\x1b[" in styled.stdout, "forced colours style the table's header"
