@@ -19,8 +19,8 @@ from pathlib import Path
 from psycopg import conninfo as _conninfo
 
 from ..errors import BackupError
+from ..server._local import debian_bin_dirs, pg_config_bindir
 from ..server._programs import major_of, program_version
-from ..server.local import debian_bin_dirs, pg_config_bindir
 
 __all__ = ["INSTALL_HINT", "ClientTools", "client_connection", "find_client_tools", "list_client_tools"]
 
