@@ -19,8 +19,9 @@ from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
 from typing import Literal
 
-from .._defaults import DEFAULT_BATCH_ROWS, TABLE_ORDER
+from .._defaults import DEFAULT_BATCH_ROWS
 from .._stale import pid_prefix, sweep_dead_owners
+from .._table_order import TABLE_ORDER
 from ..scenarios import Scenario
 from ._children import leave_signals_to_parent, start_fork_server
 from ._formats import Formatter, formatter

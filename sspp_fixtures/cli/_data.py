@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.console import Console
 
-from .._defaults import DEFAULT_BATCH_ROWS, EXPORT_FORMATS, TABLE_ORDER
+from .._defaults import DEFAULT_BATCH_ROWS, EXPORT_FORMATS
+from .._table_order import TABLE_ORDER
 from ..databases import ensure_database
 from ..dsn import database_name, mask_dsn, with_database
 from ..errors import ScenarioError
