@@ -26,7 +26,7 @@ from ..scenarios import Scenario
 from ._children import leave_signals_to_parent, start_fork_server
 from ._formats import Formatter, formatter
 from ._generate import CHUNK_ROWS, ChunkMaker, Columns, chunk_count
-from ._pools_cache import ensure_pools, load_pools
+from ._string_pool_cache import ensure_pools, load_pools
 
 __all__ = ["DEFAULT_BATCH_ROWS", "Piece", "Task", "default_workers", "generate", "plan_tasks", "scenario_locales"]
 
