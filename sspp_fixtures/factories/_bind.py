@@ -12,8 +12,9 @@ from typing import Any, TypeVar, cast
 import psycopg
 from factory.enums import CREATE_STRATEGY
 
+from ..errors import UsageError
 from ._factories import CustomerFactory, EventFactory, SalesSignalFactory, SignalFactory
-from ._persist import RowFactory, bound_connection, check_connection, scoped
+from ._persist import RowFactory, bound_connection, scoped
 
 __all__ = ["BoundFactories", "bind", "bind_factories"]
 
@@ -31,6 +32,15 @@ class BoundFactories:
     sales_signals: type[SalesSignalFactory]
 
 
+def _check_connection(connection: object) -> psycopg.Connection[Any]:
+    if not isinstance(connection, psycopg.Connection):
+        raise UsageError(
+            f"the factories need a psycopg.Connection, got {type(connection).__name__}",
+            hint="open one with sspp_fixtures.dsn.connect(dsn) and pass it to bind_factories()",
+        )
+    return connection
+
+
 def _bound(base: type[F], connection: psycopg.Connection[Any]) -> type[F]:
     meta = type("Meta", (), {"connection": connection, "strategy": CREATE_STRATEGY})
     namespace = {"Meta": meta, "__doc__": base.__doc__, "__module__": base.__module__}
@@ -43,7 +53,7 @@ def bind_factories(connection: psycopg.Connection[Any]) -> BoundFactories:
     Each call makes its own classes, so tests and threads with their own connections never share one;
     they share the customer numbering, so their customers never collide.
     """
-    connection = check_connection(connection)
+    connection = _check_connection(connection)
     return BoundFactories(
         connection=connection,
         customers=_bound(CustomerFactory, connection),

@@ -23,7 +23,7 @@ from ..errors import UsageError
 from ..model import Customer, Event, SalesSignal, Signal
 from ._render import TABLE_OF, Row, rows_to_columns
 
-__all__ = ["RowFactory", "bound_connection", "check_connection", "scoped"]
+__all__ = ["RowFactory", "bound_connection", "scoped"]
 
 T = TypeVar("T", Customer, Event, Signal, SalesSignal)
 V = TypeVar("V")
@@ -64,15 +64,6 @@ def scoped(var: ContextVar[V], value: V) -> Iterator[None]:
 
 _session: ContextVar[_Session | None] = ContextVar("sspp_factories_session", default=None)
 bound_connection: ContextVar[psycopg.Connection[Any] | None] = ContextVar("sspp_factories_connection", default=None)
-
-
-def check_connection(connection: object) -> psycopg.Connection[Any]:
-    if not isinstance(connection, psycopg.Connection):
-        raise UsageError(
-            f"the factories need a psycopg.Connection, got {type(connection).__name__}",
-            hint="open one with sspp_fixtures.dsn.connect(dsn) and pass it to bind_factories()",
-        )
-    return connection
 
 
 class _Options(FactoryOptions):
