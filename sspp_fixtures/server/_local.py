@@ -27,7 +27,15 @@ from ._programs import program_version
 from ._runtime import ClusterRecorder, RunAs
 from ._tuning import append_settings
 
-__all__ = ["LocalBinaries", "LocalServer", "debian_bin_dirs", "find_binaries", "pg_config_bindir", "start_local"]
+__all__ = [
+    "LocalBinaries",
+    "LocalServer",
+    "debian_bin_dirs",
+    "find_binaries",
+    "pg_config_bindir",
+    "start_local",
+    "tool_folders",
+]
 
 _TOOLS = ("initdb", "pg_ctl", "postgres")
 _DEBIAN_ROOT = Path("/usr/lib/postgresql")
@@ -76,16 +84,18 @@ def debian_bin_dirs() -> list[Path]:
     return sorted(_DEBIAN_ROOT.glob("*/bin"), key=major, reverse=True)
 
 
-def _candidates() -> list[tuple[Path, str]]:
+def tool_folders(tool: str) -> list[tuple[Path, str]]:
+    """Folders that may hold PostgreSQL's programs, each with how it was found: ``pg_config --bindir``, the folder
+    of ``tool`` on ``PATH``, then Debian/PGDG's, highest major first."""
     found: list[tuple[Path, str]] = []
     bindir = pg_config_bindir()
     if bindir is not None:
         found.append((bindir, "pg_config --bindir"))
-    initdb = shutil.which("initdb")
-    if initdb:
+    on_path = shutil.which(tool)
+    if on_path:
         # /usr/local/bin/initdb is often a symlink: the other tools sit next to its target.
-        found.append((Path(initdb).resolve().parent, "PATH"))
-        found.append((Path(initdb).parent, "PATH"))
+        found.append((Path(on_path).resolve().parent, "PATH"))
+        found.append((Path(on_path).parent, "PATH"))
     found.extend((folder, str(_DEBIAN_ROOT / "<major>/bin")) for folder in debian_bin_dirs())
     return found
 
@@ -93,7 +103,7 @@ def _candidates() -> list[tuple[Path, str]]:
 def find_binaries() -> LocalBinaries | None:
     """The first folder with ``initdb``, ``pg_ctl`` and ``postgres`` that run, or ``None``."""
     seen: set[Path] = set()
-    for folder, via in _candidates():
+    for folder, via in tool_folders("initdb"):
         if folder in seen or not _has_tools(folder):
             continue
         seen.add(folder)
