@@ -21,13 +21,13 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from ._stallwatch import DEFAULT_STALL_TIMEOUT_S, Stall, StallWatch
-from .bulkgen import DEFAULT_BATCH_ROWS, TABLE_ORDER, TABLES, Columns, CopyText, Piece, default_workers, generate
+from .bulkgen import DEFAULT_BATCH_ROWS, TABLE_ORDER, TABLES, Piece, copy_statement, default_workers, generate
 from .dsn import connect, database_name, mask_dsn
 from .errors import LoadError
 from .scenarios import Scenario
 from .schema import init_database, load_purpose, write_marker
 
-__all__ = ["LoadReport", "ProgressCallback", "check_live_schema", "copy_columns", "load_scenario_into"]
+__all__ = ["LoadReport", "ProgressCallback", "check_live_schema", "load_scenario_into"]
 
 #: Called with (table, rows just sent), with ("phase:<name>", 0) when a phase starts, and with
 #: ("index:<name>", 0) before each index is built.
@@ -166,13 +166,6 @@ def _sync_sequences(conn: psycopg.Connection[Any]) -> None:
         )
 
 
-def _copy_statement(table: str) -> sql.Composed:
-    spec = TABLES[table]
-    return sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c) for c in spec.columns)
-    )
-
-
 def _send(
     conn: psycopg.Connection[Any], pieces: Iterable[Piece], report: LoadReport, progress: ProgressCallback
 ) -> None:
@@ -180,24 +173,11 @@ def _send(
         for piece in pieces:
             if not piece.rows:
                 continue
-            with cursor.copy(_copy_statement(piece.table)) as copy:
+            with cursor.copy(copy_statement(piece.table)) as copy:
                 copy.write(piece.data)
             report.rows[piece.table] += piece.rows
             report.bytes_sent += len(piece.data)
             progress(piece.table, piece.rows)
-
-
-def copy_columns(conn: psycopg.Connection[Any], chunks: Iterable[Columns]) -> int:
-    """COPY already-made chunks (the factories' ``create_batch``) on an open connection; returns rows sent."""
-    formatter = CopyText()
-    sent = 0
-    with conn.cursor() as cursor:
-        for chunk in chunks:
-            if chunk.rows:
-                with cursor.copy(_copy_statement(chunk.table)) as copy:
-                    copy.write(formatter.rows(chunk))
-                sent += chunk.rows
-    return sent
 
 
 @contextlib.contextmanager

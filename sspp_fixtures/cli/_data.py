@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.console import Console
 
-from .._defaults import DEFAULT_BATCH_ROWS, EXPORT_FORMATS, TABLE_ORDER
+from .._defaults import DEFAULT_BATCH_ROWS, EXPORT_FORMATS
 from .._stallwatch import DEFAULT_STALL_TIMEOUT_S
+from .._table_order import TABLE_ORDER
 from ..databases import ensure_database
 from ..dsn import database_name, mask_dsn, with_database
 from ..errors import ScenarioError
-from ..server.warm import WarmServerState, start_warm_server, warm_server_status
+from ..server._warm import WarmServerState, start_warm_server, warm_server_status
 from ._app import cli
 from ._db import dsn_option, json_option, wait_option
 from ._output import CliState, make_table

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sspp_fixtures._defaults import TABLE_ORDER
+from sspp_fixtures._table_order import TABLE_ORDER
 from sspp_fixtures.backup import (
     _dump,
     _restore,

@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 from psycopg import conninfo
 
-from sspp_fixtures._defaults import TABLE_ORDER
+from sspp_fixtures._table_order import TABLE_ORDER
 from sspp_fixtures.dsn import connect
 from sspp_fixtures.scenarios import load_scenario
 from sspp_fixtures.schema import load_migrations

@@ -17,8 +17,8 @@ from click.testing import CliRunner
 from rich.console import Console
 from rich.progress import Progress
 
-from sspp_fixtures._defaults import TABLE_ORDER
 from sspp_fixtures._paths import cache_dir
+from sspp_fixtures._table_order import TABLE_ORDER
 from sspp_fixtures.cli import cli, run
 from sspp_fixtures.cli._progress import RowProgress
 from sspp_fixtures.dsn import LIBPQ_TARGET_ENV, database_name, libpq_env_dsn

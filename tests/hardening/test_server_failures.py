@@ -20,7 +20,7 @@ import psycopg
 import pytest
 
 from sspp_fixtures.databases import create_database
-from sspp_fixtures.server.local import LocalServer, find_binaries, start_local
+from sspp_fixtures.server._local import LocalServer, find_binaries, start_local
 from tests.hardening._cli import assert_refused, sspp_seed
 from tests.hardening._procs import spawn_cli, wait_until
 
