@@ -62,7 +62,6 @@ from ._platform import (
     platform_signal_type,
     score_text,
 )
-from ._pools import LocalePool, Pools, PoolSizes, build_pools, pool_checksum
 from ._random import derive_rng, hashed_uniforms, sample_uuids
 from ._rows import (
     COLUMN_LIMITS,
@@ -75,6 +74,7 @@ from ._rows import (
     SalesSignal,
     Signal,
 )
+from ._string_pools import LocalePool, Pools, PoolSizes, build_pools, pool_checksum
 from ._time import (
     HOURLY_WEIGHTS,
     WEEKDAY_WEIGHTS,

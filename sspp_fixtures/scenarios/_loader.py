@@ -25,7 +25,7 @@ from ..model import (
 )
 from ._scenario import Scenario, Story, StoryCustomer, StoryEvent
 from ._spec import ScenarioSpec, StorySpec, field_names_at, suggest
-from ._yaml import Path_, dotted, line_of, one_line, read_document, short_repr
+from ._yaml import FieldPath, dotted, line_of, one_line, read_document, short_repr
 
 __all__ = [
     "builtin_scenarios_dir",
@@ -198,7 +198,7 @@ class _Layer:
     path: str
     spec: ScenarioSpec
     data: dict[str, Any]
-    lines: dict[Path_, int]
+    lines: dict[FieldPath, int]
 
 
 _TYPE_WORDS = {
@@ -217,7 +217,7 @@ _TYPE_WORDS = {
 
 def _describe(error: dict[str, Any]) -> str:
     kind = str(error["type"])
-    loc: Path_ = tuple(error["loc"])
+    loc: FieldPath = tuple(error["loc"])
     if kind == "extra_forbidden" and loc:
         allowed = field_names_at(loc[:-1])
         name = str(loc[-1])
@@ -229,7 +229,7 @@ def _describe(error: dict[str, Any]) -> str:
     return one_line(str(error["msg"]).removeprefix("Value error, "))
 
 
-def _clean_loc(loc: tuple[Any, ...], data: Any, kind: str) -> Path_:
+def _clean_loc(loc: tuple[Any, ...], data: Any, kind: str) -> FieldPath:
     """The error's path in the document: pydantic adds the names of union members ('date', 'none',
     'function-before[...]') between real keys; a part is kept only when the data has it there."""
     kept: list[str | int] = []
@@ -245,7 +245,7 @@ def _clean_loc(loc: tuple[Any, ...], data: Any, kind: str) -> Path_:
     return tuple(kept)
 
 
-def _validation_error(path: str, data: Any, lines: dict[Path_, int], error: ValidationError) -> ScenarioError:
+def _validation_error(path: str, data: Any, lines: dict[FieldPath, int], error: ValidationError) -> ScenarioError:
     """Every problem pydantic found, each at ``file:line: field``; ``details['problems']`` lists them apart."""
     problems: list[dict[str, Any]] = []
     for found in error.errors():

@@ -30,7 +30,7 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_VALUES",
     "MAX_WRITTEN",
-    "Path_",
+    "FieldPath",
     "dotted",
     "line_of",
     "one_line",
@@ -38,7 +38,9 @@ __all__ = [
     "short_repr",
 ]
 
-Path_ = tuple[str | int, ...]
+#: Where a value sits in a document: keys and list indexes from the top (``stories[0].customer`` is
+#: ``("stories", 0, "customer")``).
+FieldPath = tuple[str | int, ...]
 
 #: Deepest nesting of mappings and lists accepted (a scenario needs 5); far below Python's recursion limit.
 MAX_DEPTH = 64
@@ -63,7 +65,7 @@ def short_repr(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def dotted(loc: Path_) -> str:
+def dotted(loc: FieldPath) -> str:
     """A field path as a user reads it: ``stories[0].customer.segment``; odd keys are quoted."""
     text = ""
     for part in loc:
@@ -75,7 +77,7 @@ def dotted(loc: Path_) -> str:
     return text or "(top level)"
 
 
-def line_of(lines: dict[Path_, int], loc: Path_) -> int:
+def line_of(lines: dict[FieldPath, int], loc: FieldPath) -> int:
     """The line of ``loc``, else of its nearest ancestor that has one, else 1."""
     for end in range(len(loc), 0, -1):
         if loc[:end] in lines:
@@ -213,20 +215,20 @@ class _Plain:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.lines: dict[Path_, int] = {}
+        self.lines: dict[FieldPath, int] = {}
         self._made = 0
         self._open: set[int] = set()
 
-    def error(self, loc: Path_, problem: str, hint: str) -> ScenarioError:
+    def error(self, loc: FieldPath, problem: str, hint: str) -> ScenarioError:
         line = self.line_of(loc)
         return ScenarioError(
             f"{self.path}:{line}: {dotted(loc)}: {problem}", hint=hint, file=self.path, line=line, field=dotted(loc)
         )
 
-    def line_of(self, loc: Path_) -> int:
+    def line_of(self, loc: FieldPath) -> int:
         return line_of(self.lines, loc)
 
-    def convert(self, node: Any, loc: Path_) -> Any:
+    def convert(self, node: Any, loc: FieldPath) -> Any:
         self._made += 1
         if self._made > MAX_VALUES:
             raise self.error(
@@ -246,7 +248,7 @@ class _Plain:
                 self._open.discard(id(node))
         return self._scalar(node, loc)
 
-    def _mapping(self, node: CommentedMap, loc: Path_) -> dict[str, Any]:
+    def _mapping(self, node: CommentedMap, loc: FieldPath) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key in node:
             name = self._key(key, loc)
@@ -259,14 +261,14 @@ class _Plain:
             out[name] = self.convert(node[key], (*loc, name))
         return out
 
-    def _key(self, key: Any, loc: Path_) -> str:
+    def _key(self, key: Any, loc: FieldPath) -> str:
         if isinstance(key, Mapping | Sequence | Set) and not isinstance(key, str):
             raise self.error(loc, "a key is a mapping or a list", hint="keys are plain names such as 'customers'")
         name = str(key)
         self._check_text(name, loc, "key")
         return name
 
-    def _sequence(self, node: CommentedSeq, loc: Path_) -> list[Any]:
+    def _sequence(self, node: CommentedSeq, loc: FieldPath) -> list[Any]:
         items = []
         for index, item in enumerate(node):
             try:
@@ -276,7 +278,7 @@ class _Plain:
             items.append(self.convert(item, (*loc, index)))
         return items
 
-    def _check_text(self, text: str, loc: Path_, what: str) -> None:
+    def _check_text(self, text: str, loc: FieldPath, what: str) -> None:
         if "\x00" in text:
             raise self.error(loc, f"the {what} holds a NUL character (\\0)", hint="PostgreSQL text cannot hold it")
         try:
@@ -286,7 +288,7 @@ class _Plain:
                 loc, f"the {what} holds a lone surrogate (\\ud800-\\udfff)", hint="write real characters"
             ) from None
 
-    def _scalar(self, node: Any, loc: Path_) -> Any:
+    def _scalar(self, node: Any, loc: FieldPath) -> Any:
         if node is None:
             return None
         if type(node).__name__ == "ScalarBoolean" or isinstance(node, bool):
@@ -321,7 +323,7 @@ def _value_kind(value: object) -> str:
     return "date" if isinstance(value, date) else "text"
 
 
-def read_document(text: str, path: str) -> tuple[dict[str, Any], dict[Path_, int]]:
+def read_document(text: str, path: str) -> tuple[dict[str, Any], dict[FieldPath, int]]:
     """The one mapping ``text`` holds, as plain Python, and the line of every key and item in it."""
     documents = [d for d in _load_all(text, path) if d is not None]
     if not documents:
