@@ -8,6 +8,7 @@ sequence by sequence.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -269,11 +270,10 @@ def test_close_drops_every_database_it_made(pg_server: Server, template: Templat
 
 
 def _databases_of(server: Server, worker_id: str) -> list[str]:
-    """The per-test databases of pools with ``worker_id`` on the server."""
+    """The per-test databases this process's pools with ``worker_id`` have on the server (not another run's)."""
+    pattern = f"sspp\\_t\\_%\\_{worker_id}\\_{os.getpid()}\\_%"
     with connect(server.dsn) as admin:
-        rows = admin.execute(
-            "SELECT datname FROM pg_database WHERE datname LIKE %s", (f"sspp\\_t\\_%\\_{worker_id}\\_%",)
-        ).fetchall()
+        rows = admin.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (pattern,)).fetchall()
     return [row[0] for row in rows]
 
 
