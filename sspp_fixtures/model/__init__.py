@@ -34,17 +34,11 @@ from ._journeys import (
     user_count,
     user_ids,
 )
-from ._payloads import (
-    SIGNAL_EVENT_FIELDS,
-    SIGNAL_MODEL,
-    SITE_URL,
-    derive_signal_data,
-    make_payload,
-    make_payloads,
-    make_payloads_and_signals_json,
-    make_payloads_json,
-)
-from ._platform import (
+from ._payload_draws import make_payload, make_payloads
+from ._payload_json import make_payloads_and_signals_json, make_payloads_json
+from ._payload_rules import CLOSED_PAYLOAD_FIELDS, PAYLOAD_NUMBER_LIMIT, PayloadProblem, check_payload
+from ._payload_vocab import SITE_URL
+from ._platform_rules import (
     INTERACTION_BONUS,
     INTERACTION_COUNT_KEY,
     INTERACTION_THRESHOLD,
@@ -75,6 +69,7 @@ from ._rows import (
     SalesSignal,
     Signal,
 )
+from ._signal_rules import SIGNAL_EVENT_FIELDS, SIGNAL_MODEL, derive_signal_data
 from ._time import (
     HOURLY_WEIGHTS,
     WEEKDAY_WEIGHTS,
@@ -130,6 +125,7 @@ __all__ = [
     "ACTIVITY_EXPONENT",
     "ANNUAL_VALUE_LIMIT",
     "ANNUAL_VALUE_PARAMS",
+    "CLOSED_PAYLOAD_FIELDS",
     "COLUMN_LIMITS",
     "CURRENCIES",
     "CURRENCY_DECIMALS",
@@ -153,6 +149,7 @@ __all__ = [
     "LOCALES",
     "LOCALE_CODES",
     "OPTIONAL_PAYLOAD_FIELDS",
+    "PAYLOAD_NUMBER_LIMIT",
     "PAYLOAD_SCHEMAS",
     "PLANS",
     "PLATFORM_BASE_SCORES",
@@ -188,6 +185,7 @@ __all__ = [
     "LocaleInfo",
     "LocalePool",
     "LogNormal",
+    "PayloadProblem",
     "PoolSizes",
     "Pools",
     "Processing",
@@ -199,6 +197,7 @@ __all__ = [
     "account_teams",
     "activity_weights",
     "build_pools",
+    "check_payload",
     "company_names",
     "customer_id",
     "customer_ids",

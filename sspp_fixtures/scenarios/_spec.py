@@ -6,13 +6,13 @@ that holds the mistake. Every field is optional here; what a complete scenario n
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import date
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .._text import suggest
 from ..model import (
     EVENT_TYPE_NAMES,
     INDUSTRIES,
@@ -29,7 +29,6 @@ __all__ = [
     "StoryEventSpec",
     "StorySpec",
     "WindowSpec",
-    "suggest",
 ]
 
 MAX_CUSTOMERS = 50_000_000
@@ -41,12 +40,6 @@ EARLIEST_END = date(1900, 1, 1)
 LATEST_END = date(9998, 12, 31)
 _SHARE_TOLERANCE = 1e-6
 _SLUG = r"^[a-z0-9][a-z0-9_-]{0,62}$"
-
-
-def suggest(word: str, allowed: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` when ``word`` is close to an allowed value, else an empty string."""
-    close = difflib.get_close_matches(word, list(allowed), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _check_names(values: Mapping[str, Any], allowed: tuple[str, ...], what: str) -> None:

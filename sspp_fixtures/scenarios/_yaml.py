@@ -23,6 +23,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import AliasEvent
 from ruamel.yaml.reader import ReaderError
 
+from .._text import short_repr
 from ..errors import ScenarioError
 from ._spec import FIELD_NAMES
 
@@ -35,7 +36,6 @@ __all__ = [
     "line_of",
     "one_line",
     "read_document",
-    "short_repr",
 ]
 
 Path_ = tuple[str | int, ...]
@@ -55,12 +55,6 @@ def one_line(text: str, limit: int = _MESSAGE_CHARS) -> str:
     """``text`` with every run of whitespace made one space and cut to ``limit`` characters."""
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
-
-
-def short_repr(value: object, limit: int = 60) -> str:
-    """``repr(value)``, cut to ``limit`` characters (a message quotes what it got, never a whole document)."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def dotted(loc: Path_) -> str:
