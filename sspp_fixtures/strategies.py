@@ -47,6 +47,7 @@ except ImportError as missing:  # an optional integration: say how to get it
 from .errors import ScenarioError
 from .model import (
     ANNUAL_VALUE_LIMIT,
+    CLOSED_PAYLOAD_FIELDS,
     COLUMN_LIMITS,
     CURRENCIES,
     EVENT_TYPE_NAMES,
@@ -54,6 +55,7 @@ from .model import (
     LIFECYCLE_STAGES,
     LOCALES,
     OPTIONAL_PAYLOAD_FIELDS,
+    PAYLOAD_NUMBER_LIMIT,
     PAYLOAD_SCHEMAS,
     PLATFORM_EVENT_TYPES,
     SEGMENTS,
@@ -102,13 +104,11 @@ MAX_JSON_INT_DIGITS: Final = 4300
 
 _CENTS: Final = Decimal("0.01")
 _MAX_CENTS: Final = int(MAX_ANNUAL_VALUE * 100)
-# derive_signal_data accepts payload numbers up to 1e15 in magnitude (beyond, money in USD could overflow).
-_PAYLOAD_INT: Final = (-(10**15), 10**15)
-# Floats of known payload fields stay below 1e15 in magnitude: derive_signal_data's arithmetic (amount / rate,
-# rounding to cents) stays finite and warning-free, and the JSON text has no exponent, so the number reads back
-# from JSONB as the same float (JSONB stores numbers as NUMERIC and prints them without exponent: a float of
-# 1e16 or more reads back as an int).
-_PAYLOAD_FLOAT_LIMIT: Final = 1e15
+# Numbers of known payload fields stay within the model's bound (PAYLOAD_NUMBER_LIMIT, 1e15): derive_signal_data's
+# arithmetic (amount / rate, rounding to cents) stays finite and warning-free, and the JSON text of a float has no
+# exponent, so the number reads back from JSONB as the same float (JSONB stores numbers as NUMERIC and prints them
+# without exponent: a float of 1e16 or more reads back as an int).
+_PAYLOAD_INT: Final = (-int(PAYLOAD_NUMBER_LIMIT), int(PAYLOAD_NUMBER_LIMIT))
 _ADVERSARIAL_PAYLOAD_TEXT: Final = 300
 _ADVERSARIAL_JSON_KEY: Final = 50
 _NORMAL_TEXT: Final = 60
@@ -510,24 +510,6 @@ def _divide(units: int, *, scale: int) -> float:
     return units / scale
 
 
-@functools.cache
-def _closed_fields(event_type: str) -> dict[str, tuple[str, ...]]:
-    """Text fields of ``event_type`` that :func:`derive_signal_data` accepts only from a vocabulary.
-
-    Found by asking it: each text field in turn gets a value no vocabulary holds; the fields it refuses
-    (``currency`` and ``priority`` today) keep to the values the model produces, in adversarial mode too.
-    """
-    base = _observed(event_type)[0]
-    closed: dict[str, tuple[str, ...]] = {}
-    for name, kind in PAYLOAD_SCHEMAS[event_type].items():
-        if kind is str:
-            try:
-                derive_signal_data(event_type, {**base, name: "\u2603 in no vocabulary"})
-            except ScenarioError:
-                closed[name] = tuple(dict.fromkeys(_seen(event_type, name)))
-    return closed
-
-
 def _adversarial_field(kind: type, closed: Sequence[str] | None) -> SearchStrategy[Any]:
     if closed is not None:
         return st.sampled_from(closed)
@@ -539,8 +521,8 @@ def _adversarial_field(kind: type, closed: Sequence[str] | None) -> SearchStrate
         edges = st.sampled_from([0.0, -0.0, 0.01, 5e-324, 2.2250738585072014e-308, 999_999_999_999.99])
         return st.one_of(
             edges,
-            st.floats(min_value=-_PAYLOAD_FLOAT_LIMIT, max_value=_PAYLOAD_FLOAT_LIMIT),
-            st.integers(min_value=-int(_PAYLOAD_FLOAT_LIMIT), max_value=int(_PAYLOAD_FLOAT_LIMIT)),
+            st.floats(min_value=-PAYLOAD_NUMBER_LIMIT, max_value=PAYLOAD_NUMBER_LIMIT),
+            st.integers(*_PAYLOAD_INT),
         )
     if kind is list:
         return st.lists(_adversarial_text(_ADVERSARIAL_JSON_KEY), max_size=8)
@@ -574,7 +556,7 @@ def _json_objects() -> SearchStrategy[dict[str, Any]]:
 def _known_payloads(event_type: str, adversarial: bool) -> SearchStrategy[dict[str, Any]]:
     schema = PAYLOAD_SCHEMAS[event_type]
     if adversarial:
-        closed = _closed_fields(event_type)
+        closed = CLOSED_PAYLOAD_FIELDS.get(event_type, {})
         fields = {name: _adversarial_field(kind, closed.get(name)) for name, kind in schema.items()}
     else:
         fields = _payload_fields(event_type)
