@@ -84,6 +84,7 @@ from ._time import (
     to_datetime,
     to_milliseconds,
 )
+from ._validate import choice_problem, shares_sum_problem
 from ._vocab import (
     ACTIVITY_EXPONENT,
     ANNUAL_VALUE_LIMIT,
@@ -198,6 +199,7 @@ __all__ = [
     "activity_weights",
     "build_pools",
     "check_payload",
+    "choice_problem",
     "company_names",
     "customer_id",
     "customer_ids",
@@ -234,6 +236,7 @@ __all__ = [
     "sample_updated_at",
     "sample_uuids",
     "score_text",
+    "shares_sum_problem",
     "story_account_number",
     "to_datetime",
     "to_milliseconds",

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
 
+from .._text import suggest
 from ..errors import ScenarioError
 
-__all__ = ["check_choice", "check_positive", "check_shares", "check_weights"]
+__all__ = ["check_choice", "check_positive", "check_shares", "check_weights", "choice_problem", "shares_sum_problem"]
 
 _SUM_TOLERANCE = 1e-6
 
@@ -19,17 +21,34 @@ def _allowed_text(allowed: Sequence[str]) -> str:
     return ", ".join(allowed)
 
 
+def choice_problem(value: object, allowed: Sequence[str], what: str = "value") -> str | None:
+    """What is wrong with ``value`` as one of ``allowed`` (a ``what``), or None when it is one."""
+    if isinstance(value, str) and value in allowed:
+        return None
+    close = suggest(value, allowed) if isinstance(value, str) else ""
+    return f"unknown {what} {value!r}{close}; allowed: {_allowed_text(allowed)}"
+
+
+def shares_sum_problem(shares: Mapping[str, float]) -> str | None:
+    """What is wrong with shares that must add up to 1 (within a rounding tolerance), or None when they do."""
+    total = math.fsum(float(value) for value in shares.values())
+    if abs(total - 1.0) > _SUM_TOLERANCE:
+        return f"shares must add up to 1, these add up to {total:.6g}"
+    return None
+
+
 def check_choice(field: str, value: object, allowed: Sequence[str]) -> str:
     """Return ``value`` if it is one of ``allowed``; raise a :class:`ScenarioError` otherwise."""
-    if not isinstance(value, str) or value not in allowed:
+    problem = choice_problem(value, allowed)
+    if problem is not None:
         raise ScenarioError(
-            f"{field}: unknown value {value!r}; allowed: {_allowed_text(allowed)}",
+            f"{field}: {problem}",
             hint=f"Use one of: {_allowed_text(allowed)}.",
             field=field,
             value=value,
             allowed=tuple(allowed),
         )
-    return value
+    return cast(str, value)
 
 
 def check_positive(field: str, value: float, *, allow_zero: bool = False) -> float:
@@ -68,12 +87,12 @@ def check_weights(field: str, weights: Mapping[str, float], allowed: Sequence[st
 def check_shares(field: str, shares: Mapping[str, float], allowed: Sequence[str]) -> npt.NDArray[np.float64]:
     """Shares over ``allowed`` (missing keys are 0) that must sum to 1; returned in the order of ``allowed``."""
     values = check_weights(field, shares, allowed)
-    total = math.fsum(float(value) for value in shares.values())
-    if abs(total - 1.0) > _SUM_TOLERANCE:
+    problem = shares_sum_problem(shares)
+    if problem is not None:
         raise ScenarioError(
-            f"{field}: shares sum to {total:.6g}, not 1",
-            hint=f"Make the shares of {_allowed_text(allowed)} sum to 1.",
+            f"{field}: {problem}",
+            hint=f"Make the shares of {_allowed_text(allowed)} add up to 1.",
             field=field,
-            total=total,
+            total=math.fsum(float(value) for value in shares.values()),
         )
     return values

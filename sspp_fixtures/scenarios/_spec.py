@@ -12,13 +12,14 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .._text import suggest
 from ..model import (
     EVENT_TYPE_NAMES,
     INDUSTRIES,
     LIFECYCLE_STAGES,
     LOCALE_CODES,
     SEGMENTS,
+    choice_problem,
+    shares_sum_problem,
 )
 
 __all__ = [
@@ -38,23 +39,23 @@ MAX_WINDOW_DAYS = 3660
 #: enough that the day after it (the exclusive end) is one too.
 EARLIEST_END = date(1900, 1, 1)
 LATEST_END = date(9998, 12, 31)
-_SHARE_TOLERANCE = 1e-6
 _SLUG = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
 
 def _check_names(values: Mapping[str, Any], allowed: tuple[str, ...], what: str) -> None:
     for key in values:
-        if key not in allowed:
-            raise ValueError(f"unknown {what} {key!r}{suggest(key, allowed)}; allowed: {', '.join(allowed)}")
+        problem = choice_problem(key, allowed, what)
+        if problem is not None:
+            raise ValueError(problem)
 
 
 def _check_shares(shares: Mapping[str, float], allowed: tuple[str, ...], what: str) -> dict[str, float]:
     _check_names(shares, allowed, what)
     if not shares:
         raise ValueError(f"give at least one {what} with a share")
-    total = sum(shares.values())
-    if abs(total - 1.0) > _SHARE_TOLERANCE:
-        raise ValueError(f"shares must add up to 1, these add up to {total:g}")
+    problem = shares_sum_problem(shares)
+    if problem is not None:
+        raise ValueError(problem)
     return dict(shares)
 
 
