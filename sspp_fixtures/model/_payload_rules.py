@@ -34,6 +34,10 @@ CLOSED_PAYLOAD_FIELDS: Final[Mapping[str, Mapping[str, tuple[str, ...]]]] = Mapp
     }
 )
 _NONE_CLOSED: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType({})
+_REQUIRED: Final = {
+    name: tuple(field for field in schema if field not in OPTIONAL_PAYLOAD_FIELDS[name])
+    for name, schema in PAYLOAD_SCHEMAS.items()
+}
 _TYPE_WORDS: Final = {
     int: "a whole number",
     float: "a number",
@@ -52,18 +56,16 @@ class PayloadProblem:
     hint: str
 
 
-def _has_type(value: Any, kind: type) -> bool:
+def _value_problem(key: str, kind: type, value: Any, allowed: tuple[str, ...] | None) -> PayloadProblem | None:
     if kind is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if kind is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind is list:
-        return isinstance(value, list) and all(isinstance(item, str) for item in value)
-    return isinstance(value, kind)
-
-
-def _value_problem(event_type: str, key: str, kind: type, value: Any) -> PayloadProblem | None:
-    if not _has_type(value, kind):
+        typed = isinstance(value, int | float) and not isinstance(value, bool)
+    elif kind is int:
+        typed = isinstance(value, int) and not isinstance(value, bool)
+    elif kind is list:
+        typed = isinstance(value, list) and all(isinstance(item, str) for item in value)
+    else:
+        typed = isinstance(value, kind)
+    if not typed:
         word = _TYPE_WORDS[kind]
         return PayloadProblem(key, f"expected {word}, got {short_repr(value)}", f"give {key} as {word}")
     if kind in (int, float) and not abs(value) <= PAYLOAD_NUMBER_LIMIT:  # NaN too
@@ -72,7 +74,6 @@ def _value_problem(event_type: str, key: str, kind: type, value: Any) -> Payload
             f"{short_repr(value)} is out of range",
             f"use a number between -{PAYLOAD_NUMBER_LIMIT:.0e} and {PAYLOAD_NUMBER_LIMIT:.0e}",
         )
-    allowed = CLOSED_PAYLOAD_FIELDS.get(event_type, _NONE_CLOSED).get(key)
     if allowed is not None and value not in allowed:
         return PayloadProblem(
             key,
@@ -84,8 +85,7 @@ def _value_problem(event_type: str, key: str, kind: type, value: Any) -> Payload
 
 def missing_fields(event_type: str, payload: Mapping[str, Any]) -> list[PayloadProblem]:
     """The problem of a payload that lacks a field every payload of ``event_type`` has, if it does."""
-    schema = PAYLOAD_SCHEMAS[event_type]
-    required = [name for name in schema if name not in OPTIONAL_PAYLOAD_FIELDS[event_type]]
+    required = _REQUIRED[event_type]
     missing = [name for name in required if name not in payload]
     if not missing:
         return []
@@ -106,7 +106,7 @@ def check_payload(event_type: str, payload: Mapping[str, Any], *, overrides: boo
     only those. Either way each value must have its field's type, numbers lie within
     :data:`PAYLOAD_NUMBER_LIMIT` and closed fields hold one of their words (:data:`CLOSED_PAYLOAD_FIELDS`).
     """
-    schema = PAYLOAD_SCHEMAS[event_type]
+    schema, closed = PAYLOAD_SCHEMAS[event_type], CLOSED_PAYLOAD_FIELDS.get(event_type, _NONE_CLOSED)
     problems = [] if overrides else missing_fields(event_type, payload)
     for key, value in payload.items():
         kind = schema.get(key)
@@ -120,7 +120,7 @@ def check_payload(event_type: str, payload: Mapping[str, Any], *, overrides: boo
                     )
                 )
             continue
-        problem = _value_problem(event_type, key, kind, value)
+        problem = _value_problem(key, kind, value, closed.get(key))
         if problem is not None:
             problems.append(problem)
     return problems

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -21,12 +20,14 @@ def _allowed_text(allowed: Sequence[str]) -> str:
     return ", ".join(allowed)
 
 
-def choice_problem(value: object, allowed: Sequence[str], what: str = "value") -> str | None:
-    """What is wrong with ``value`` as one of ``allowed`` (a ``what``), or None when it is one."""
-    if isinstance(value, str) and value in allowed:
-        return None
+def _unknown(value: object, allowed: Sequence[str], what: str) -> str:
     close = suggest(value, allowed) if isinstance(value, str) else ""
     return f"unknown {what} {value!r}{close}; allowed: {_allowed_text(allowed)}"
+
+
+def choice_problem(value: object, allowed: Sequence[str], what: str = "value") -> str | None:
+    """What is wrong with ``value`` as one of ``allowed`` (a ``what``), or None when it is one."""
+    return None if isinstance(value, str) and value in allowed else _unknown(value, allowed, what)
 
 
 def shares_sum_problem(shares: Mapping[str, float]) -> str | None:
@@ -39,16 +40,15 @@ def shares_sum_problem(shares: Mapping[str, float]) -> str | None:
 
 def check_choice(field: str, value: object, allowed: Sequence[str]) -> str:
     """Return ``value`` if it is one of ``allowed``; raise a :class:`ScenarioError` otherwise."""
-    problem = choice_problem(value, allowed)
-    if problem is not None:
-        raise ScenarioError(
-            f"{field}: {problem}",
-            hint=f"Use one of: {_allowed_text(allowed)}.",
-            field=field,
-            value=value,
-            allowed=tuple(allowed),
-        )
-    return cast(str, value)
+    if isinstance(value, str) and value in allowed:
+        return value
+    raise ScenarioError(
+        f"{field}: {_unknown(value, allowed, 'value')}",
+        hint=f"Use one of: {_allowed_text(allowed)}.",
+        field=field,
+        value=value,
+        allowed=tuple(allowed),
+    )
 
 
 def check_positive(field: str, value: float, *, allow_zero: bool = False) -> float:

@@ -13,6 +13,7 @@ from ..errors import ScenarioError
 __all__ = ["builtin_scenarios_dir", "find_parent", "find_scenario", "list_scenarios"]
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
+_SCENARIO_SUFFIXES = (".yaml", ".yml")
 
 
 def builtin_scenarios_dir() -> Path:
@@ -44,7 +45,7 @@ def _probe(path: Path) -> str:
 def find_scenario(ref: str | Path, *, relative_to: Path | None = None) -> Path:
     """The file a scenario reference names: a path (absolute, or relative to ``relative_to``), or a built-in name."""
     text = str(ref)
-    looks_like_path = isinstance(ref, Path) or text.endswith((".yaml", ".yml")) or "/" in text or "\\" in text
+    looks_like_path = isinstance(ref, Path) or text.endswith(_SCENARIO_SUFFIXES) or "/" in text or "\\" in text
     if looks_like_path:
         candidates = [Path(text)] if relative_to is None else [relative_to / text, Path(text)]
         for candidate in candidates:
@@ -55,7 +56,7 @@ def find_scenario(ref: str | Path, *, relative_to: Path | None = None) -> Path:
     if text in builtin:
         return builtin[text]
     if relative_to is not None:
-        for suffix in (".yaml", ".yml"):
+        for suffix in _SCENARIO_SUFFIXES:
             sibling = relative_to / f"{text}{suffix}"
             if _probe(sibling) == "file":
                 return sibling.resolve()
@@ -68,9 +69,6 @@ def find_scenario(ref: str | Path, *, relative_to: Path | None = None) -> Path:
         f"unknown scenario {short_repr(text)}{suggest(text, names)}",
         hint=f"built-in scenarios: {', '.join(names) or 'none'}; or give the path of a .yaml file",
     )
-
-
-_SCENARIO_SUFFIXES = (".yaml", ".yml")
 
 
 def _inside(path: Path, roots: tuple[Path, ...]) -> bool:
@@ -152,6 +150,6 @@ def _not_a_file(candidate: Path, text: str) -> ScenarioError:
 
 def _yaml_files(folder: Path) -> list[Path]:
     try:
-        return [p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and _probe(p) == "file"]
+        return [p for p in folder.iterdir() if p.suffix in _SCENARIO_SUFFIXES and _probe(p) == "file"]
     except (OSError, ValueError):
         return []
