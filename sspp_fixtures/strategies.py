@@ -73,6 +73,7 @@ from .model import (
     platform_signal_score,
     platform_signal_type,
     score_text,
+    text_problem,
     to_milliseconds,
 )
 
@@ -96,8 +97,9 @@ TIME_RANGE: Final = (datetime(2015, 1, 1), datetime(2035, 12, 31, 23, 59, 59, 99
 # inside PostgreSQL's TIMESTAMP range (4713 BC to 294276 AD, also microseconds). Years before 1 and after 9999,
 # and 'infinity'/'-infinity', load into PostgreSQL but have no datetime to read back into, so they are not drawn.
 ADVERSARIAL_TIME_RANGE: Final = (datetime.min, datetime.max)
-# The largest NUMERIC(14, 2): twelve digits before the point, two after.
-MAX_ANNUAL_VALUE: Final = Decimal("999999999999.99")
+# The largest NUMERIC(14, 2), twelve digits before the point and two after: the model's ANNUAL_VALUE_LIMIT, whose
+# float spells it exactly.
+MAX_ANNUAL_VALUE: Final = Decimal(repr(ANNUAL_VALUE_LIMIT))
 # JSONB numbers are NUMERIC (up to 131072 digits before the point), but Python refuses to convert integers of
 # more than 4300 digits to or from text (sys.int_info.default_max_str_digits), which json.dumps/json.loads do.
 MAX_JSON_INT_DIGITS: Final = 4300
@@ -148,12 +150,9 @@ def _fail(parameter: str, value: object, why: str) -> InvalidArgument:
 
 
 def _check_text(parameter: str, value: str, limit: int | None) -> None:
-    if "\x00" in value:
-        raise _fail(parameter, value, "PostgreSQL text cannot hold NUL (U+0000); remove it")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise _fail(parameter, value, "holds a lone surrogate, which is not encodable as UTF-8") from None
+    problem = text_problem(value)
+    if problem is not None:
+        raise _fail(parameter, value, problem)
     if limit is not None and len(value) > limit:
         raise _fail(parameter, value, f"{len(value)} characters, more than the column's VARCHAR({limit})")
 
@@ -363,11 +362,10 @@ def _annual_values(adversarial: bool) -> SearchStrategy[Decimal]:
     def from_cents(cents: int) -> Decimal:
         return (Decimal(cents) / 100).quantize(_CENTS)
 
+    values = st.integers(min_value=0, max_value=_MAX_CENTS).map(from_cents)
     if adversarial:
-        edges = st.sampled_from([Decimal("0.00"), Decimal("0.01"), MAX_ANNUAL_VALUE])
-        return st.one_of(edges, st.integers(min_value=0, max_value=_MAX_CENTS).map(from_cents))
-    # ANNUAL_VALUE_LIMIT is the model's float spelling of the same bound.
-    return st.integers(min_value=0, max_value=min(_MAX_CENTS, round(ANNUAL_VALUE_LIMIT * 100))).map(from_cents)
+        return st.one_of(st.sampled_from([Decimal("0.00"), Decimal("0.01"), MAX_ANNUAL_VALUE]), values)
+    return values
 
 
 _TLDS: Final = tuple(sorted({info.tld for info in LOCALES}))

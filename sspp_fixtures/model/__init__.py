@@ -84,7 +84,7 @@ from ._time import (
     to_datetime,
     to_milliseconds,
 )
-from ._validate import choice_problem, shares_sum_problem
+from ._validate import choice_problem, shares_sum_problem, text_problem
 from ._vocab import (
     ACTIVITY_EXPONENT,
     ANNUAL_VALUE_LIMIT,
@@ -238,6 +238,7 @@ __all__ = [
     "score_text",
     "shares_sum_problem",
     "story_account_number",
+    "text_problem",
     "to_datetime",
     "to_milliseconds",
     "user_count",

@@ -11,7 +11,15 @@ import numpy.typing as npt
 from .._text import suggest
 from ..errors import ScenarioError
 
-__all__ = ["check_choice", "check_positive", "check_shares", "check_weights", "choice_problem", "shares_sum_problem"]
+__all__ = [
+    "check_choice",
+    "check_positive",
+    "check_shares",
+    "check_weights",
+    "choice_problem",
+    "shares_sum_problem",
+    "text_problem",
+]
 
 _SUM_TOLERANCE = 1e-6
 
@@ -35,6 +43,18 @@ def shares_sum_problem(shares: Mapping[str, float]) -> str | None:
     total = math.fsum(float(value) for value in shares.values())
     if abs(total - 1.0) > _SUM_TOLERANCE:
         return f"shares must add up to 1, these add up to {total:.6g}"
+    return None
+
+
+def text_problem(text: str) -> str | None:
+    """Why PostgreSQL cannot store ``text`` (a NUL, which its text types cannot hold; a lone surrogate, which UTF-8
+    cannot encode), or None when it can."""
+    if "\x00" in text:
+        return "holds a NUL character (U+0000), which PostgreSQL text cannot hold"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "holds a lone surrogate (U+D800-U+DFFF), which UTF-8 cannot encode"
     return None
 
 

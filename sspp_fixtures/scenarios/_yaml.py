@@ -25,6 +25,7 @@ from ruamel.yaml.reader import ReaderError
 
 from .._text import short_repr
 from ..errors import ScenarioError
+from ..model import text_problem
 from ._spec import FIELD_NAMES
 
 __all__ = [
@@ -271,14 +272,9 @@ class _Plain:
         return items
 
     def _check_text(self, text: str, loc: Path_, what: str) -> None:
-        if "\x00" in text:
-            raise self.error(loc, f"the {what} holds a NUL character (\\0)", hint="PostgreSQL text cannot hold it")
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise self.error(
-                loc, f"the {what} holds a lone surrogate (\\ud800-\\udfff)", hint="write real characters"
-            ) from None
+        problem = text_problem(text)
+        if problem is not None:
+            raise self.error(loc, f"the {what} {problem}", hint="write real characters, without \\0")
 
     def _scalar(self, node: Any, loc: Path_) -> Any:
         if node is None:
