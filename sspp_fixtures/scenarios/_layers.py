@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from ..errors import ScenarioError
 from ._find import find_parent
-from ._problems import Problem, payload_problems, problems_error, validation_problems
+from ._problems import document_problems, problems_error
 from ._spec import ScenarioSpec
 from ._yaml import Path_, read_document
 
@@ -40,17 +40,17 @@ class Layer:
 
 def parse_scenario_text(text: str, path: str = "<string>") -> Layer:
     """Parse and check one scenario document (no extends resolution), reporting all its problems at once."""
-    data, lines = read_document(text, path)
+    document = read_document(text, path)
     spec: ScenarioSpec | None = None
-    problems: list[Problem] = []
+    error: ValidationError | None = None
     try:
-        spec = ScenarioSpec.model_validate(data)
+        spec = ScenarioSpec.model_validate(document.data)
     except ValidationError as exc:
-        problems = validation_problems(path, data, lines, exc)
-    problems += payload_problems(path, data, lines)
+        error = exc
+    problems = document_problems(path, document, error)
     if problems or spec is None:
         raise problems_error(problems)
-    return Layer(path=path, spec=spec, data=data, lines=lines)
+    return Layer(path=path, spec=spec, data=document.data, lines=document.lines)
 
 
 def _read_layer(path: Path) -> Layer:

@@ -1,8 +1,10 @@
 """What is wrong with a scenario, as problems at ``file:line: field``, all of them in one :class:`ScenarioError`.
 
-A file's problems come from two checks that both run whatever the other found: the spec (pydantic: unknown
-keys, types, ranges, names) and the model's payload rules on every story event's payload overrides
-(:func:`~sspp_fixtures.model.check_payload`). The model says what is wrong; this module says where.
+A file's problems come from three checks that each run whatever the others found: the values its reading
+refused (text PostgreSQL cannot store, NaN, tags), the spec (pydantic: unknown keys, types, ranges, names) and the
+model's payload rules on every story event's payload overrides (:func:`~sspp_fixtures.model.check_payload`).
+A value the reading refused is not reported again by the other two. The model says what is wrong; this module
+says where.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from .._text import short_repr, suggest
 from ..errors import ScenarioError
 from ..model import PAYLOAD_SCHEMAS, check_payload
 from ._spec import field_names_at
-from ._yaml import Path_, dotted, line_of, one_line
+from ._yaml import Document, Path_, dotted, line_of, one_line
 
-__all__ = ["Problem", "payload_problems", "problems_error", "validation_problems"]
+__all__ = ["Problem", "document_problems", "problems_error"]
 
 _FIX_THE_FILE = "fix the file and run sspp-seed scenarios validate on it"
 _TYPE_WORDS = {
@@ -103,12 +105,12 @@ def _clean_loc(loc: tuple[Any, ...], data: Any, kind: str) -> Path_:
     return tuple(kept)
 
 
-def validation_problems(path: str, data: Any, lines: dict[Path_, int], error: ValidationError) -> list[Problem]:
-    """Every problem pydantic found, each at its line."""
+def _validation_problems(path: str, document: Document, error: ValidationError) -> list[tuple[Path_, Problem]]:
     problems = []
     for found in error.errors():
-        loc = _clean_loc(tuple(found["loc"]), data, str(found["type"]))
-        problems.append(Problem(path, line_of(lines, loc), dotted(loc), _describe({**found, "loc": loc})))
+        loc = _clean_loc(tuple(found["loc"]), document.data, str(found["type"]))
+        problem = Problem(path, line_of(document.lines, loc), dotted(loc), _describe({**found, "loc": loc}))
+        problems.append((loc, problem))
     return problems
 
 
@@ -117,19 +119,32 @@ def _items(node: Any) -> list[tuple[int, dict[str, Any]]]:
     return [(i, item) for i, item in enumerate(node) if isinstance(item, dict)] if isinstance(node, list) else []
 
 
-def payload_problems(path: str, data: dict[str, Any], lines: dict[Path_, int]) -> list[Problem]:
+def _payload_problems(path: str, document: Document) -> list[tuple[Path_, Problem]]:
     """Every problem of the payload overrides of the file's story events, each at its key's line.
 
     Read from the document as written, so that they are found beside the spec's own problems; an event whose
     type or payload the spec refuses is left to the spec's message.
     """
     problems = []
-    for i, story in _items(data.get("stories")):
+    for i, story in _items(document.data.get("stories")):
         for j, event in _items(story.get("events")):
             event_type, payload = event.get("type"), event.get("payload")
             if not isinstance(event_type, str) or event_type not in PAYLOAD_SCHEMAS or not isinstance(payload, dict):
                 continue
             for found in check_payload(event_type, payload, overrides=True):
                 loc: Path_ = ("stories", i, "events", j, "payload", *([found.key] if found.key else []))
-                problems.append(Problem(path, line_of(lines, loc), dotted(loc), found.problem, found.hint))
+                problem = Problem(path, line_of(document.lines, loc), dotted(loc), found.problem, found.hint)
+                problems.append((loc, problem))
     return problems
+
+
+def document_problems(path: str, document: Document, error: ValidationError | None) -> list[Problem]:
+    """Every problem of one file: the values its reading refused, then the spec's (``error``) and the payload
+    rules' problems of the values it kept."""
+    refused = [
+        (loc, Problem(path, line_of(document.lines, loc), dotted(loc), problem, hint))
+        for loc, problem, hint in document.refused
+    ]
+    checked = [*(_validation_problems(path, document, error) if error else []), *_payload_problems(path, document)]
+    kept = [(loc, problem) for loc, problem in checked if not any(loc[: len(r)] == r for r, _ in refused)]
+    return [problem for _, problem in [*refused, *kept]]

@@ -13,7 +13,7 @@ import re
 import warnings
 from collections.abc import Mapping, Sequence, Set
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -32,7 +32,9 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_VALUES",
     "MAX_WRITTEN",
+    "Document",
     "Path_",
+    "Refused",
     "dotted",
     "line_of",
     "one_line",
@@ -40,6 +42,23 @@ __all__ = [
 ]
 
 Path_ = tuple[str | int, ...]
+
+
+class Refused(NamedTuple):
+    """A value read but not kept as it is (text PostgreSQL cannot store, NaN, a tag): where, what, the fix."""
+
+    loc: Path_
+    problem: str
+    hint: str
+
+
+class Document(NamedTuple):
+    """A scenario file as plain Python, the line of every key and item in it, and the values refused."""
+
+    data: dict[str, Any]
+    lines: dict[Path_, int]
+    refused: list[Refused]
+
 
 #: Deepest nesting of mappings and lists accepted (a scenario needs 5); far below Python's recursion limit.
 MAX_DEPTH = 64
@@ -209,6 +228,7 @@ class _Plain:
     def __init__(self, path: str) -> None:
         self.path = path
         self.lines: dict[Path_, int] = {}
+        self.refused: list[Refused] = []
         self._made = 0
         self._open: set[int] = set()
 
@@ -220,6 +240,10 @@ class _Plain:
 
     def line_of(self, loc: Path_) -> int:
         return line_of(self.lines, loc)
+
+    def refuse(self, loc: Path_, problem: str, hint: str) -> None:
+        """A value that cannot be kept: noted, and the reading goes on (so every such value is reported)."""
+        self.refused.append(Refused(loc, problem, hint))
 
     def convert(self, node: Any, loc: Path_) -> Any:
         self._made += 1
@@ -249,6 +273,7 @@ class _Plain:
                 self.lines[(*loc, name)] = node.lc.key(key)[0] + 1
             except (KeyError, TypeError, IndexError, AttributeError):
                 self.lines[(*loc, name)] = self.line_of(loc)
+            self._check_text(name, (*loc, name), "key")
             if name in out:
                 raise self.error((*loc, name), "the key appears twice", hint="keep one of them")
             out[name] = self.convert(node[key], (*loc, name))
@@ -257,9 +282,7 @@ class _Plain:
     def _key(self, key: Any, loc: Path_) -> str:
         if isinstance(key, Mapping | Sequence | Set) and not isinstance(key, str):
             raise self.error(loc, "a key is a mapping or a list", hint="keys are plain names such as 'customers'")
-        name = str(key)
-        self._check_text(name, loc, "key")
-        return name
+        return str(key)
 
     def _sequence(self, node: CommentedSeq, loc: Path_) -> list[Any]:
         items = []
@@ -274,7 +297,7 @@ class _Plain:
     def _check_text(self, text: str, loc: Path_, what: str) -> None:
         problem = text_problem(text)
         if problem is not None:
-            raise self.error(loc, f"the {what} {problem}", hint="write real characters, without \\0")
+            self.refuse(loc, f"the {what} {problem}", hint="write real characters, without \\0")
 
     def _scalar(self, node: Any, loc: Path_) -> Any:
         if node is None:
@@ -285,7 +308,7 @@ class _Plain:
             return int(node)
         if isinstance(node, float):
             if not math.isfinite(node):
-                raise self.error(loc, f"{float(node)} is not allowed", hint="use a finite number")
+                self.refuse(loc, f"{float(node)} is not allowed", hint="use a finite number")
             return float(node)
         if isinstance(node, str):
             self._check_text(str(node), loc, "text")
@@ -295,11 +318,12 @@ class _Plain:
         if isinstance(node, date):
             return date(node.year, node.month, node.day)
         tag = getattr(getattr(node, "tag", None), "value", None) or type(node).__name__
-        raise self.error(
+        self.refuse(
             loc,
             f"a {tag} value is not supported",
             hint="use plain YAML values (numbers, text, true/false, dates, mappings and lists) without tags",
         )
+        return None
 
 
 def _value_kind(value: object) -> str:
@@ -311,8 +335,12 @@ def _value_kind(value: object) -> str:
     return "date" if isinstance(value, date) else "text"
 
 
-def read_document(text: str, path: str) -> tuple[dict[str, Any], dict[Path_, int]]:
-    """The one mapping ``text`` holds, as plain Python, and the line of every key and item in it."""
+def read_document(text: str, path: str) -> Document:
+    """The one mapping ``text`` holds, as plain Python, and the line of every key and item in it.
+
+    What leaves nothing to read (bad syntax, several documents, no mapping, nesting or aliases past the limits,
+    a key twice) raises at once; a value that cannot be kept is listed in ``refused``, beside the others.
+    """
     documents = [d for d in _load_all(text, path) if d is not None]
     if not documents:
         raise ScenarioError(
@@ -337,4 +365,4 @@ def read_document(text: str, path: str) -> tuple[dict[str, Any], dict[Path_, int
         )
     plain = _Plain(path)
     data = plain.convert(root, ())
-    return data, plain.lines
+    return Document(data, plain.lines, plain.refused)

@@ -183,6 +183,13 @@ def test_scale_and_seed_overrides() -> None:
         smoke.with_overrides(scale=1e9)
 
 
+def problems_of(path: Path) -> tuple[list[tuple[int, str, str]], str]:
+    """The (line, field, problem) of each problem load_scenario reports for ``path``, and its message."""
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    return [(p["line"], p["field"], p["problem"]) for p in caught.value.details["problems"]], str(caught.value)
+
+
 def test_every_problem_of_a_file_is_reported_at_once_each_at_its_line(tmp_path: Path) -> None:
     """What `sspp-seed scenarios validate` prints: once a file parses, all its problems, not the first one."""
     text = GOOD.replace("customers: 5", "customers: -5") + (
@@ -198,9 +205,7 @@ def test_every_problem_of_a_file_is_reported_at_once_each_at_its_line(tmp_path: 
         "          currency: XYZ\n"  # 17
         "      - {type: inquiry, day: 2, payload: {seats: 10000000000000000, colour: red}}\n"  # 18
     )
-    with pytest.raises(ScenarioError) as caught:
-        load_scenario(write(tmp_path, "bad.yaml", text))
-    found = [(p["line"], p["field"], p["problem"]) for p in caught.value.details["problems"]]
+    found, message = problems_of(write(tmp_path, "bad.yaml", text))
     assert [(line, field) for line, field, _ in found] == [
         (6, "customers"),
         (8, "evnts"),
@@ -214,7 +219,6 @@ def test_every_problem_of_a_file_is_reported_at_once_each_at_its_line(tmp_path: 
     assert "unknown value 'XYZ'" in found[4][2]
     assert "is out of range" in found[5][2]
     assert "not a field of inquiry payloads" in found[6][2]
-    message = str(caught.value)
     assert message.count("bad.yaml:") == len(found)
     assert "\n" not in message
 
@@ -235,3 +239,24 @@ def test_every_problem_of_the_merged_chain_is_reported_at_once(tmp_path: Path) -
     assert "bad.yaml:9: stories.a: an event on day 10 falls outside the 10-day window" in message
     assert "bad.yaml:9: stories.a: customer_id 'cust_000001' has the form of a generated customer's" in message
     assert "bad.yaml:12: stories.b: an event on day 12 falls outside the 10-day window" in message
+
+
+def test_values_the_reader_refuses_are_reported_with_the_rest_and_only_once(tmp_path: Path) -> None:
+    text = (
+        'name: "ti\\0ny"\n'  # 1
+        + GOOD.split("\n", 1)[1]
+        + "processed_share: .nan\n"  # 8
+        + "evnts: 5\n"  # 9
+        + "trend: !!binary aGk=\n"  # 10
+    )
+    found, message = problems_of(write(tmp_path, "bad.yaml", text))
+    assert [(line, field) for line, field, _ in found] == [
+        (1, "name"),
+        (8, "processed_share"),
+        (9, "evnts"),
+        (10, "trend"),
+    ]
+    assert found[0][2].startswith("the text holds a NUL character")
+    assert found[1][2] == "nan is not allowed"
+    assert found[3][2] == "a bytes value is not supported"
+    assert "\n" not in message
