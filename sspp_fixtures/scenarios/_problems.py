@@ -53,8 +53,8 @@ class Problem:
         return f"{where}: {self.field}: {self.problem}"
 
     def as_dict(self) -> dict[str, Any]:
-        """The problem as ``scenarios validate --json`` shows it."""
-        return {"line": self.line, "field": self.field, "problem": self.problem}
+        """The problem as ``scenarios validate --json`` shows it (``file``: a parent's, when it is there)."""
+        return {"file": self.path, "line": self.line, "field": self.field, "problem": self.problem}
 
 
 def problems_error(problems: Sequence[Problem], *, listed: bool = True) -> ScenarioError:

@@ -159,10 +159,11 @@ def test_cyclic_extends_is_refused(tmp_path: Path) -> None:
 
 
 def test_error_in_a_parent_names_the_parent(tmp_path: Path) -> None:
-    write(tmp_path, "parent.yaml", GOOD + "activity_skew: 9\n")
+    parent = write(tmp_path, "parent.yaml", GOOD + "activity_skew: 9\n")
     write(tmp_path, "child.yaml", "extends: parent.yaml\n")
-    with pytest.raises(ScenarioError, match=r"parent\.yaml:8: activity_skew"):
+    with pytest.raises(ScenarioError, match=r"parent\.yaml:8: activity_skew") as caught:
         load_scenario(tmp_path / "child.yaml")
+    assert [p["file"] for p in caught.value.details["problems"]] == [str(parent)]
 
 
 def test_unknown_names_and_missing_files() -> None:
