@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["CACHE_ENV", "cache_dir"]
+__all__ = ["CACHE_ENV", "cache_dir", "config_dir"]
 
 CACHE_ENV = "SSPP_FIXTURES_CACHE"
 
@@ -17,4 +17,12 @@ def cache_dir() -> Path:
         return Path(override).expanduser()
     xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
     base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "sspp-fixtures"
+
+
+def config_dir() -> Path:
+    """Where the user's own settings and secrets live (not a cache: never swept): ``$XDG_CONFIG_HOME`` or
+    ``~/.config``, then ``sspp-fixtures``."""
+    xdg = os.environ.get("XDG_CONFIG_HOME", "").strip()
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".config"
     return base / "sspp-fixtures"

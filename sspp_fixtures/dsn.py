@@ -191,6 +191,7 @@ def connect(
                     f"cannot connect to {mask_dsn(dsn)}{waited}: {reason}",
                     hint=_remedy(reason, wait_s),
                     dsn=mask_dsn(dsn),
+                    missing_database=_missing_database(reason),
                 ) from None
             time.sleep(delay)
             delay = min(delay * 1.5, 1.0)
@@ -211,11 +212,16 @@ def _worth_retrying(reason: str) -> bool:
     return not any(marker in lowered for marker in permanent)
 
 
+def _missing_database(reason: str) -> bool:
+    lowered = reason.lower()
+    return "database" in lowered and "does not exist" in lowered
+
+
 def _remedy(reason: str, wait_s: float) -> str:
     lowered = reason.lower()
     if "password" in lowered:
         return "check the user name and password in the DSN"
-    if "database" in lowered and "does not exist" in lowered:
+    if _missing_database(reason):
         return (
             "create the database first (sspp-seed init --create --dsn ..., or createdb NAME), "
             "or check the database name in the DSN"

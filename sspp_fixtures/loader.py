@@ -20,13 +20,14 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from .bulkgen import DEFAULT_BATCH_ROWS, TABLE_ORDER, TABLES, Columns, CopyText, Piece, default_workers, generate
+from ._stallwatch import DEFAULT_STALL_TIMEOUT_S, Stall, StallWatch
+from .bulkgen import DEFAULT_BATCH_ROWS, TABLE_ORDER, TABLES, Piece, copy_statement, default_workers, generate
 from .dsn import connect, database_name, mask_dsn
 from .errors import LoadError
 from .scenarios import Scenario
 from .schema import init_database, load_purpose, write_marker
 
-__all__ = ["LoadReport", "ProgressCallback", "check_live_schema", "copy_columns", "load_scenario_into"]
+__all__ = ["LoadReport", "ProgressCallback", "check_live_schema", "load_scenario_into"]
 
 #: Called with (table, rows just sent), with ("phase:<name>", 0) when a phase starts, and with
 #: ("index:<name>", 0) before each index is built.
@@ -165,13 +166,6 @@ def _sync_sequences(conn: psycopg.Connection[Any]) -> None:
         )
 
 
-def _copy_statement(table: str) -> sql.Composed:
-    spec = TABLES[table]
-    return sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c) for c in spec.columns)
-    )
-
-
 def _send(
     conn: psycopg.Connection[Any], pieces: Iterable[Piece], report: LoadReport, progress: ProgressCallback
 ) -> None:
@@ -179,24 +173,11 @@ def _send(
         for piece in pieces:
             if not piece.rows:
                 continue
-            with cursor.copy(_copy_statement(piece.table)) as copy:
+            with cursor.copy(copy_statement(piece.table)) as copy:
                 copy.write(piece.data)
             report.rows[piece.table] += piece.rows
             report.bytes_sent += len(piece.data)
             progress(piece.table, piece.rows)
-
-
-def copy_columns(conn: psycopg.Connection[Any], chunks: Iterable[Columns]) -> int:
-    """COPY already-made chunks (the factories' ``create_batch``) on an open connection; returns rows sent."""
-    formatter = CopyText()
-    sent = 0
-    with conn.cursor() as cursor:
-        for chunk in chunks:
-            if chunk.rows:
-                with cursor.copy(_copy_statement(chunk.table)) as copy:
-                    copy.write(formatter.rows(chunk))
-                sent += chunk.rows
-    return sent
 
 
 @contextlib.contextmanager
@@ -291,6 +272,21 @@ def _lock_holders(conn: psycopg.Connection[Any]) -> str:
     )
 
 
+def _explain_stall(stall: Stall, report: LoadReport, dsn: str, phase: str) -> LoadError:
+    sent = ", ".join(f"{n:,} {t}" for t, n in report.rows.items() if n) or "no rows"
+    if stall.doing is None:
+        seen = "the server accepted no new connection to look at its backend"
+    else:
+        seen = f"its backend (pid {stall.backend_pid}) was last seen {stall.doing}"
+    return LoadError(
+        f"the server at {mask_dsn(dsn)} stopped working on the load: nothing moved for {stall.seconds:g}s in the "
+        f"load's {phase} phase ({sent} sent); {seen}; the load stopped and nothing was loaded (the server rolls the "
+        "transaction back when it resumes)",
+        hint="check that server (a stopped or frozen process, full memory, a paused machine), then run the load "
+        "again; --stall-timeout SECONDS sets how long to wait",
+    )
+
+
 def _explain(
     exc: psycopg.Error, report: LoadReport, dsn: str, conn: psycopg.Connection[Any], lock_wait: str = _LOCK_TIMEOUT
 ) -> LoadError:
@@ -349,9 +345,14 @@ def load_scenario_into(
     force: bool = False,
     wait_s: float = 0.0,
     progress: ProgressCallback | None = None,
+    stall_timeout_s: float = DEFAULT_STALL_TIMEOUT_S,
 ) -> LoadReport:
-    """Load ``scenario``'s data into the database at ``dsn``, replacing what its SSPP tables held."""
-    notify = progress or (lambda _table, _rows: None)
+    """Load ``scenario``'s data into the database at ``dsn``, replacing what its SSPP tables held.
+
+    A server that shows no sign of work for ``stall_timeout_s`` seconds (frozen, paused) ends the load with a
+    :class:`LoadError` instead of a wait without end (see :mod:`sspp_fixtures._stallwatch`).
+    """
+    given = progress or (lambda _table, _rows: None)
     report = LoadReport(
         database=database_name(dsn),
         scenario=scenario.name,
@@ -359,11 +360,19 @@ def load_scenario_into(
         fingerprint=scenario.fingerprint(),
         workers=default_workers(scenario) if workers is None else max(0, workers),
     )
-    with _phase(report, "prepare", notify):
+    with _phase(report, "prepare", given):
         # the marker changes only at the commit
         init_database(dsn, force=force, mark=False, wait_s=wait_s, command="load")
     lock_wait = _LOCK_TIMEOUT
-    with _connect_for_load(dsn) as conn:
+    phase = ["prepare"]
+    with _connect_for_load(dsn) as conn, StallWatch(dsn, conn, timeout_s=stall_timeout_s) as watch:
+
+        def notify(what: str, rows: int) -> None:
+            watch.touch()
+            if what.startswith("phase:"):
+                phase[0] = what.removeprefix("phase:")
+            given(what, rows)
+
         try:
             with _phase(report, "prepare", notify):
                 check_live_schema(conn)
@@ -377,7 +386,7 @@ def load_scenario_into(
             with _phase(report, "copy", notify):
                 pieces = generate(scenario, "copy", workers=report.workers, batch_rows=batch_rows)
                 with contextlib.closing(pieces):
-                    _send(conn, pieces, report, notify)
+                    _send(conn, watch.client_work(pieces), report, notify)
             with _phase(report, "indexes", notify):
                 _rebuild_indexes(conn, saved, notify)
                 _sync_sequences(conn)
@@ -388,6 +397,8 @@ def load_scenario_into(
                 conn.commit()
         except psycopg.Error as exc:
             _abandon(conn)
+            if watch.stall is not None:
+                raise _explain_stall(watch.stall, report, dsn, phase[0]) from None
             raise _explain(exc, report, dsn, conn, lock_wait) from None
         except BaseException:
             _abandon(conn)

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from sspp_fixtures._stale import pid_alive
 from sspp_fixtures.databases import create_database, drop_database
 from sspp_fixtures.dsn import connect
 from sspp_fixtures.server import Server
+from sspp_fixtures.server._runtime import pid_alive
 
 TEST_DB_PREFIX = "sspp_test_"
 _counter = itertools.count()
@@ -90,9 +90,12 @@ def sspp_seed_command() -> list[str]:
     return [sys.executable, "-m", "sspp_fixtures"]
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run ``sspp-seed`` as a subprocess, as a user would, and capture its output."""
-    full_env = {**os.environ, **(env or {})}
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120, inherit_env: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run ``sspp-seed`` as a subprocess, as a user would, and capture its output; with ``inherit_env=False``
+    its environment is ``env`` alone, not added to this process's."""
+    full_env = {**(os.environ if inherit_env else {}), **(env or {})}
     full_env.setdefault("COLUMNS", "200")
     return subprocess.run(
         [*sspp_seed_command(), *args],

@@ -256,7 +256,7 @@ def backup_database(
                 tables=tables,
                 roles=roles,
             )
-            manifest = sign_manifest(manifest)  # when $SSPP_BACKUP_KEY is set
+            manifest = sign_manifest(manifest)
             partial.replace(target)
         except BaseException:
             with contextlib.suppress(OSError):

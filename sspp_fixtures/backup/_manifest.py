@@ -8,10 +8,12 @@ rolls back on any difference, so a restore that commits holds exactly what was b
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
 import os
+import secrets
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -20,6 +22,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from .._paths import config_dir
 from ..errors import BackupError
 from ..schema import META_SCHEMA
 
@@ -43,8 +46,9 @@ __all__ = [
 
 MANIFEST_SUFFIX = ".manifest.json"
 MANIFEST_VERSION = 1
-#: A secret shared by the machines that back up and restore: when set, backups are signed and restores
-#: refuse a backup whose manifest does not carry the signature (anyone can recompute a SHA-256, not this).
+#: A secret shared by the machines that back up and restore. Without it, each user has a key of their own
+#: (:func:`key_file`). Backups are always signed; restores refuse a backup whose manifest does not carry the
+#: signature of the key in force (anyone can recompute a SHA-256, not this).
 SIGNING_KEY_ENV = "SSPP_BACKUP_KEY"
 _SIGNATURE = "signature"
 
@@ -162,28 +166,78 @@ def _signature(manifest: Manifest, key: str) -> str:
     return "hmac-sha256:" + hmac.new(key.encode(), _signed_text(manifest), hashlib.sha256).hexdigest()
 
 
+def key_file() -> Path:
+    """This user's backup key, made on the first backup (mode 0600) when ``$SSPP_BACKUP_KEY`` is not set."""
+    return config_dir() / "backup-key"
+
+
+def signing_key(*, create: bool) -> tuple[str, str] | None:
+    """The key that signs and checks backups here, and where it comes from: ``$SSPP_BACKUP_KEY``, else this user's
+    key file (made now when ``create``); ``None`` when there is none."""
+    given = os.environ.get(SIGNING_KEY_ENV, "")
+    if given:
+        return given, f"${SIGNING_KEY_ENV}"
+    path = key_file()
+    if create and not path.exists():
+        with contextlib.suppress(OSError):  # a read-only home: the caller says what to do
+            _make_key_file(path)
+    try:
+        key = path.read_text().strip()
+    except OSError:
+        return None
+    return (key, str(path)) if key else None
+
+
+def _make_key_file(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(secrets.token_hex(32) + "\n")
+    try:
+        with contextlib.suppress(FileExistsError):  # another backup made it first: use theirs
+            os.link(draft, path)  # whole or not at all: nobody reads a half-written key
+    finally:
+        draft.unlink()
+
+
 def sign_manifest(manifest: Manifest, key: str | None = None) -> Manifest:
-    """``manifest`` signed with ``key`` (default ``$SSPP_BACKUP_KEY``; unchanged when there is none): an HMAC of
-    everything it says, the backup file's SHA-256 included."""
-    key = key if key is not None else os.environ.get(SIGNING_KEY_ENV, "")
-    if not key:
-        return manifest
+    """``manifest`` signed with ``key`` (default: :func:`signing_key`, made if missing): an HMAC of everything it
+    says, the backup file's SHA-256 included, so a restore can tell a file this tool wrote from one edited since."""
+    if key is None:
+        found = signing_key(create=True)
+        if found is None:
+            raise BackupError(
+                f"cannot make a backup key at {key_file()}",
+                hint=f"make that folder writable, or set ${SIGNING_KEY_ENV} to a secret of your own",
+            )
+        key = found[0]
     return replace(manifest, extra={**manifest.extra, _SIGNATURE: _signature(manifest, key)})
 
 
-def verify_signature(manifest: Manifest, backup: Path, key: str | None = None) -> None:
-    """With a key (default ``$SSPP_BACKUP_KEY``), refuse a manifest that is not signed with it."""
-    key = key if key is not None else os.environ.get(SIGNING_KEY_ENV, "")
-    if not key:
-        return
+def verify_signature(manifest: Manifest, backup: Path, key: str | None = None, *, trust_unsigned: bool = False) -> None:
+    """Refuse a backup whose manifest is not signed with this machine's key (:func:`signing_key`), unless
+    ``trust_unsigned``: anyone can recompute a SHA-256, not this signature."""
+    found = (key, "the given key") if key is not None else signing_key(create=False)
     given = manifest.extra.get(_SIGNATURE)
-    if isinstance(given, str) and hmac.compare_digest(given, _signature(manifest, key)):
+    if found is not None and isinstance(given, str) and hmac.compare_digest(given, _signature(manifest, found[0])):
         return
-    why = "it is not signed" if given is None else "its signature does not match"
+    if trust_unsigned:
+        return
+    if given is None:
+        why = "it carries no signature, so nothing shows sspp-seed backup wrote it (anyone can recompute a SHA-256)"
+    elif found is None:
+        why = f"it is signed, but this machine has no key to check it with (no ${SIGNING_KEY_ENV}, no {key_file()})"
+    else:
+        why = (
+            f"its signature does not match the key in {found[1]}: another machine's key signed it, or the file or "
+            "its manifest was changed since"
+        )
     raise BackupError(
-        f"backup file {backup} was not written by sspp-seed backup with this ${SIGNING_KEY_ENV}: {why}",
-        hint="nothing was restored; restore only backups made with the same key (or unset the key to restore an "
-        "unsigned backup you trust)",
+        f"backup file {backup} cannot be shown to be written by sspp-seed backup: {why}",
+        hint=f"nothing was restored; for a backup made elsewhere set ${SIGNING_KEY_ENV} to the key that signed it "
+        "(that machine's $SSPP_BACKUP_KEY or backup-key file), or restore with --trust-unsigned if you trust the file "
+        "(its psql meta-commands stay refused)",
         file=str(backup),
     )
 

@@ -64,14 +64,17 @@ class RestoreReport:
         return self.manifest.file.bytes / max(self.seconds, 1e-9)
 
 
-def verify_backup_file(path: Path, progress: RestoreProgress | None = None) -> Manifest:
-    """The manifest of ``path`` once the file's size and SHA-256 match it; else a :class:`BackupError`."""
+def verify_backup_file(
+    path: Path, progress: RestoreProgress | None = None, *, trust_unsigned: bool = False
+) -> Manifest:
+    """The manifest of ``path`` once its signature (unless ``trust_unsigned``), the file's size and its SHA-256
+    match it; else a :class:`BackupError`."""
     if not path.exists():
         raise BackupError(f"backup file {path} does not exist", hint="check the path", file=str(path))
     if path.is_dir():
         raise BackupError(f"{path} is a folder, not a backup file", hint="give the backup file itself")
     manifest = read_manifest(path)
-    verify_signature(manifest, path)  # when $SSPP_BACKUP_KEY is set
+    verify_signature(manifest, path, trust_unsigned=trust_unsigned)
     size = path.stat().st_size
     if size != manifest.file.bytes:
         kind = "truncated" if size < manifest.file.bytes else "longer than it was written"
@@ -302,10 +305,15 @@ def restore_database(
     force: bool = False,
     wait_s: float = 0.0,
     progress: RestoreProgress | None = None,
+    trust_unsigned: bool = False,
 ) -> RestoreReport:
-    """Restore the backup at ``path`` into the database at ``dsn`` and prove it equals the manifest."""
+    """Restore the backup at ``path`` into the database at ``dsn`` and prove it equals the manifest.
+
+    Only a backup signed with this machine's key is restored unless ``trust_unsigned`` (see
+    :func:`~._manifest.verify_signature`); psql meta-commands in the file are refused either way.
+    """
     started = time.perf_counter()
-    manifest = verify_backup_file(path, progress)
+    manifest = verify_backup_file(path, progress, trust_unsigned=trust_unsigned)
     database = database_name(dsn)
     created = _ensure_target(dsn, wait_s)
     with connect(dsn, wait_s=wait_s) as conn:

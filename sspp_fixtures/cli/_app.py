@@ -126,6 +126,21 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+#: Commands that create a missing database themselves when given ``--create``.
+_CREATING_COMMANDS = ("init", "load")
+
+
+def _name_this_commands_create(error: SsppError, argv: list[str]) -> None:
+    """A missing database's hint names the ``--create`` of the command the user ran, where it has one (the library
+    can only suggest ``init --create``)."""
+    command = next((word for word in argv if not word.startswith("-")), "")
+    if error.details.get("missing_database") and command in _CREATING_COMMANDS and "--create" not in argv:
+        error.hint = (
+            f"create it: run the same sspp-seed {command} with --create (or createdb NAME), or check the database "
+            "name in the DSN"
+        )
+
+
 def run(args: Sequence[str] | None = None) -> int:
     """Run ``sspp-seed`` with ``args`` and return its exit code; errors are printed, never raised."""
     argv = list(sys.argv[1:] if args is None else args)
@@ -137,6 +152,7 @@ def run(args: Sequence[str] | None = None) -> int:
     except SsppError as error:
         if debug:
             _print_traceback(dsns)
+        _name_this_commands_create(error, argv)
         render_error(error, debug=debug, dsns=dsns)
         return error.exit_code
     except click.exceptions.Exit as stop:

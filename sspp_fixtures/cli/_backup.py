@@ -140,14 +140,23 @@ def backup_command(
     is_flag=True,
     help="Restore even into a database holding data the tool did not make (its public schema is replaced).",
 )
+@click.option(
+    "--trust-unsigned",
+    is_flag=True,
+    help="Restore a backup this machine's key did not sign (made elsewhere, or by an older version); its psql "
+    "meta-commands are still refused.",
+)
 @wait_option
 @json_option
 @click.pass_obj
-def restore_command(state: CliState, file: Path, dsn: str | None, force: bool, wait_s: float, as_json: bool) -> None:
+def restore_command(
+    state: CliState, file: Path, dsn: str | None, force: bool, trust_unsigned: bool, wait_s: float, as_json: bool
+) -> None:
     """Restore FILE (made by `sspp-seed backup`) into a database, and prove it equals the backup.
 
-    FILE's size and SHA-256 are checked against its manifest first: a truncated or corrupt file is refused
-    and nothing is touched. The target must be empty, made by the tool, or missing (it is created); one
+    FILE's signature, size and SHA-256 are checked against its manifest first: a file this machine's backup key
+    ($SSPP_BACKUP_KEY, else ~/.config/sspp-fixtures/backup-key) did not sign, a truncated or a corrupt one is
+    refused and nothing is touched. The target must be empty, made by the tool, or missing (it is created); one
     holding data the tool did not make is refused (exit 4) unless --force. Everything happens in one
     transaction that recounts and re-checksums every table against the manifest before it commits.
 
@@ -160,7 +169,9 @@ def restore_command(state: CliState, file: Path, dsn: str | None, force: bool, w
 
     target = require_target(state, dsn)
     with _byte_progress(state.err, "restoring", quiet=state.verbosity < 0) as update:
-        report = restore_database(file, target, force=force, wait_s=wait_s, progress=update)
+        report = restore_database(
+            file, target, force=force, wait_s=wait_s, progress=update, trust_unsigned=trust_unsigned
+        )
     manifest = report.manifest
     data = {
         "file": str(report.path),

@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.console import Console
 
-from .._defaults import DEFAULT_BATCH_ROWS, EXPORT_FORMATS, TABLE_ORDER
+from .._defaults import DEFAULT_BATCH_ROWS, EXPORT_FORMATS
+from .._stallwatch import DEFAULT_STALL_TIMEOUT_S
+from .._table_order import TABLE_ORDER
 from ..databases import ensure_database
 from ..dsn import database_name, mask_dsn, with_database
 from ..errors import ScenarioError
-from ..server.warm import WarmServerState, start_warm_server, warm_server_status
+from ..server._warm import WarmServerState, start_warm_server, warm_server_status
 from ._app import cli
 from ._db import dsn_option, json_option, wait_option
 from ._output import CliState, make_table
@@ -124,6 +126,15 @@ def _run_load(state: CliState, dsn: str, scenario: Scenario, **options: Any) -> 
 @_scenario_options
 @click.option("--force", is_flag=True, help="Load even into a database holding data the tool did not make.")
 @click.option("--create", is_flag=True, help="Create the database first if it does not exist.")
+@click.option(
+    "--stall-timeout",
+    "stall_timeout_s",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_STALL_TIMEOUT_S,
+    show_default=True,
+    metavar="SECONDS",
+    help="Stop the load when the server shows no sign of work for this long (a frozen or paused server).",
+)
 @wait_option
 @json_option
 @click.pass_obj
@@ -137,6 +148,7 @@ def load_command(
     batch_rows: int,
     force: bool,
     create: bool,
+    stall_timeout_s: float,
     wait_s: float,
     as_json: bool,
 ) -> None:
@@ -158,7 +170,16 @@ def load_command(
         from ..databases import ensure_database
 
         ensure_database(target)
-    report = _run_load(state, target, resolved, workers=workers, batch_rows=batch_rows, force=force, wait_s=wait_s)
+    report = _run_load(
+        state,
+        target,
+        resolved,
+        workers=workers,
+        batch_rows=batch_rows,
+        force=force,
+        wait_s=wait_s,
+        stall_timeout_s=stall_timeout_s,
+    )
     state.emit(as_json, _load_json(report, target), lambda console: _render_load(console, report, target))
 
 

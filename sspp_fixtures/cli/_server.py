@@ -10,7 +10,7 @@ from rich.console import Console
 
 from ..dsn import mask_dsn, with_database
 from ..errors import ServerUnavailableError
-from ..server.warm import WarmServerState, start_warm_server, stop_warm_server, warm_server_status
+from ..server._warm import WarmServerState, start_warm_server, stop_warm_server, warm_server_status
 from ._app import cli
 from ._db import json_option
 from ._output import CliState

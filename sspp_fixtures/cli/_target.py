@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from ..dsn import DATABASE_URL_ENV, LIBPQ_TARGET_ENV, libpq_env_dsn, mask_dsn, with_database
 from ..errors import UsageError
-from ..server.warm import WarmServerState, start_warm_server, state_file, warm_server_status
+from ..server._warm import WarmServerState, start_warm_server, state_file, warm_server_status
 from ._output import CliState
 
 __all__ = ["DEFAULT_DATABASE", "Target", "find_target", "require_target"]

@@ -17,7 +17,7 @@ import psycopg
 from psycopg import sql
 
 from .. import __version__
-from .._defaults import TABLE_ORDER
+from .._table_order import TABLE_ORDER
 from ..backup import find_client_tools
 from ..dsn import connect, mask_dsn
 from ..errors import BackupError, DatabaseUnreachableError, ExitCode, MigrationDriftError, MigrationError, UsageError

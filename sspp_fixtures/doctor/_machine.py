@@ -20,10 +20,13 @@ from .. import __version__
 from ..backup import INSTALL_HINT, list_client_tools
 from ..dsn import DATABASE_URL_ENV, connect, mask_dsn
 from ..errors import DatabaseUnreachableError, ServerUnavailableError
-from ..server import NOTHING_WORKS_HINT, _runtime, embedded, local, warm
+from ..server import NOTHING_WORKS_HINT, _runtime
+from ..server import _embedded as embedded
+from ..server import _local as local
+from ..server import _warm as warm
+from ..server._docker import INSTALL_HINT as DOCKER_INSTALL_HINT
+from ..server._docker import docker_status
 from ..server._programs import program_version
-from ..server.docker import INSTALL_HINT as DOCKER_INSTALL_HINT
-from ..server.docker import docker_status
 from ._dsntext import shown_dsn
 from ._report import Check
 

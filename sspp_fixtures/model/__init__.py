@@ -56,7 +56,6 @@ from ._platform_rules import (
     platform_signal_type,
     score_text,
 )
-from ._pools import LocalePool, Pools, PoolSizes, build_pools, pool_checksum
 from ._random import derive_rng, hashed_uniforms, sample_uuids
 from ._rows import (
     COLUMN_LIMITS,
@@ -70,6 +69,7 @@ from ._rows import (
     Signal,
 )
 from ._signal_rules import SIGNAL_EVENT_FIELDS, SIGNAL_MODEL, derive_signal_data
+from ._string_pools import LocalePool, Pools, PoolSizes, build_pools, pool_checksum
 from ._time import (
     HOURLY_WEIGHTS,
     WEEKDAY_WEIGHTS,

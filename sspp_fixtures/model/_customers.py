@@ -20,9 +20,9 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import ScenarioError
-from ._pools import Pools
 from ._random import affine_permutation, categorical, categorical_from_uniforms, hashed_uniforms
 from ._rows import Customer
+from ._string_pools import Pools
 from ._time import Window, sample_created_at, sample_updated_at, to_datetime
 from ._validate import check_positive, check_shares, check_weights
 from ._vocab import (

@@ -20,7 +20,7 @@ from psycopg.rows import tuple_row
 
 from ..server import Server, get_server
 from ..server._runtime import cache_dir, pid_alive
-from ..server.warm import WarmServer, reuse_warm_server, start_warm_server, stop_warm_server, warm_server_status
+from ..server._warm import WarmServer, reuse_warm_server, start_warm_server, stop_warm_server, warm_server_status
 from ._config import SsppConfig, TestSpec
 from ._connection import SESSION_RESET, SsppConnection
 

@@ -16,7 +16,7 @@ from ..errors import ScenarioError
 from ._find import find_parent
 from ._problems import document_problems, problems_error
 from ._spec import ScenarioSpec
-from ._yaml import Path_, read_document
+from ._yaml import FieldPath, read_document
 
 __all__ = ["Layer", "parse_scenario_text", "read_chain"]
 
@@ -31,7 +31,7 @@ class Layer:
     path: str
     spec: ScenarioSpec
     data: dict[str, Any]
-    lines: dict[Path_, int]
+    lines: dict[FieldPath, int]
 
     def line(self, *loc: str | int) -> int:
         """The line of a top-level field (or a part of it), else 1."""

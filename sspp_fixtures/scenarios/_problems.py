@@ -19,7 +19,7 @@ from .._text import short_repr, suggest
 from ..errors import ScenarioError
 from ..model import PAYLOAD_SCHEMAS, check_payload
 from ._spec import field_names_at
-from ._yaml import Document, Path_, dotted, line_of, one_line
+from ._yaml import Document, FieldPath, dotted, line_of, one_line
 
 __all__ = ["Problem", "document_problems", "problems_error"]
 
@@ -77,7 +77,7 @@ def problems_error(problems: Sequence[Problem], *, listed: bool = True) -> Scena
 
 def _describe(error: dict[str, Any]) -> str:
     kind = str(error["type"])
-    loc: Path_ = tuple(error["loc"])
+    loc: FieldPath = tuple(error["loc"])
     if kind == "extra_forbidden" and loc:
         allowed = field_names_at(loc[:-1])
         name = str(loc[-1])
@@ -89,7 +89,7 @@ def _describe(error: dict[str, Any]) -> str:
     return one_line(str(error["msg"]).removeprefix("Value error, "))
 
 
-def _clean_loc(loc: tuple[Any, ...], data: Any, kind: str) -> Path_:
+def _clean_loc(loc: tuple[Any, ...], data: Any, kind: str) -> FieldPath:
     """The error's path in the document: pydantic adds the names of union members ('date', 'none',
     'function-before[...]') between real keys; a part is kept only when the data has it there."""
     kept: list[str | int] = []
@@ -105,7 +105,7 @@ def _clean_loc(loc: tuple[Any, ...], data: Any, kind: str) -> Path_:
     return tuple(kept)
 
 
-def _validation_problems(path: str, document: Document, error: ValidationError) -> list[tuple[Path_, Problem]]:
+def _validation_problems(path: str, document: Document, error: ValidationError) -> list[tuple[FieldPath, Problem]]:
     problems = []
     for found in error.errors():
         loc = _clean_loc(tuple(found["loc"]), document.data, str(found["type"]))
@@ -119,7 +119,7 @@ def _items(node: Any) -> list[tuple[int, dict[str, Any]]]:
     return [(i, item) for i, item in enumerate(node) if isinstance(item, dict)] if isinstance(node, list) else []
 
 
-def _payload_problems(path: str, document: Document) -> list[tuple[Path_, Problem]]:
+def _payload_problems(path: str, document: Document) -> list[tuple[FieldPath, Problem]]:
     """Every problem of the payload overrides of the file's story events, each at its key's line.
 
     Read from the document as written, so that they are found beside the spec's own problems; an event whose
@@ -132,7 +132,7 @@ def _payload_problems(path: str, document: Document) -> list[tuple[Path_, Proble
             if not isinstance(event_type, str) or event_type not in PAYLOAD_SCHEMAS or not isinstance(payload, dict):
                 continue
             for found in check_payload(event_type, payload, overrides=True):
-                loc: Path_ = ("stories", i, "events", j, "payload", *([found.key] if found.key else []))
+                loc: FieldPath = ("stories", i, "events", j, "payload", *([found.key] if found.key else []))
                 problem = Problem(path, line_of(document.lines, loc), dotted(loc), found.problem, found.hint)
                 problems.append((loc, problem))
     return problems

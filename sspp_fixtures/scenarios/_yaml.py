@@ -33,7 +33,7 @@ __all__ = [
     "MAX_VALUES",
     "MAX_WRITTEN",
     "Document",
-    "Path_",
+    "FieldPath",
     "Refused",
     "dotted",
     "line_of",
@@ -41,13 +41,15 @@ __all__ = [
     "read_document",
 ]
 
-Path_ = tuple[str | int, ...]
+#: Where a value sits in a document: keys and list indexes from the top (``stories[0].customer`` is
+#: ``("stories", 0, "customer")``).
+FieldPath = tuple[str | int, ...]
 
 
 class Refused(NamedTuple):
     """A value read but not kept as it is (text PostgreSQL cannot store, NaN, a tag): where, what, the fix."""
 
-    loc: Path_
+    loc: FieldPath
     problem: str
     hint: str
 
@@ -56,7 +58,7 @@ class Document(NamedTuple):
     """A scenario file as plain Python, the line of every key and item in it, and the values refused."""
 
     data: dict[str, Any]
-    lines: dict[Path_, int]
+    lines: dict[FieldPath, int]
     refused: list[Refused]
 
 
@@ -77,7 +79,7 @@ def one_line(text: str, limit: int = _MESSAGE_CHARS) -> str:
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
-def dotted(loc: Path_) -> str:
+def dotted(loc: FieldPath) -> str:
     """A field path as a user reads it: ``stories[0].customer.segment``; odd keys are quoted."""
     text = ""
     for part in loc:
@@ -89,7 +91,7 @@ def dotted(loc: Path_) -> str:
     return text or "(top level)"
 
 
-def line_of(lines: dict[Path_, int], loc: Path_) -> int:
+def line_of(lines: dict[FieldPath, int], loc: FieldPath) -> int:
     """The line of ``loc``, else of its nearest ancestor that has one, else 1."""
     for end in range(len(loc), 0, -1):
         if loc[:end] in lines:
@@ -227,25 +229,25 @@ class _Plain:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.lines: dict[Path_, int] = {}
+        self.lines: dict[FieldPath, int] = {}
         self.refused: list[Refused] = []
         self._made = 0
         self._open: set[int] = set()
 
-    def error(self, loc: Path_, problem: str, hint: str) -> ScenarioError:
+    def error(self, loc: FieldPath, problem: str, hint: str) -> ScenarioError:
         line = self.line_of(loc)
         return ScenarioError(
             f"{self.path}:{line}: {dotted(loc)}: {problem}", hint=hint, file=self.path, line=line, field=dotted(loc)
         )
 
-    def line_of(self, loc: Path_) -> int:
+    def line_of(self, loc: FieldPath) -> int:
         return line_of(self.lines, loc)
 
-    def refuse(self, loc: Path_, problem: str, hint: str) -> None:
+    def refuse(self, loc: FieldPath, problem: str, hint: str) -> None:
         """A value that cannot be kept: noted, and the reading goes on (so every such value is reported)."""
         self.refused.append(Refused(loc, problem, hint))
 
-    def convert(self, node: Any, loc: Path_) -> Any:
+    def convert(self, node: Any, loc: FieldPath) -> Any:
         self._made += 1
         if self._made > MAX_VALUES:
             raise self.error(
@@ -265,7 +267,7 @@ class _Plain:
                 self._open.discard(id(node))
         return self._scalar(node, loc)
 
-    def _mapping(self, node: CommentedMap, loc: Path_) -> dict[str, Any]:
+    def _mapping(self, node: CommentedMap, loc: FieldPath) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key in node:
             name = self._key(key, loc)
@@ -279,12 +281,12 @@ class _Plain:
             out[name] = self.convert(node[key], (*loc, name))
         return out
 
-    def _key(self, key: Any, loc: Path_) -> str:
+    def _key(self, key: Any, loc: FieldPath) -> str:
         if isinstance(key, Mapping | Sequence | Set) and not isinstance(key, str):
             raise self.error(loc, "a key is a mapping or a list", hint="keys are plain names such as 'customers'")
         return str(key)
 
-    def _sequence(self, node: CommentedSeq, loc: Path_) -> list[Any]:
+    def _sequence(self, node: CommentedSeq, loc: FieldPath) -> list[Any]:
         items = []
         for index, item in enumerate(node):
             try:
@@ -294,12 +296,12 @@ class _Plain:
             items.append(self.convert(item, (*loc, index)))
         return items
 
-    def _check_text(self, text: str, loc: Path_, what: str) -> None:
+    def _check_text(self, text: str, loc: FieldPath, what: str) -> None:
         problem = text_problem(text)
         if problem is not None:
             self.refuse(loc, f"the {what} {problem}", hint="write real characters, without \\0")
 
-    def _scalar(self, node: Any, loc: Path_) -> Any:
+    def _scalar(self, node: Any, loc: FieldPath) -> Any:
         if node is None:
             return None
         if type(node).__name__ == "ScalarBoolean" or isinstance(node, bool):

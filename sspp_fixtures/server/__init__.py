@@ -1,7 +1,7 @@
 """Getting a running PostgreSQL: one interface (:class:`Server`), four providers, and ``auto``.
 
 ``get_server("auto")`` tries, in order: an explicit DSN or ``$DATABASE_URL``; a running warm server
-(:mod:`.warm`); local server binaries; the embedded server from the pip-installed wheel; a Docker container.
+(:mod:`._warm`); local server binaries; the embedded server from the pip-installed wheel; a Docker container.
 The first that works is returned. :func:`probe_providers` reports what is available without starting anything.
 """
 
@@ -13,16 +13,13 @@ from importlib.metadata import version as package_version
 
 from ..dsn import DATABASE_URL_ENV, connect, mask_dsn, resolve_dsn
 from ..errors import DatabaseUnreachableError, ServerUnavailableError, UsageError
-from . import docker as _docker
-from . import embedded as _embedded
-from . import local as _local
-from . import warm as _warm
+from . import _docker, _embedded, _local, _warm
 from ._base import PROVIDER_NAMES, Server
-from .docker import DEFAULT_IMAGE, DockerServer
-from .dsn import DsnServer, connect_dsn
-from .embedded import EmbeddedServer
-from .local import LocalServer
-from .warm import (
+from ._docker import DEFAULT_IMAGE, DockerServer
+from ._embedded import EmbeddedServer
+from ._external import DsnServer, connect_dsn
+from ._local import LocalServer
+from ._warm import (
     WarmServer,
     WarmServerState,
     start_warm_server,

@@ -8,9 +8,9 @@
 
 from __future__ import annotations
 
+from ._clone_pool import ISOLATIONS, Outcome, TestDatabases, TestDb
 from ._fingerprint import REUSE_FORMAT, template_fingerprint, template_name
 from ._names import TemplateError
-from ._pool import ISOLATIONS, Outcome, TestDatabases, TestDb
 from ._reuse import REUSE_SCHEMA
 from ._sweep import sweep
 from ._template import TemplateInfo, drop_templates, ensure_template, list_templates

@@ -117,7 +117,14 @@ def test_manifest_mismatch_exits_6_and_changes_nothing(small_backup: Path, empty
     manifest = json.loads(manifest_path(small_backup).read_text())
     manifest["tables"]["public.events"]["rows"] = 1
     manifest_path(altered).write_text(json.dumps(manifest))
-    result = run_cli("restore", str(altered), "--dsn", _with_password(empty_db))
+    refused = run_cli("restore", str(altered), "--dsn", _with_password(empty_db))
+    _clean(refused)
+    assert refused.returncode == 1
+    assert "cannot be shown to be written by sspp-seed backup: its signature does not match the key in" in (
+        refused.stderr
+    )
+    assert "restore with --trust-unsigned if you trust the file" in refused.stderr
+    result = run_cli("restore", str(altered), "--dsn", _with_password(empty_db), "--trust-unsigned")
     _clean(result)
     assert result.returncode == 6
     assert "does not match the backup's manifest: public.events has" in result.stderr

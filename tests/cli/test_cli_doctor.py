@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from psycopg import conninfo
 
-from sspp_fixtures._defaults import TABLE_ORDER
+from sspp_fixtures._table_order import TABLE_ORDER
 from sspp_fixtures.dsn import LIBPQ_TARGET_ENV, connect
 from sspp_fixtures.loader import load_scenario_into
 from sspp_fixtures.scenarios import load_scenario

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sspp_fixtures._defaults import TABLE_ORDER
+from sspp_fixtures._table_order import TABLE_ORDER
 from sspp_fixtures.backup import (
     _dump,
     _restore,
@@ -176,7 +176,7 @@ def test_data_not_matching_the_manifest_rolls_the_restore_back(
     manifest["tables"]["public.customers"]["checksum"] = "12345"
     manifest_path(altered).write_text(json.dumps(manifest))
     with pytest.raises(LoadError, match="does not match the backup's manifest") as caught:
-        restore_database(altered, target)
+        restore_database(altered, target, trust_unsigned=True)
     message = str(caught.value).lower()
     assert "public.signals has" in message
     assert "public.customers rows differ" in message
@@ -195,7 +195,7 @@ def test_a_file_that_is_not_an_archive_is_refused_untouched(
     manifest["file"] = {"bytes": fake.stat().st_size, "sha256": _dump.digest_file(fake).sha256}
     manifest_path(fake).write_text(json.dumps(manifest))
     with pytest.raises(BackupError, match="pg_restore cannot read"):
-        restore_database(fake, target)
+        restore_database(fake, target, trust_unsigned=True)
     assert checksums(target) == before
 
 
@@ -325,7 +325,7 @@ def test_a_plain_backup_cut_short_is_refused_even_with_a_matching_manifest(
     manifest["file"] = {"bytes": cut.stat().st_size, "sha256": _dump.digest_file(cut).sha256}
     manifest_path(cut).write_text(json.dumps(manifest))
     with pytest.raises(BackupError, match="gzip stream ends early"):
-        restore_database(cut, target)
+        restore_database(cut, target, trust_unsigned=True)
     assert checksums(target) == before
 
 

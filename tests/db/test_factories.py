@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from sspp_fixtures import loader
+from sspp_fixtures import bulkgen
 from sspp_fixtures.dsn import connect
 from sspp_fixtures.errors import UsageError
 from sspp_fixtures.factories import (
@@ -84,7 +84,7 @@ def test_create_batch_sends_one_copy_per_table(
 ) -> None:
     calls: list[list[tuple[str, int]]] = []
     copies: list[str] = []
-    real_copy_columns = loader.copy_columns
+    real_copy_columns = bulkgen.copy_columns
     real_copy = psycopg.Cursor.copy
 
     def spy_copy_columns(connection: psycopg.Connection[Any], chunks: Any) -> int:
@@ -96,7 +96,7 @@ def test_create_batch_sends_one_copy_per_table(
         copies.append(statement.as_string(self.connection) if hasattr(statement, "as_string") else str(statement))
         return real_copy(self, statement, *args, **kwargs)
 
-    monkeypatch.setattr(loader, "copy_columns", spy_copy_columns)
+    monkeypatch.setattr(bulkgen, "copy_columns", spy_copy_columns)
     monkeypatch.setattr(psycopg.Cursor, "copy", spy_copy)
 
     signals = factories.signals.create_batch(500)

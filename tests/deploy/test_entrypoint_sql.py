@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 from psycopg import conninfo
 
-from sspp_fixtures._defaults import TABLE_ORDER
+from sspp_fixtures._table_order import TABLE_ORDER
 from sspp_fixtures.dsn import connect
 from sspp_fixtures.scenarios import load_scenario
 from sspp_fixtures.schema import load_migrations
@@ -285,13 +285,20 @@ def test_backup_cronjob_command_writes_a_restorable_backup(
         str(volume) + word[len(mount) :] if word.startswith(mount) else word
         for word in k8s_argv(container, *image_defaults())
     ]
-    result = run_tool(argv, image_env(tmp_path, compose_db))
+    # the image's home is read-only: the key that signs the backups comes from the Secret, as in the CronJob
+    key_ref = next(e["valueFrom"]["secretKeyRef"] for e in container["env"] if e["name"] == "SSPP_BACKUP_KEY")
+    assert key_ref == {"name": "sspp-db", "key": "SSPP_BACKUP_KEY"}
+    key = {"SSPP_BACKUP_KEY": "deploy-test-backup-key"}
+    result = run_tool(argv, {**image_env(tmp_path, compose_db), **key})
     assert result.returncode == 0, result.stderr
     dumps = [p for p in volume.iterdir() if not p.name.endswith(".manifest.json")]
     assert len(dumps) == 1, sorted(p.name for p in volume.iterdir())
     assert dumps[0].stat().st_size > 0
     target = database_factory("deploy_restored")
-    restored = run_tool([TOOL, "restore", str(dumps[0]), "--dsn", target], image_env(tmp_path, target))
+    unkeyed = run_tool([TOOL, "restore", str(dumps[0]), "--dsn", target], image_env(tmp_path, target))
+    assert unkeyed.returncode == 1
+    assert "this machine has no key to check it with" in unkeyed.stderr
+    restored = run_tool([TOOL, "restore", str(dumps[0]), "--dsn", target], {**image_env(tmp_path, target), **key})
     assert restored.returncode == 0, restored.stderr
     assert table_counts(target) == seed_rows
 

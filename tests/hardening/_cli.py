@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 
 from sspp_fixtures.dsn import LIBPQ_TARGET_ENV
+from tests.fix_db import run_cli
 
 #: A password that must never appear in any output.
 PASSWORD = "s3cr3t-PW"
@@ -27,19 +26,13 @@ class Outcome:
 
 
 def sspp_seed(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> Outcome:
-    """``python -m sspp_fixtures ARGS`` with no inherited $DATABASE_URL or PG* variables unless ``env`` sets them."""
+    """``sspp-seed ARGS`` (:func:`tests.fix_db.run_cli`), timed, with no inherited $DATABASE_URL or PG* variables
+    unless ``env`` sets them."""
     inherited = {k: v for k, v in os.environ.items() if k not in LIBPQ_TARGET_ENV}  # as if no PG* were set
     full_env = {**inherited, "DATABASE_URL": "", "COLUMNS": "200", **(env or {})}
     full_env.pop("SSPP_DEBUG", None)
     started = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "sspp_fixtures", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=timeout,
-        check=False,
-    )
+    done = run_cli(*args, env=full_env, timeout=timeout, inherit_env=False)
     return Outcome(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from sspp_fixtures.server import Server
 @pytest.fixture(scope="session")
 def backup_file(pg_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A real `sspp-seed backup` (custom format) of a freshly initialized database."""
-    name = "sspp_test_harden_data_source"
+    name = f"sspp_test_harden_data_source_{os.getpid()}"  # one per xdist worker
     drop_database(pg_server.dsn, name)
     create_database(pg_server.dsn, name)
     try:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -42,7 +44,7 @@ COMMENT ON TABLE public.customers IS 'PAD-{pad}';
 
 @pytest.fixture(scope="module")
 def source_db(pg_server: Server) -> Iterator[str]:
-    name = "sspp_test_harden_data_backup_src"
+    name = f"sspp_test_harden_data_backup_src_{os.getpid()}"  # one per xdist worker
     drop_database(pg_server.dsn, name)
     create_database(pg_server.dsn, name)
     dsn = pg_server.dsn_for(name)
@@ -119,7 +121,7 @@ def test_a_plain_backup_with_a_meta_command_is_refused_and_runs_nothing(
         backups["plain"], tmp_path, gzip.compress(tamper(_plain_text(backups), command))
     )  # the manifest matches: only the content tells
     with pytest.raises(BackupError, match="was not written by sspp-seed backup") as caught:
-        restore_database(forged, empty_db)
+        restore_database(forged, empty_db, trust_unsigned=True)
     assert re.search(expected, str(caught.value)), str(caught.value)
     assert not pwned.exists()
     with connect(empty_db) as conn:
@@ -143,7 +145,7 @@ def test_psql_itself_refuses_what_the_reader_would_miss(
     pwned, command = _pwned_command(tmp_path)
     forged = _forge(backups["plain"], tmp_path, gzip.compress(_after_unrestrict(_plain_text(backups), command)))
     with pytest.raises(BackupError, match="psql refused a meta-command in it"):
-        restore_database(forged, empty_db)
+        restore_database(forged, empty_db, trust_unsigned=True)
     assert not pwned.exists()
 
 
@@ -158,7 +160,7 @@ def test_a_custom_archive_with_a_meta_command_in_its_toc_is_refused(
     payload = b"'x';\n" + command + b"-- "
     forged = _forge(backups["custom"], tmp_path, archive.replace(padding, payload.ljust(len(padding), b"y")))
     with pytest.raises(BackupError, match=r"psql meta-command \(\\!\) at line \d+ of the SQL pg_restore reads"):
-        restore_database(forged, empty_db)
+        restore_database(forged, empty_db, trust_unsigned=True)
     assert not pwned.exists()
 
 
@@ -186,7 +188,7 @@ def test_a_file_not_from_pg_dump_is_refused(backups: dict[str, Path], empty_db: 
         folder = tmp_path / case
         folder.mkdir()
         with pytest.raises(BackupError, match="was not written by sspp-seed backup") as caught:
-            restore_database(_forge(backups["plain"], folder, gzip.compress(content)), empty_db)
+            restore_database(_forge(backups["plain"], folder, gzip.compress(content)), empty_db, trust_unsigned=True)
         assert fragment in str(caught.value), case
 
 
@@ -209,22 +211,28 @@ def test_which_psql_can_be_restricted(version: str, has_it: bool) -> None:
     assert supports_restrict(version) is has_it
 
 
-def test_with_a_signing_key_only_signed_backups_restore(
+def test_with_a_signing_key_only_backups_it_signed_restore(
     source_db: str, empty_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Anyone who can write the backup folder can recompute a SHA-256, and a backup is SQL: with
-    $SSPP_BACKUP_KEY set on both sides, a restore takes only what a backup with that key wrote."""
-    unsigned = backup_database(source_db, tmp_path / "unsigned.dump").path
+    """Anyone who can write the backup folder can recompute a SHA-256, and a backup is SQL: a restore takes only
+    what a backup with the key in force ($SSPP_BACKUP_KEY here, shared by both sides) wrote, unless told to trust
+    the file."""
     monkeypatch.setenv("SSPP_BACKUP_KEY", "harden-data-test-key")
     signed = backup_database(source_db, tmp_path / "signed.dump").path
     assert json.loads(manifest_path(signed).read_text())["extra"]["signature"].startswith("hmac-sha256:")
-    with pytest.raises(BackupError, match=r"with this \$SSPP_BACKUP_KEY: it is not signed"):
-        restore_database(unsigned, empty_db)
     folder = tmp_path / "forged"
     folder.mkdir()
     forged = _forge(signed, folder, signed.read_bytes().replace(b"PAD-x", b"PAD-y"))  # digest recomputed
-    with pytest.raises(BackupError, match="its signature does not match"):
+    with pytest.raises(BackupError, match=r"its signature does not match the key in \$SSPP_BACKUP_KEY"):
         restore_database(forged, empty_db)
+    unsigned = tmp_path / "unsigned" / signed.name
+    unsigned.parent.mkdir()
+    shutil.copy(signed, unsigned)
+    manifest = json.loads(manifest_path(signed).read_text())
+    del manifest["extra"]["signature"]
+    manifest_path(unsigned).write_text(json.dumps(manifest))
+    with pytest.raises(BackupError, match="it carries no signature, so nothing shows sspp-seed backup wrote it"):
+        restore_database(unsigned, empty_db)
     monkeypatch.setenv("SSPP_BACKUP_KEY", "another-key")
     with pytest.raises(BackupError, match="its signature does not match"):
         restore_database(signed, empty_db)

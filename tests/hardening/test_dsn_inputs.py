@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from sspp_fixtures.dsn import connect, database_name, mask_text
 from sspp_fixtures.errors import DatabaseUnreachableError, UsageError
 from sspp_fixtures.server import Server
-from sspp_fixtures.server.local import LocalServer, find_binaries, start_local
+from sspp_fixtures.server._local import LocalServer, find_binaries, start_local
 from tests.hardening._cli import PASSWORD, assert_refused, sspp_seed
 
 MALFORMED = {

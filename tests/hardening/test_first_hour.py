@@ -17,8 +17,8 @@ from click.testing import CliRunner
 from rich.console import Console
 from rich.progress import Progress
 
-from sspp_fixtures._defaults import TABLE_ORDER
 from sspp_fixtures._paths import cache_dir
+from sspp_fixtures._table_order import TABLE_ORDER
 from sspp_fixtures.cli import cli, run
 from sspp_fixtures.cli._progress import RowProgress
 from sspp_fixtures.dsn import LIBPQ_TARGET_ENV, database_name, libpq_env_dsn
@@ -308,6 +308,16 @@ def test_load_create_makes_a_missing_database(here: Any, pg_server: Server) -> N
         assert json.loads(outcome.stdout)["database"] == name
     finally:
         drop_database(pg_server.dsn, name)
+
+
+def test_a_missing_database_hint_names_the_create_of_the_command_that_was_run(here: Any, pg_server: Server) -> None:
+    missing = pg_server.dsn_for("sspp_test_newcomer_never_made")
+    load = here("load", "smoke", "--dsn", missing)
+    assert load.code == 3
+    assert "Create it: run the same sspp-seed load with --create (or createdb NAME)" in load.stderr
+    status = here("status", "--dsn", missing)  # status makes no database: init does
+    assert status.code == 3
+    assert "Create the database first (sspp-seed init --create --dsn ..., or createdb NAME)" in status.stderr
 
 
 def test_no_color_turns_off_every_style(here: Any) -> None:

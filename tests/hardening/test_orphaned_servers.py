@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from sspp_fixtures.server.local import find_binaries
+from sspp_fixtures.server._local import find_binaries
 from tests.hardening._procs import processes_in, scratch_folders, spawn_cli, wait_until
 
 pytestmark = [pytest.mark.slow]

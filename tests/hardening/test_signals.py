@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from sspp_fixtures._defaults import TABLE_ORDER
+from sspp_fixtures._table_order import TABLE_ORDER
 from sspp_fixtures.dsn import connect
 from tests.fix_db import run_cli
 from tests.hardening._procs import spawn_cli, wait_until

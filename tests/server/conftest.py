@@ -84,6 +84,6 @@ def answers(dsn: str) -> bool:
 @pytest.fixture
 def no_local_binaries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the machine look like it has no PostgreSQL server binaries (the newcomer's machine)."""
-    from sspp_fixtures.server import local
+    from sspp_fixtures.server import _local as local
 
     monkeypatch.setattr(local, "find_binaries", lambda: None)

@@ -9,12 +9,12 @@ from sspp_fixtures.server import (
     EmbeddedServer,
     LocalServer,
     ProviderStatus,
-    docker,
-    embedded,
     get_server,
     probe_providers,
 )
-from sspp_fixtures.server.local import find_binaries
+from sspp_fixtures.server import _docker as docker
+from sspp_fixtures.server import _embedded as embedded
+from sspp_fixtures.server._local import find_binaries
 
 
 @pytest.mark.local

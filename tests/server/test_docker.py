@@ -8,7 +8,7 @@ import pytest
 
 from sspp_fixtures.errors import ServerUnavailableError
 from sspp_fixtures.server import DockerServer, get_server
-from sspp_fixtures.server.docker import docker_status
+from sspp_fixtures.server._docker import docker_status
 
 
 def test_status_answers_quickly_with_a_reason() -> None:

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from sspp_fixtures.server import EmbeddedServer, _runtime, get_server
-from sspp_fixtures.server.embedded import start_embedded
+from sspp_fixtures.server._embedded import start_embedded
 
 pytestmark = pytest.mark.embedded
 

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from sspp_fixtures.server import LocalServer, _runtime, get_server
-from sspp_fixtures.server.local import find_binaries
+from sspp_fixtures.server._local import find_binaries
 
 pytestmark = [
     pytest.mark.local,

@@ -20,8 +20,8 @@ from sspp_fixtures.server import (
     stop_warm_server,
     warm_server_status,
 )
-from sspp_fixtures.server.local import find_binaries
-from sspp_fixtures.server.warm import state_file
+from sspp_fixtures.server._local import find_binaries
+from sspp_fixtures.server._warm import state_file
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import hashlib
 import os
 import shutil
 import subprocess
@@ -21,15 +20,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from ..dsn import connect
-from ..errors import DatabaseUnreachableError, ServerUnavailableError
+from ..errors import ServerUnavailableError
 from . import _runtime
-from ._base import Server
+from ._postmaster import Cluster, PostmasterServer, check_answers, cluster_owner, log_tail, pristine_key
 from ._programs import program_version
-from ._runtime import ClusterOwner, ClusterRecorder, RunAs
+from ._runtime import ClusterRecorder, RunAs
 from ._tuning import append_settings
 
-__all__ = ["LocalBinaries", "LocalServer", "debian_bin_dirs", "find_binaries", "pg_config_bindir", "start_local"]
+__all__ = [
+    "LocalBinaries",
+    "LocalServer",
+    "debian_bin_dirs",
+    "find_binaries",
+    "pg_config_bindir",
+    "start_local",
+    "tool_folders",
+]
 
 _TOOLS = ("initdb", "pg_ctl", "postgres")
 _DEBIAN_ROOT = Path("/usr/lib/postgresql")
@@ -78,16 +84,18 @@ def debian_bin_dirs() -> list[Path]:
     return sorted(_DEBIAN_ROOT.glob("*/bin"), key=major, reverse=True)
 
 
-def _candidates() -> list[tuple[Path, str]]:
+def tool_folders(tool: str) -> list[tuple[Path, str]]:
+    """Folders that may hold PostgreSQL's programs, each with how it was found: ``pg_config --bindir``, the folder
+    of ``tool`` on ``PATH``, then Debian/PGDG's, highest major first."""
     found: list[tuple[Path, str]] = []
     bindir = pg_config_bindir()
     if bindir is not None:
         found.append((bindir, "pg_config --bindir"))
-    initdb = shutil.which("initdb")
-    if initdb:
+    on_path = shutil.which(tool)
+    if on_path:
         # /usr/local/bin/initdb is often a symlink: the other tools sit next to its target.
-        found.append((Path(initdb).resolve().parent, "PATH"))
-        found.append((Path(initdb).parent, "PATH"))
+        found.append((Path(on_path).resolve().parent, "PATH"))
+        found.append((Path(on_path).parent, "PATH"))
     found.extend((folder, str(_DEBIAN_ROOT / "<major>/bin")) for folder in debian_bin_dirs())
     return found
 
@@ -95,7 +103,7 @@ def _candidates() -> list[tuple[Path, str]]:
 def find_binaries() -> LocalBinaries | None:
     """The first folder with ``initdb``, ``pg_ctl`` and ``postgres`` that run, or ``None``."""
     seen: set[Path] = set()
-    for folder, via in _candidates():
+    for folder, via in tool_folders("initdb"):
         if folder in seen or not _has_tools(folder):
             continue
         seen.add(folder)
@@ -105,52 +113,18 @@ def find_binaries() -> LocalBinaries | None:
     return None
 
 
-class LocalServer(Server):
+class LocalServer(PostmasterServer):
     """A cluster this package initialised from local binaries; stopping it deletes its directory."""
 
     provider: ClassVar[str] = "local"
 
     def __init__(
-        self,
-        dsn: str,
-        *,
-        cluster_dir: Path,
-        data_dir: Path,
-        bin_dir: Path,
-        run_as: RunAs | None,
-        port: int,
-        socket_dir: Path,
-        version: str,
-        owned: bool = True,
+        self, dsn: str, cluster: Cluster, *, port: int, socket_dir: Path, version: str, owned: bool = True
     ) -> None:
-        super().__init__(dsn, owned=owned, data_dir=data_dir)
-        self.cluster_dir = cluster_dir
-        self.bin_dir = bin_dir
-        self.run_as = run_as
+        super().__init__(dsn, cluster, owned=owned)
         self.port = port
         self.socket_dir = socket_dir
         self.version = version
-
-    @property
-    def pid(self) -> int | None:
-        """The postmaster's pid while it runs."""
-        assert self.data_dir is not None
-        return _runtime.postmaster_pid(self.data_dir)
-
-    def _shutdown(self) -> None:
-        """Stop the postmaster and delete the whole cluster directory."""
-        atexit.unregister(self.stop)
-        assert self.data_dir is not None
-        _runtime.stop_cluster(self.data_dir, self.bin_dir, self.run_as)
-        _runtime.remove_tree(self.cluster_dir)
-
-
-def _log_tail(log_file: Path, lines: int = 8) -> str:
-    try:
-        text = log_file.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(line for line in text.strip().splitlines()[-lines:] if line.strip())
 
 
 def start_local(
@@ -158,7 +132,7 @@ def start_local(
 ) -> LocalServer:
     """Initialise and start a fresh cluster from local binaries; raise :class:`ServerUnavailableError`.
 
-    ``role="warm"`` leaves the server to :mod:`.warm` (no exit hook; not swept when this process is gone);
+    ``role="warm"`` leaves the server to :mod:`._warm` (no exit hook; not swept when this process is gone);
     ``recorder`` is told about the cluster directory before anything runs in it.
     """
     binaries = binaries or find_binaries()
@@ -171,15 +145,7 @@ def start_local(
     run_as = _runtime.service_user()
     cluster_dir = _runtime.new_cluster_dir("local", prefix=f"{role}-", run_as=run_as)
     data_dir, socket_dir, log_file = cluster_dir / "data", cluster_dir / "run", cluster_dir / "postgres.log"
-    owner = ClusterOwner(
-        provider="local",
-        role=role,
-        owner_pid=os.getpid(),
-        bin_dir=str(binaries.bin_dir),
-        data_dir=str(data_dir),
-        run_as=run_as.name if run_as else None,
-        state_file=str(recorder.state_file) if recorder else None,
-    )
+    owner = cluster_owner("local", role, bin_dir=binaries.bin_dir, data_dir=data_dir, run_as=run_as, recorder=recorder)
     owner.write(cluster_dir)
     try:
         if recorder is not None:
@@ -195,17 +161,14 @@ def start_local(
         port = _start(binaries.bin_dir, data_dir, log_file, run_as, cluster_dir)
         server = LocalServer(
             f"postgresql://postgres@127.0.0.1:{port}/postgres",
-            cluster_dir=cluster_dir,
-            data_dir=data_dir,
-            bin_dir=binaries.bin_dir,
-            run_as=run_as,
+            Cluster(cluster_dir, data_dir, binaries.bin_dir, run_as),
             port=port,
             socket_dir=socket_dir,
             version=binaries.version,
         )
         if role == "throwaway":
             atexit.register(server.stop)
-        _check_answers(server.dsn)
+        check_answers(server.dsn, what="the local cluster", hint="look at postgres.log in the cluster directory")
     except BaseException:
         _runtime.discard_cluster(cluster_dir, owner)
         raise
@@ -226,10 +189,8 @@ def _init_data_dir(binaries: LocalBinaries, data_dir: Path, run_as: RunAs | None
             cwd=target.parent,
         )
 
-    identity = "|".join(
-        (str(binaries.bin_dir), binaries.version, run_as.name if run_as else str(os.getuid()), *_INITDB_OPTIONS)
-    )
-    key = f"pg{binaries.version}-{hashlib.sha256(identity.encode()).hexdigest()[:12]}"
+    user = run_as.name if run_as else str(os.getuid())
+    key = pristine_key(binaries.version, str(binaries.bin_dir), binaries.version, user, *_INITDB_OPTIONS)
     _runtime.pristine_copy("local", key, data_dir, run_as, initdb)
 
 
@@ -262,7 +223,7 @@ def _start(bin_dir: Path, data_dir: Path, log_file: Path, run_as: RunAs | None, 
             )
             return port
         except ServerUnavailableError as exc:
-            log = _log_tail(log_file)
+            log = log_tail(log_file)
             last = ServerUnavailableError(
                 f"{exc.message}; server log {log_file}:\n{log}" if log else exc.message,
                 hint=exc.hint,
@@ -273,14 +234,3 @@ def _start(bin_dir: Path, data_dir: Path, log_file: Path, run_as: RunAs | None, 
                 break
     assert last is not None
     raise last
-
-
-def _check_answers(dsn: str) -> None:
-    try:
-        with connect(dsn, wait_s=10) as conn:
-            conn.execute("SELECT 1")
-    except DatabaseUnreachableError as exc:
-        raise ServerUnavailableError(
-            f"the local cluster started but does not answer: {exc.message}",
-            hint="look at postgres.log in the cluster directory",
-        ) from None

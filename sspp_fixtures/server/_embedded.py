@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import hashlib
 import json
 import os
 import warnings
@@ -29,11 +28,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, ClassVar
 
-from ..dsn import connect
-from ..errors import DatabaseUnreachableError, ServerUnavailableError
+from ..errors import ServerUnavailableError
 from . import _runtime
-from ._base import Server
-from ._runtime import ClusterOwner, ClusterRecorder, RunAs
+from ._postmaster import Cluster, PostmasterServer, check_answers, cluster_owner, log_tail, pristine_key
+from ._runtime import ClusterRecorder, RunAs
 from ._tuning import append_settings
 
 __all__ = ["EmbeddedServer", "embedded_version", "import_pgserver", "start_embedded"]
@@ -61,44 +59,19 @@ def embedded_version() -> str:
     return str(import_pgserver().TARGET_POSTGRES_VERSION)
 
 
-class EmbeddedServer(Server):
+class EmbeddedServer(PostmasterServer):
     """An embedded server; stopping it stops the postmaster and deletes its throwaway directory."""
 
     provider: ClassVar[str] = "embedded"
 
-    def __init__(
-        self,
-        dsn: str,
-        *,
-        cluster_dir: Path,
-        data_dir: Path,
-        bin_dir: Path,
-        run_as: RunAs | None,
-        handle: Any,
-        keep_data: bool = False,
-        owned: bool = True,
-    ) -> None:
-        super().__init__(dsn, owned=owned, data_dir=data_dir)
-        self.cluster_dir = cluster_dir
-        self.bin_dir = bin_dir
-        self.run_as = run_as
-        self.keep_data = keep_data
+    def __init__(self, dsn: str, cluster: Cluster, *, handle: Any, keep_data: bool = False, owned: bool = True) -> None:
+        super().__init__(dsn, cluster, keep_data=keep_data, owned=owned)
         self._handle = handle
 
-    @property
-    def pid(self) -> int | None:
-        """The postmaster's pid while it runs."""
+    def _release(self) -> None:
+        """Forget the wheel's handle."""
         assert self.data_dir is not None
-        return _runtime.postmaster_pid(self.data_dir)
-
-    def _shutdown(self) -> None:
-        """Stop the postmaster, forget the wheel's handle, and delete the directory unless it is kept."""
-        atexit.unregister(self.stop)
-        assert self.data_dir is not None
-        _runtime.stop_cluster(self.data_dir, self.bin_dir, self.run_as)
         _forget_handle(self._handle, self.data_dir)
-        if not self.keep_data:
-            _runtime.remove_tree(self.cluster_dir)
 
 
 def _forget_handle(handle: Any, data_dir: Path) -> None:
@@ -133,7 +106,7 @@ def start_embedded(
 ) -> EmbeddedServer:
     """Start an embedded server on a fresh throwaway directory (or on ``data_dir``, kept at stop).
 
-    ``role="warm"`` leaves the server to :mod:`.warm` (no exit hook; not swept when this process is gone);
+    ``role="warm"`` leaves the server to :mod:`._warm` (no exit hook; not swept when this process is gone);
     ``recorder`` is told about a fresh cluster directory before anything runs in it.
     """
     pgserver = import_pgserver()
@@ -150,15 +123,7 @@ def start_embedded(
         cluster_dir = data_dir.parent
         cluster_dir.mkdir(parents=True, exist_ok=True)
     bin_dir = _bin_dir(pgserver)
-    owner = ClusterOwner(
-        provider="embedded",
-        role=role,
-        owner_pid=os.getpid(),
-        bin_dir=str(bin_dir),
-        data_dir=str(data_dir),
-        run_as=run_as.name if run_as else None,
-        state_file=str(recorder.state_file) if recorder else None,
-    )
+    owner = cluster_owner("embedded", role, bin_dir=bin_dir, data_dir=data_dir, run_as=run_as, recorder=recorder)
     if not keep_data:
         owner.write(cluster_dir)
     try:
@@ -169,16 +134,13 @@ def start_embedded(
         handle = _start_handle(pgserver, data_dir)
         server = EmbeddedServer(
             handle.get_uri(),
-            cluster_dir=cluster_dir,
-            data_dir=data_dir,
-            bin_dir=Path(handle.bin_path),
-            run_as=run_as,
+            Cluster(cluster_dir, data_dir, Path(handle.bin_path), run_as),
             handle=handle,
             keep_data=keep_data,
         )
         if role == "throwaway":
             atexit.register(server.stop)
-        _check_answers(server.dsn, data_dir)
+        check_answers(server.dsn, what="the embedded server", hint=f"look at {data_dir / 'log'}")
     except BaseException:
         _runtime.stop_cluster(data_dir, bin_dir, run_as)
         if not keep_data:
@@ -208,8 +170,8 @@ def _copy_pristine(pgserver: ModuleType, bin_dir: Path, data_dir: Path, run_as: 
                 hint="check free disk space and permissions there, or pick another provider",
             ) from None
 
-    identity = f"{bin_dir}|{pgserver.TARGET_POSTGRES_VERSION}|{run_as.name if run_as else os.getuid()}"
-    key = f"pg{pgserver.TARGET_POSTGRES_VERSION}-{hashlib.sha256(identity.encode()).hexdigest()[:12]}"
+    version = str(pgserver.TARGET_POSTGRES_VERSION)
+    key = pristine_key(version, str(bin_dir), version, run_as.name if run_as else str(os.getuid()))
     _runtime.pristine_copy("embedded", key, data_dir, run_as, wheel_initdb)
 
 
@@ -226,7 +188,7 @@ def _start_handle(pgserver: ModuleType, data_dir: Path) -> Any:
     except ServerUnavailableError:
         raise
     except Exception as exc:
-        log = _log_tail(data_dir / "log")
+        log = log_tail(data_dir / "log")
         stderr = getattr(exc, "stderr", None) or ""
         detail = "; ".join(part for part in (str(exc), str(stderr).strip(), log) if part)
         raise ServerUnavailableError(
@@ -234,22 +196,3 @@ def _start_handle(pgserver: ModuleType, data_dir: Path) -> Any:
             hint="look at the log in that directory, or pick another provider",
         ) from None
     return handle
-
-
-def _log_tail(log_file: Path, lines: int = 8) -> str:
-    try:
-        text = log_file.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(line for line in text.strip().splitlines()[-lines:] if line.strip())
-
-
-def _check_answers(dsn: str, data_dir: Path) -> None:
-    try:
-        with connect(dsn, wait_s=10) as conn:
-            conn.execute("SELECT 1")
-    except DatabaseUnreachableError as exc:
-        raise ServerUnavailableError(
-            f"the embedded server started but does not answer: {exc.message}",
-            hint=f"look at {data_dir / 'log'}",
-        ) from None

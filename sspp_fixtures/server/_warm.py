@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,8 +27,9 @@ from typing import ClassVar
 
 from ..dsn import connect
 from ..errors import DatabaseUnreachableError, ServerUnavailableError, UsageError
-from . import _runtime, embedded, local
+from . import _embedded, _local, _runtime
 from ._base import Server
+from ._postmaster import PostmasterServer
 from ._runtime import ClusterOwner, ClusterRecorder
 
 __all__ = [
@@ -245,21 +247,21 @@ def _record(cluster_dir: Path, owner: ClusterOwner, state_dir: Path | None) -> N
     _write_state(pending, state_dir)
 
 
-def _start(kind: str, recorder: ClusterRecorder) -> local.LocalServer | embedded.EmbeddedServer:
+def _start(kind: str, recorder: ClusterRecorder) -> PostmasterServer:
     tried: list[tuple[str, str]] = []
-    if kind in ("auto", "local"):
+    starters: tuple[tuple[str, Callable[..., PostmasterServer]], ...] = (
+        ("local", _local.start_local),
+        ("embedded", _embedded.start_embedded),
+    )
+    for name, start in starters:
+        if kind not in ("auto", name):
+            continue
         try:
-            return local.start_local(role="warm", recorder=recorder)
+            return start(role="warm", recorder=recorder)
         except ServerUnavailableError as exc:
-            if kind == "local":
+            if kind == name:
                 raise
-            tried.append(("local", str(exc)))
-    try:
-        return embedded.start_embedded(role="warm", recorder=recorder)
-    except ServerUnavailableError as exc:
-        if kind == "embedded":
-            raise
-        tried.append(("embedded", str(exc)))
+            tried.append((name, str(exc)))
     raise ServerUnavailableError(
         "could not start a warm server: " + "; ".join(f"{name}: {why}" for name, why in tried),
         hint="install PostgreSQL server binaries, or reinstall sspp-fixtures for the embedded server",
