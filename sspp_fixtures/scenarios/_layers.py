@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from ..errors import ScenarioError
 from ._find import find_parent
-from ._problems import document_problems, problems_error
+from ._problems import Problem, document_problems, problems_error
 from ._spec import ScenarioSpec
 from ._yaml import FieldPath, read_document
 
@@ -40,7 +40,17 @@ class Layer:
 
 def parse_scenario_text(text: str, path: str = "<string>") -> Layer:
     """Parse and check one scenario document (no extends resolution), reporting all its problems at once."""
+    layer, problems, _extends = _check_text(text, path)
+    if layer is None:
+        raise problems_error(problems)
+    return layer
+
+
+def _check_text(text: str, path: str) -> tuple[Layer | None, list[Problem], str | None]:
+    """The document's layer, or every problem it has; and the parent it names either way (so that a chain's
+    parents are checked too when a child has problems)."""
     document = read_document(text, path)
+    extends = document.data.get("extends") if isinstance(document.data, dict) else None
     spec: ScenarioSpec | None = None
     error: ValidationError | None = None
     try:
@@ -49,11 +59,11 @@ def parse_scenario_text(text: str, path: str = "<string>") -> Layer:
         error = exc
     problems = document_problems(path, document, error)
     if problems or spec is None:
-        raise problems_error(problems)
-    return Layer(path=path, spec=spec, data=document.data, lines=document.lines)
+        return None, problems, extends if isinstance(extends, str) else None
+    return Layer(path=path, spec=spec, data=document.data, lines=document.lines), [], spec.extends
 
 
-def _read_layer(path: Path) -> Layer:
+def _read_layer(path: Path) -> tuple[Layer | None, list[Problem], str | None]:
     try:
         size = path.stat().st_size
         if size > _MAX_FILE_BYTES:
@@ -63,16 +73,19 @@ def _read_layer(path: Path) -> Layer:
         raise ScenarioError(f"{path}: not UTF-8 text", hint="save the file as UTF-8", file=str(path)) from None
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot read: {exc.strerror}", file=str(path)) from None
-    return parse_scenario_text(text, str(path))
+    return _check_text(text, str(path))
 
 
 def read_chain(path: Path, roots: tuple[Path, ...] = ()) -> list[Layer]:
     """The file and its ancestors through ``extends``, root first (``roots``: more folders parents may be in)."""
     chain: list[Layer] = []
+    problems: list[Problem] = []
     seen: list[str] = []
     current: Path | None = path
     while current is not None:
         key = str(current.resolve())
+        if key in seen and problems:
+            break  # the problems found so far are reported; a cycle shows once they are fixed
         if key in seen:
             cycle = " -> ".join([*seen[seen.index(key) :], key])
             raise ScenarioError(
@@ -84,9 +97,12 @@ def read_chain(path: Path, roots: tuple[Path, ...] = ()) -> list[Layer]:
         if len(seen) >= _MAX_EXTENDS_DEPTH:
             raise ScenarioError(f"{path}: extends chain deeper than {_MAX_EXTENDS_DEPTH}", field="extends")
         seen.append(key)
-        layer = _read_layer(current)
+        layer, layer_problems, parent = _read_layer(current)
+        if layer is None:
+            problems.extend(layer_problems)  # and go on to the parents: validate reports them all at once
+            current = _parent_of_broken(parent, current, roots)
+            continue
         chain.append(layer)
-        parent = layer.spec.extends
         if parent is None:
             current = None
         else:
@@ -94,7 +110,23 @@ def read_chain(path: Path, roots: tuple[Path, ...] = ()) -> list[Layer]:
                 current = find_parent(parent, including=Path(layer.path), roots=roots)
             except ScenarioError as exc:
                 line = layer.line("extends")
-                raise ScenarioError(
+                error = ScenarioError(
                     f"{layer.path}:{line}: extends: {exc.message}", hint=exc.hint, file=layer.path, line=line
-                ) from None
+                )
+                if not problems:
+                    raise error from None
+                problems.append(Problem(layer.path, line, "extends", exc.message, exc.hint or ""))
+                current = None
+    if problems:
+        raise problems_error(problems)
     return list(reversed(chain))
+
+
+def _parent_of_broken(parent: str | None, child: Path, roots: tuple[Path, ...]) -> Path | None:
+    """The parent a file with problems names, when it can be found (its own problems say the rest)."""
+    if parent is None:
+        return None
+    try:
+        return find_parent(parent, including=child, roots=roots)
+    except ScenarioError:
+        return None
