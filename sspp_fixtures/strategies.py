@@ -47,6 +47,7 @@ except ImportError as missing:  # an optional integration: say how to get it
 from .errors import ScenarioError
 from .model import (
     ANNUAL_VALUE_LIMIT,
+    CLOSED_PAYLOAD_FIELDS,
     COLUMN_LIMITS,
     CURRENCIES,
     EVENT_TYPE_NAMES,
@@ -54,6 +55,7 @@ from .model import (
     LIFECYCLE_STAGES,
     LOCALES,
     OPTIONAL_PAYLOAD_FIELDS,
+    PAYLOAD_NUMBER_LIMIT,
     PAYLOAD_SCHEMAS,
     PLATFORM_EVENT_TYPES,
     SEGMENTS,
@@ -71,6 +73,7 @@ from .model import (
     platform_signal_score,
     platform_signal_type,
     score_text,
+    text_problem,
     to_milliseconds,
 )
 
@@ -94,21 +97,20 @@ TIME_RANGE: Final = (datetime(2015, 1, 1), datetime(2035, 12, 31, 23, 59, 59, 99
 # inside PostgreSQL's TIMESTAMP range (4713 BC to 294276 AD, also microseconds). Years before 1 and after 9999,
 # and 'infinity'/'-infinity', load into PostgreSQL but have no datetime to read back into, so they are not drawn.
 ADVERSARIAL_TIME_RANGE: Final = (datetime.min, datetime.max)
-# The largest NUMERIC(14, 2): twelve digits before the point, two after.
-MAX_ANNUAL_VALUE: Final = Decimal("999999999999.99")
+# The largest NUMERIC(14, 2), twelve digits before the point and two after: the model's ANNUAL_VALUE_LIMIT, whose
+# float spells it exactly.
+MAX_ANNUAL_VALUE: Final = Decimal(repr(ANNUAL_VALUE_LIMIT))
 # JSONB numbers are NUMERIC (up to 131072 digits before the point), but Python refuses to convert integers of
 # more than 4300 digits to or from text (sys.int_info.default_max_str_digits), which json.dumps/json.loads do.
 MAX_JSON_INT_DIGITS: Final = 4300
 
 _CENTS: Final = Decimal("0.01")
 _MAX_CENTS: Final = int(MAX_ANNUAL_VALUE * 100)
-# derive_signal_data accepts payload numbers up to 1e15 in magnitude (beyond, money in USD could overflow).
-_PAYLOAD_INT: Final = (-(10**15), 10**15)
-# Floats of known payload fields stay below 1e15 in magnitude: derive_signal_data's arithmetic (amount / rate,
-# rounding to cents) stays finite and warning-free, and the JSON text has no exponent, so the number reads back
-# from JSONB as the same float (JSONB stores numbers as NUMERIC and prints them without exponent: a float of
-# 1e16 or more reads back as an int).
-_PAYLOAD_FLOAT_LIMIT: Final = 1e15
+# Numbers of known payload fields stay within the model's bound (PAYLOAD_NUMBER_LIMIT, 1e15): derive_signal_data's
+# arithmetic (amount / rate, rounding to cents) stays finite and warning-free, and the JSON text of a float has no
+# exponent, so the number reads back from JSONB as the same float (JSONB stores numbers as NUMERIC and prints them
+# without exponent: a float of 1e16 or more reads back as an int).
+_PAYLOAD_INT: Final = (-int(PAYLOAD_NUMBER_LIMIT), int(PAYLOAD_NUMBER_LIMIT))
 _ADVERSARIAL_PAYLOAD_TEXT: Final = 300
 _ADVERSARIAL_JSON_KEY: Final = 50
 _NORMAL_TEXT: Final = 60
@@ -148,12 +150,9 @@ def _fail(parameter: str, value: object, why: str) -> InvalidArgument:
 
 
 def _check_text(parameter: str, value: str, limit: int | None) -> None:
-    if "\x00" in value:
-        raise _fail(parameter, value, "PostgreSQL text cannot hold NUL (U+0000); remove it")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise _fail(parameter, value, "holds a lone surrogate, which is not encodable as UTF-8") from None
+    problem = text_problem(value)
+    if problem is not None:
+        raise _fail(parameter, value, problem)
     if limit is not None and len(value) > limit:
         raise _fail(parameter, value, f"{len(value)} characters, more than the column's VARCHAR({limit})")
 
@@ -363,11 +362,10 @@ def _annual_values(adversarial: bool) -> SearchStrategy[Decimal]:
     def from_cents(cents: int) -> Decimal:
         return (Decimal(cents) / 100).quantize(_CENTS)
 
+    values = st.integers(min_value=0, max_value=_MAX_CENTS).map(from_cents)
     if adversarial:
-        edges = st.sampled_from([Decimal("0.00"), Decimal("0.01"), MAX_ANNUAL_VALUE])
-        return st.one_of(edges, st.integers(min_value=0, max_value=_MAX_CENTS).map(from_cents))
-    # ANNUAL_VALUE_LIMIT is the model's float spelling of the same bound.
-    return st.integers(min_value=0, max_value=min(_MAX_CENTS, round(ANNUAL_VALUE_LIMIT * 100))).map(from_cents)
+        return st.one_of(st.sampled_from([Decimal("0.00"), Decimal("0.01"), MAX_ANNUAL_VALUE]), values)
+    return values
 
 
 _TLDS: Final = tuple(sorted({info.tld for info in LOCALES}))
@@ -510,24 +508,6 @@ def _divide(units: int, *, scale: int) -> float:
     return units / scale
 
 
-@functools.cache
-def _closed_fields(event_type: str) -> dict[str, tuple[str, ...]]:
-    """Text fields of ``event_type`` that :func:`derive_signal_data` accepts only from a vocabulary.
-
-    Found by asking it: each text field in turn gets a value no vocabulary holds; the fields it refuses
-    (``currency`` and ``priority`` today) keep to the values the model produces, in adversarial mode too.
-    """
-    base = _observed(event_type)[0]
-    closed: dict[str, tuple[str, ...]] = {}
-    for name, kind in PAYLOAD_SCHEMAS[event_type].items():
-        if kind is str:
-            try:
-                derive_signal_data(event_type, {**base, name: "\u2603 in no vocabulary"})
-            except ScenarioError:
-                closed[name] = tuple(dict.fromkeys(_seen(event_type, name)))
-    return closed
-
-
 def _adversarial_field(kind: type, closed: Sequence[str] | None) -> SearchStrategy[Any]:
     if closed is not None:
         return st.sampled_from(closed)
@@ -539,8 +519,8 @@ def _adversarial_field(kind: type, closed: Sequence[str] | None) -> SearchStrate
         edges = st.sampled_from([0.0, -0.0, 0.01, 5e-324, 2.2250738585072014e-308, 999_999_999_999.99])
         return st.one_of(
             edges,
-            st.floats(min_value=-_PAYLOAD_FLOAT_LIMIT, max_value=_PAYLOAD_FLOAT_LIMIT),
-            st.integers(min_value=-int(_PAYLOAD_FLOAT_LIMIT), max_value=int(_PAYLOAD_FLOAT_LIMIT)),
+            st.floats(min_value=-PAYLOAD_NUMBER_LIMIT, max_value=PAYLOAD_NUMBER_LIMIT),
+            st.integers(*_PAYLOAD_INT),
         )
     if kind is list:
         return st.lists(_adversarial_text(_ADVERSARIAL_JSON_KEY), max_size=8)
@@ -574,7 +554,7 @@ def _json_objects() -> SearchStrategy[dict[str, Any]]:
 def _known_payloads(event_type: str, adversarial: bool) -> SearchStrategy[dict[str, Any]]:
     schema = PAYLOAD_SCHEMAS[event_type]
     if adversarial:
-        closed = _closed_fields(event_type)
+        closed = CLOSED_PAYLOAD_FIELDS.get(event_type, {})
         fields = {name: _adversarial_field(kind, closed.get(name)) for name, kind in schema.items()}
     else:
         fields = _payload_fields(event_type)

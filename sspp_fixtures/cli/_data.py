@@ -484,7 +484,8 @@ def scenarios_validate(state: CliState, files: tuple[Path, ...], as_json: bool) 
                 console.print(f"ok       {result['file']} (scenario {result['name']})")
             elif result["problems"]:
                 for problem in result["problems"]:
-                    line = f"invalid  {result['file']}:{problem['line']}: {problem['field']}: {problem['problem']}"
+                    where = problem.get("file") or result["file"]  # a parent's problem is in the parent's file
+                    line = f"invalid  {where}:{problem['line']}: {problem['field']}: {problem['problem']}"
                     state.problem(line)
             else:
                 state.problem(f"invalid  {result['error']}")

@@ -34,17 +34,11 @@ from ._journeys import (
     user_count,
     user_ids,
 )
-from ._payloads import (
-    SIGNAL_EVENT_FIELDS,
-    SIGNAL_MODEL,
-    SITE_URL,
-    derive_signal_data,
-    make_payload,
-    make_payloads,
-    make_payloads_and_signals_json,
-    make_payloads_json,
-)
-from ._platform import (
+from ._payload_draws import make_payload, make_payloads
+from ._payload_json import make_payloads_and_signals_json, make_payloads_json
+from ._payload_rules import CLOSED_PAYLOAD_FIELDS, PAYLOAD_NUMBER_LIMIT, PayloadProblem, check_payload
+from ._payload_vocab import SITE_URL
+from ._platform_rules import (
     INTERACTION_BONUS,
     INTERACTION_COUNT_KEY,
     INTERACTION_THRESHOLD,
@@ -74,6 +68,7 @@ from ._rows import (
     SalesSignal,
     Signal,
 )
+from ._signal_rules import SIGNAL_EVENT_FIELDS, SIGNAL_MODEL, derive_signal_data
 from ._string_pools import LocalePool, Pools, PoolSizes, build_pools, pool_checksum
 from ._time import (
     HOURLY_WEIGHTS,
@@ -89,6 +84,7 @@ from ._time import (
     to_datetime,
     to_milliseconds,
 )
+from ._validate import choice_problem, shares_sum_problem, text_problem
 from ._vocab import (
     ACTIVITY_EXPONENT,
     ANNUAL_VALUE_LIMIT,
@@ -130,6 +126,7 @@ __all__ = [
     "ACTIVITY_EXPONENT",
     "ANNUAL_VALUE_LIMIT",
     "ANNUAL_VALUE_PARAMS",
+    "CLOSED_PAYLOAD_FIELDS",
     "COLUMN_LIMITS",
     "CURRENCIES",
     "CURRENCY_DECIMALS",
@@ -153,6 +150,7 @@ __all__ = [
     "LOCALES",
     "LOCALE_CODES",
     "OPTIONAL_PAYLOAD_FIELDS",
+    "PAYLOAD_NUMBER_LIMIT",
     "PAYLOAD_SCHEMAS",
     "PLANS",
     "PLATFORM_BASE_SCORES",
@@ -188,6 +186,7 @@ __all__ = [
     "LocaleInfo",
     "LocalePool",
     "LogNormal",
+    "PayloadProblem",
     "PoolSizes",
     "Pools",
     "Processing",
@@ -199,6 +198,8 @@ __all__ = [
     "account_teams",
     "activity_weights",
     "build_pools",
+    "check_payload",
+    "choice_problem",
     "company_names",
     "customer_id",
     "customer_ids",
@@ -235,7 +236,9 @@ __all__ = [
     "sample_updated_at",
     "sample_uuids",
     "score_text",
+    "shares_sum_problem",
     "story_account_number",
+    "text_problem",
     "to_datetime",
     "to_milliseconds",
     "user_count",

@@ -18,8 +18,8 @@ import numpy.typing as npt
 
 from ._customers import customer_ids, sample_active_customers, trait_codes, traits_of_codes
 from ._journeys import PLATFORM_STAGE_OF_CODE, order_journeys, sample_event_users, sample_stages, user_count, user_ids
-from ._payloads import payloads_signals_and_scores_of_codes
-from ._platform import platform_signal_type, score_text
+from ._payload_json import payloads_signals_and_scores_of_codes
+from ._platform_rules import platform_signal_type, score_text
 from ._random import categorical, sample_uuids
 from ._rows import Event, SalesSignal, Signal
 from ._time import Window, sample_processing, sample_timestamps, to_datetime, to_milliseconds

@@ -8,9 +8,18 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import numpy.typing as npt
 
+from .._text import suggest
 from ..errors import ScenarioError
 
-__all__ = ["check_choice", "check_positive", "check_shares", "check_weights"]
+__all__ = [
+    "check_choice",
+    "check_positive",
+    "check_shares",
+    "check_weights",
+    "choice_problem",
+    "shares_sum_problem",
+    "text_problem",
+]
 
 _SUM_TOLERANCE = 1e-6
 
@@ -19,17 +28,47 @@ def _allowed_text(allowed: Sequence[str]) -> str:
     return ", ".join(allowed)
 
 
+def _unknown(value: object, allowed: Sequence[str], what: str) -> str:
+    close = suggest(value, allowed) if isinstance(value, str) else ""
+    return f"unknown {what} {value!r}{close}; allowed: {_allowed_text(allowed)}"
+
+
+def choice_problem(value: object, allowed: Sequence[str], what: str = "value") -> str | None:
+    """What is wrong with ``value`` as one of ``allowed`` (a ``what``), or None when it is one."""
+    return None if isinstance(value, str) and value in allowed else _unknown(value, allowed, what)
+
+
+def shares_sum_problem(shares: Mapping[str, float]) -> str | None:
+    """What is wrong with shares that must add up to 1 (within a rounding tolerance), or None when they do."""
+    total = math.fsum(float(value) for value in shares.values())
+    if abs(total - 1.0) > _SUM_TOLERANCE:
+        return f"shares must add up to 1, these add up to {total:.6g}"
+    return None
+
+
+def text_problem(text: str) -> str | None:
+    """Why PostgreSQL cannot store ``text`` (a NUL, which its text types cannot hold; a lone surrogate, which UTF-8
+    cannot encode), or None when it can."""
+    if "\x00" in text:
+        return "holds a NUL character (U+0000), which PostgreSQL text cannot hold"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "holds a lone surrogate (U+D800-U+DFFF), which UTF-8 cannot encode"
+    return None
+
+
 def check_choice(field: str, value: object, allowed: Sequence[str]) -> str:
     """Return ``value`` if it is one of ``allowed``; raise a :class:`ScenarioError` otherwise."""
-    if not isinstance(value, str) or value not in allowed:
-        raise ScenarioError(
-            f"{field}: unknown value {value!r}; allowed: {_allowed_text(allowed)}",
-            hint=f"Use one of: {_allowed_text(allowed)}.",
-            field=field,
-            value=value,
-            allowed=tuple(allowed),
-        )
-    return value
+    if isinstance(value, str) and value in allowed:
+        return value
+    raise ScenarioError(
+        f"{field}: {_unknown(value, allowed, 'value')}",
+        hint=f"Use one of: {_allowed_text(allowed)}.",
+        field=field,
+        value=value,
+        allowed=tuple(allowed),
+    )
 
 
 def check_positive(field: str, value: float, *, allow_zero: bool = False) -> float:
@@ -68,12 +107,12 @@ def check_weights(field: str, weights: Mapping[str, float], allowed: Sequence[st
 def check_shares(field: str, shares: Mapping[str, float], allowed: Sequence[str]) -> npt.NDArray[np.float64]:
     """Shares over ``allowed`` (missing keys are 0) that must sum to 1; returned in the order of ``allowed``."""
     values = check_weights(field, shares, allowed)
-    total = math.fsum(float(value) for value in shares.values())
-    if abs(total - 1.0) > _SUM_TOLERANCE:
+    problem = shares_sum_problem(shares)
+    if problem is not None:
         raise ScenarioError(
-            f"{field}: shares sum to {total:.6g}, not 1",
-            hint=f"Make the shares of {_allowed_text(allowed)} sum to 1.",
+            f"{field}: {problem}",
+            hint=f"Make the shares of {_allowed_text(allowed)} add up to 1.",
             field=field,
-            total=total,
+            total=math.fsum(float(value) for value in shares.values()),
         )
     return values

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
-from ._platform import INTERACTION_COUNT_KEY, PLATFORM_EVENT_TYPES, PLATFORM_SIGNAL_TYPES, RESPONSE_TIME_KEY
+from ._platform_rules import INTERACTION_COUNT_KEY, PLATFORM_EVENT_TYPES, PLATFORM_SIGNAL_TYPES, RESPONSE_TIME_KEY
 
 __all__ = [
     "ACTIVITY_EXPONENT",

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from ._loader import builtin_scenarios_dir, find_scenario, iter_chain_paths, list_scenarios, load_scenario
-from ._loader import parse_scenario_text as parse_scenario_text
+from ._find import builtin_scenarios_dir, find_scenario, list_scenarios
+from ._layers import parse_scenario_text as parse_scenario_text
+from ._resolve import iter_chain_paths, load_scenario
 from ._scenario import Scenario, Story, StoryCustomer, StoryEvent
 from ._spec import MAX_CUSTOMERS, MAX_EVENTS, ScenarioSpec
 

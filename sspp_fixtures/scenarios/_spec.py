@@ -6,8 +6,7 @@ that holds the mistake. Every field is optional here; what a complete scenario n
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import date
 from typing import Annotated, Any
 
@@ -19,6 +18,8 @@ from ..model import (
     LIFECYCLE_STAGES,
     LOCALE_CODES,
     SEGMENTS,
+    choice_problem,
+    shares_sum_problem,
 )
 
 __all__ = [
@@ -29,7 +30,6 @@ __all__ = [
     "StoryEventSpec",
     "StorySpec",
     "WindowSpec",
-    "suggest",
 ]
 
 MAX_CUSTOMERS = 50_000_000
@@ -39,29 +39,23 @@ MAX_WINDOW_DAYS = 3660
 #: enough that the day after it (the exclusive end) is one too.
 EARLIEST_END = date(1900, 1, 1)
 LATEST_END = date(9998, 12, 31)
-_SHARE_TOLERANCE = 1e-6
 _SLUG = r"^[a-z0-9][a-z0-9_-]{0,62}$"
-
-
-def suggest(word: str, allowed: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` when ``word`` is close to an allowed value, else an empty string."""
-    close = difflib.get_close_matches(word, list(allowed), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _check_names(values: Mapping[str, Any], allowed: tuple[str, ...], what: str) -> None:
     for key in values:
-        if key not in allowed:
-            raise ValueError(f"unknown {what} {key!r}{suggest(key, allowed)}; allowed: {', '.join(allowed)}")
+        problem = choice_problem(key, allowed, what)
+        if problem is not None:
+            raise ValueError(problem)
 
 
 def _check_shares(shares: Mapping[str, float], allowed: tuple[str, ...], what: str) -> dict[str, float]:
     _check_names(shares, allowed, what)
     if not shares:
         raise ValueError(f"give at least one {what} with a share")
-    total = sum(shares.values())
-    if abs(total - 1.0) > _SHARE_TOLERANCE:
-        raise ValueError(f"shares must add up to 1, these add up to {total:g}")
+    problem = shares_sum_problem(shares)
+    if problem is not None:
+        raise ValueError(problem)
     return dict(shares)
 
 

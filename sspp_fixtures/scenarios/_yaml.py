@@ -13,7 +13,7 @@ import re
 import warnings
 from collections.abc import Mapping, Sequence, Set
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -23,24 +23,44 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import AliasEvent
 from ruamel.yaml.reader import ReaderError
 
+from .._text import short_repr
 from ..errors import ScenarioError
+from ..model import text_problem
 from ._spec import FIELD_NAMES
 
 __all__ = [
     "MAX_DEPTH",
     "MAX_VALUES",
     "MAX_WRITTEN",
+    "Document",
     "FieldPath",
+    "Refused",
     "dotted",
     "line_of",
     "one_line",
     "read_document",
-    "short_repr",
 ]
 
 #: Where a value sits in a document: keys and list indexes from the top (``stories[0].customer`` is
 #: ``("stories", 0, "customer")``).
 FieldPath = tuple[str | int, ...]
+
+
+class Refused(NamedTuple):
+    """A value read but not kept as it is (text PostgreSQL cannot store, NaN, a tag): where, what, the fix."""
+
+    loc: FieldPath
+    problem: str
+    hint: str
+
+
+class Document(NamedTuple):
+    """A scenario file as plain Python, the line of every key and item in it, and the values refused."""
+
+    data: dict[str, Any]
+    lines: dict[FieldPath, int]
+    refused: list[Refused]
+
 
 #: Deepest nesting of mappings and lists accepted (a scenario needs 5); far below Python's recursion limit.
 MAX_DEPTH = 64
@@ -57,12 +77,6 @@ def one_line(text: str, limit: int = _MESSAGE_CHARS) -> str:
     """``text`` with every run of whitespace made one space and cut to ``limit`` characters."""
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
-
-
-def short_repr(value: object, limit: int = 60) -> str:
-    """``repr(value)``, cut to ``limit`` characters (a message quotes what it got, never a whole document)."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def dotted(loc: FieldPath) -> str:
@@ -216,6 +230,7 @@ class _Plain:
     def __init__(self, path: str) -> None:
         self.path = path
         self.lines: dict[FieldPath, int] = {}
+        self.refused: list[Refused] = []
         self._made = 0
         self._open: set[int] = set()
 
@@ -227,6 +242,10 @@ class _Plain:
 
     def line_of(self, loc: FieldPath) -> int:
         return line_of(self.lines, loc)
+
+    def refuse(self, loc: FieldPath, problem: str, hint: str) -> None:
+        """A value that cannot be kept: noted, and the reading goes on (so every such value is reported)."""
+        self.refused.append(Refused(loc, problem, hint))
 
     def convert(self, node: Any, loc: FieldPath) -> Any:
         self._made += 1
@@ -256,6 +275,7 @@ class _Plain:
                 self.lines[(*loc, name)] = node.lc.key(key)[0] + 1
             except (KeyError, TypeError, IndexError, AttributeError):
                 self.lines[(*loc, name)] = self.line_of(loc)
+            self._check_text(name, (*loc, name), "key")
             if name in out:
                 raise self.error((*loc, name), "the key appears twice", hint="keep one of them")
             out[name] = self.convert(node[key], (*loc, name))
@@ -264,9 +284,7 @@ class _Plain:
     def _key(self, key: Any, loc: FieldPath) -> str:
         if isinstance(key, Mapping | Sequence | Set) and not isinstance(key, str):
             raise self.error(loc, "a key is a mapping or a list", hint="keys are plain names such as 'customers'")
-        name = str(key)
-        self._check_text(name, loc, "key")
-        return name
+        return str(key)
 
     def _sequence(self, node: CommentedSeq, loc: FieldPath) -> list[Any]:
         items = []
@@ -279,14 +297,9 @@ class _Plain:
         return items
 
     def _check_text(self, text: str, loc: FieldPath, what: str) -> None:
-        if "\x00" in text:
-            raise self.error(loc, f"the {what} holds a NUL character (\\0)", hint="PostgreSQL text cannot hold it")
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise self.error(
-                loc, f"the {what} holds a lone surrogate (\\ud800-\\udfff)", hint="write real characters"
-            ) from None
+        problem = text_problem(text)
+        if problem is not None:
+            self.refuse(loc, f"the {what} {problem}", hint="write real characters, without \\0")
 
     def _scalar(self, node: Any, loc: FieldPath) -> Any:
         if node is None:
@@ -297,7 +310,7 @@ class _Plain:
             return int(node)
         if isinstance(node, float):
             if not math.isfinite(node):
-                raise self.error(loc, f"{float(node)} is not allowed", hint="use a finite number")
+                self.refuse(loc, f"{float(node)} is not allowed", hint="use a finite number")
             return float(node)
         if isinstance(node, str):
             self._check_text(str(node), loc, "text")
@@ -307,11 +320,12 @@ class _Plain:
         if isinstance(node, date):
             return date(node.year, node.month, node.day)
         tag = getattr(getattr(node, "tag", None), "value", None) or type(node).__name__
-        raise self.error(
+        self.refuse(
             loc,
             f"a {tag} value is not supported",
             hint="use plain YAML values (numbers, text, true/false, dates, mappings and lists) without tags",
         )
+        return None
 
 
 def _value_kind(value: object) -> str:
@@ -323,8 +337,12 @@ def _value_kind(value: object) -> str:
     return "date" if isinstance(value, date) else "text"
 
 
-def read_document(text: str, path: str) -> tuple[dict[str, Any], dict[FieldPath, int]]:
-    """The one mapping ``text`` holds, as plain Python, and the line of every key and item in it."""
+def read_document(text: str, path: str) -> Document:
+    """The one mapping ``text`` holds, as plain Python, and the line of every key and item in it.
+
+    What leaves nothing to read (bad syntax, several documents, no mapping, nesting or aliases past the limits,
+    a key twice) raises at once; a value that cannot be kept is listed in ``refused``, beside the others.
+    """
     documents = [d for d in _load_all(text, path) if d is not None]
     if not documents:
         raise ScenarioError(
@@ -349,4 +367,4 @@ def read_document(text: str, path: str) -> tuple[dict[str, Any], dict[FieldPath,
         )
     plain = _Plain(path)
     data = plain.convert(root, ())
-    return data, plain.lines
+    return Document(data, plain.lines, plain.refused)

@@ -202,17 +202,16 @@ def _with_password(dsn: str, user: str | None = None) -> str:
     return psycopg.conninfo.make_conninfo(dsn, password=PASSWORD, **({"user": user} if user else {}))
 
 
-@pytest.mark.parametrize("command", [["status"], ["load", "smoke"]], ids=["status", "load"])
-def test_missing_database_exits_3_and_says_how_to_create_it(pg_server: Server, command: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("command", "how"),
+    [(["status"], "sspp-seed init --create --dsn"), (["load", "smoke"], "run the same sspp-seed load with --create")],
+    ids=["status", "load"],
+)
+def test_missing_database_exits_3_and_says_how_to_create_it(pg_server: Server, command: list[str], how: str) -> None:
     dsn = _with_password(pg_server.dsn_for("sspp_test_hardening_no_such_db"))
     outcome = sspp_seed_here(*command, "--dsn", dsn)
-    assert_refused(
-        outcome,
-        3,
-        'database "sspp_test_hardening_no_such_db" does not exist',
-        "sspp-seed init --create --dsn",
-        "or check the database name in the DSN",
-    )
+    missing = 'database "sspp_test_hardening_no_such_db" does not exist'
+    assert_refused(outcome, 3, missing, how, "or check the database name in the DSN")
     assert outcome.seconds < 15
 
 

@@ -281,6 +281,18 @@ def test_scenarios_validate_reports_every_problem(here: Any, tmp_path: Path) -> 
         assert any(f": {field}: " in line for line in lines)
 
 
+def test_scenarios_validate_names_the_file_each_problem_is_in(here: Any, tmp_path: Path) -> None:
+    parent = tmp_path / "parent.yaml"
+    parent.write_text("name: parent\ncustomers: 10\nevents: 100\ntrend: 99\n", encoding="utf-8")
+    child = tmp_path / "child.yaml"
+    child.write_text("extends: parent.yaml\nname: child\nseed: many\n", encoding="utf-8")
+    outcome = here("scenarios", "validate", str(child))
+    assert outcome.code == 1
+    lines = outcome.stderr.splitlines()
+    assert any(line.startswith(f"invalid  {parent}:4: trend: ") for line in lines), lines
+    assert any(line.startswith(f"invalid  {child}:3: seed: ") for line in lines), lines
+
+
 # --- item 16: messages, flags, styles, folders, headers, installed files -------------------------------------
 
 

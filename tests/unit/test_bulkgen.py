@@ -145,7 +145,8 @@ def test_payload_and_signal_json_are_json_dumps_byte_for_byte() -> None:
 
 
 def test_json_fragments_render_like_json_dumps() -> None:
-    from sspp_fixtures.model._payloads import _fragments, _objects
+    from sspp_fixtures.model._payload_json import _fragments
+    from sspp_fixtures.model._payload_vocab import objects as _objects
 
     def dumps(values: Sequence[object]) -> list[str]:
         return [json.dumps(value, ensure_ascii=False) for value in values]
@@ -162,7 +163,8 @@ def test_json_fragments_render_like_json_dumps() -> None:
 
 
 def test_signal_heads_fall_back_when_scores_are_not_on_the_table() -> None:
-    from sspp_fixtures.model._payloads import _priorities, _signal_heads
+    from sspp_fixtures.model._payload_json import _signal_heads
+    from sspp_fixtures.model._signal_rules import priorities as _priorities
 
     on_grid, priorities = _priorities(np.array([0.0, 0.3994, 0.4, 0.7, 1.0, 2.0]))
     assert _signal_heads("retention", on_grid, priorities) == [

@@ -150,3 +150,42 @@ def test_numbers_the_signal_rules_cannot_carry_are_refused(field: str, value: ob
     payload[field] = value
     with pytest.raises(ScenarioError, match=rf"payload\.{field}: .* is out of range"):
         model.derive_signal_data("purchase", payload)
+
+
+def test_closed_fields_are_exactly_the_text_the_signal_rules_look_up() -> None:
+    """A text field outside CLOSED_PAYLOAD_FIELDS is free text to the rules; a closed one takes only its words."""
+    unknown = "\u2603 in no vocabulary"
+    for event_type in model.EVENT_TYPE_NAMES:
+        if model.is_platform_event_type(event_type):
+            continue
+        payload = model.make_payload(event_type, model.derive_rng(26, event_type))
+        closed = model.CLOSED_PAYLOAD_FIELDS.get(event_type, {})
+        for name, kind in model.PAYLOAD_SCHEMAS[event_type].items():
+            if kind is not str:
+                continue
+            odd = {**payload, name: unknown}
+            if name in closed:
+                assert payload[name] in closed[name]
+                [problem] = model.check_payload(event_type, odd)
+                assert (problem.key, problem.problem.split(";")[0]) == (name, f"unknown value {unknown!r}")
+                with pytest.raises(ScenarioError, match=rf"payload\.{name}: unknown value"):
+                    model.derive_signal_data(event_type, odd)
+            else:
+                assert model.check_payload(event_type, odd) == []
+                model.derive_signal_data(event_type, odd)
+
+
+def test_check_payload_reports_every_problem() -> None:
+    whole = model.make_payload("purchase", model.derive_rng(27, "p"))
+    assert model.check_payload("purchase", whole) == []
+    assert model.check_payload("purchase", {**whole, "note": "extra keys of a whole payload pass"}) == []
+    problems = model.check_payload("purchase", {"quantity": True, "amount": 2e15, "amout": 5}, overrides=True)
+    assert [(p.key, p.problem) for p in problems] == [
+        ("quantity", "expected a whole number, got True"),
+        ("amount", "2000000000000000.0 is out of range"),
+        ("amout", "not a field of purchase payloads (did you mean 'amount'?)"),
+    ]
+    [missing] = model.check_payload("purchase", {"amount": 1.0})
+    assert missing.key is None
+    assert missing.problem == "a purchase payload needs order_id, product, quantity, billing_period, currency"
+    assert model.check_payload("purchase", {"amount": model.PAYLOAD_NUMBER_LIMIT}, overrides=True) == []

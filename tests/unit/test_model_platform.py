@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sspp_fixtures.model import _platform as platform
+from sspp_fixtures.model import _platform_rules as platform
 
 TYPES = {
     "email_sent": ("outreach", 0.1),

@@ -129,12 +129,13 @@ def test_same_content_same_fingerprint(tmp_path: Path) -> None:
         (
             GOOD + "stories:\n  - name: s\n    customer: {name: A}\n"
             "    events: [{type: purchase, day: 1, payload: {quantity: many}}]\n",
-            r"bad\.yaml:9: stories\.s: purchase payload\.quantity: expected a whole number, got 'many'",
+            r"bad\.yaml:11: stories\[0\]\.events\[0\]\.payload\.quantity: expected a whole number, got 'many'",
         ),
         (
             GOOD + "stories:\n  - name: s\n    customer: {name: A}\n"
             "    events: [{type: purchase, day: 1, payload: {amout: 5}}]\n",
-            r"purchase payload\.amout: not a field of purchase payloads \(did you mean 'amount'\?\)",
+            r"bad\.yaml:11: stories\[0\]\.events\[0\]\.payload\.amout: "
+            r"not a field of purchase payloads \(did you mean 'amount'\?\)",
         ),
         (GOOD + "extends: nowhere\n", r"bad\.yaml:8: extends: unknown scenario 'nowhere'"),
         (GOOD + "extends: smok\n", r"extends: unknown scenario 'smok' \(did you mean 'smoke'\?\)"),
@@ -158,10 +159,11 @@ def test_cyclic_extends_is_refused(tmp_path: Path) -> None:
 
 
 def test_error_in_a_parent_names_the_parent(tmp_path: Path) -> None:
-    write(tmp_path, "parent.yaml", GOOD + "activity_skew: 9\n")
+    parent = write(tmp_path, "parent.yaml", GOOD + "activity_skew: 9\n")
     write(tmp_path, "child.yaml", "extends: parent.yaml\n")
-    with pytest.raises(ScenarioError, match=r"parent\.yaml:8: activity_skew"):
+    with pytest.raises(ScenarioError, match=r"parent\.yaml:8: activity_skew") as caught:
         load_scenario(tmp_path / "child.yaml")
+    assert [p["file"] for p in caught.value.details["problems"]] == [str(parent)]
 
 
 def test_unknown_names_and_missing_files() -> None:
@@ -180,3 +182,82 @@ def test_scale_and_seed_overrides() -> None:
         smoke.with_overrides(scale=-1)
     with pytest.raises(UsageError, match="Stay within"):
         smoke.with_overrides(scale=1e9)
+
+
+def problems_of(path: Path) -> tuple[list[tuple[int, str, str]], str]:
+    """The (line, field, problem) of each problem load_scenario reports for ``path``, and its message."""
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    return [(p["line"], p["field"], p["problem"]) for p in caught.value.details["problems"]], str(caught.value)
+
+
+def test_every_problem_of_a_file_is_reported_at_once_each_at_its_line(tmp_path: Path) -> None:
+    """What `sspp-seed scenarios validate` prints: once a file parses, all its problems, not the first one."""
+    text = GOOD.replace("customers: 5", "customers: -5") + (
+        "evnts: 5\n"  # 8
+        "stories:\n"
+        "  - name: s\n"
+        "    customer: {name: A, segment: huge}\n"  # 11
+        "    events:\n"
+        "      - type: purchase\n"
+        "        day: 1\n"
+        "        payload:\n"
+        "          quantity: many\n"  # 16
+        "          currency: XYZ\n"  # 17
+        "      - {type: inquiry, day: 2, payload: {seats: 10000000000000000, colour: red}}\n"  # 18
+    )
+    found, message = problems_of(write(tmp_path, "bad.yaml", text))
+    assert [(line, field) for line, field, _ in found] == [
+        (6, "customers"),
+        (8, "evnts"),
+        (11, "stories[0].customer.segment"),
+        (16, "stories[0].events[0].payload.quantity"),
+        (17, "stories[0].events[0].payload.currency"),
+        (18, "stories[0].events[1].payload.seats"),
+        (18, "stories[0].events[1].payload.colour"),
+    ]
+    assert "expected a whole number, got 'many'" in found[3][2]
+    assert "unknown value 'XYZ'" in found[4][2]
+    assert "is out of range" in found[5][2]
+    assert "not a field of inquiry payloads" in found[6][2]
+    assert message.count("bad.yaml:") == len(found)
+    assert "\n" not in message
+
+
+def test_every_problem_of_the_merged_chain_is_reported_at_once(tmp_path: Path) -> None:
+    text = GOOD + (
+        "stories:\n"
+        "  - name: a\n"  # 9
+        "    customer: {name: A, customer_id: cust_000001}\n"
+        "    events: [{type: purchase, day: 10}]\n"
+        "  - name: b\n"  # 12
+        "    customer: {name: B}\n"
+        "    events: [{type: purchase, day: 1}, {type: renewal, day: 12}]\n"
+    )
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(write(tmp_path, "bad.yaml", text))
+    message = str(caught.value)
+    assert "bad.yaml:9: stories.a: an event on day 10 falls outside the 10-day window" in message
+    assert "bad.yaml:9: stories.a: customer_id 'cust_000001' has the form of a generated customer's" in message
+    assert "bad.yaml:12: stories.b: an event on day 12 falls outside the 10-day window" in message
+
+
+def test_values_the_reader_refuses_are_reported_with_the_rest_and_only_once(tmp_path: Path) -> None:
+    text = (
+        'name: "ti\\0ny"\n'  # 1
+        + GOOD.split("\n", 1)[1]
+        + "processed_share: .nan\n"  # 8
+        + "evnts: 5\n"  # 9
+        + "trend: !!binary aGk=\n"  # 10
+    )
+    found, message = problems_of(write(tmp_path, "bad.yaml", text))
+    assert [(line, field) for line, field, _ in found] == [
+        (1, "name"),
+        (8, "processed_share"),
+        (9, "evnts"),
+        (10, "trend"),
+    ]
+    assert found[0][2].startswith("the text holds a NUL character")
+    assert found[1][2] == "nan is not allowed"
+    assert found[3][2] == "a bytes value is not supported"
+    assert "\n" not in message

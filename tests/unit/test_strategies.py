@@ -220,7 +220,10 @@ def test_event_type_may_be_a_strategy(event: Event) -> None:
         (lambda: signals(score=1), r"signals\(\) got an override of unknown field 'score'"),
         (lambda: customers(name=42), r"name=42: expected str, got int"),
         (lambda: customers(name="x" * 201), r"name='x+': 201 characters, more than the column's VARCHAR\(200\)"),
-        (lambda: customers(name="a\x00b"), r"name='a\\x00b': PostgreSQL text cannot hold NUL"),
+        (
+            lambda: customers(name="a\x00b"),
+            r"name='a\\x00b': holds a NUL character \(U\+0000\), which PostgreSQL text cannot hold",
+        ),
         (lambda: customers(segment="startup"), r"segment='startup': allowed: smb, mid_market, enterprise"),
         (lambda: customers(annual_value=1.5), r"annual_value=1.5: expected Decimal or None, got float"),
         (lambda: customers(annual_value=Decimal("-1")), r"annual_value=Decimal\('-1'\): must be between 0"),
