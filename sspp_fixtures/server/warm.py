@@ -34,6 +34,7 @@ __all__ = [
     "WARM_KINDS",
     "WarmServer",
     "WarmServerState",
+    "answering",
     "reuse_warm_server",
     "start_warm_server",
     "state_file",
@@ -280,8 +281,11 @@ def stop_warm_server(state_dir: Path | None = None) -> bool:
 def reuse_warm_server(state_dir: Path | None = None) -> WarmServer | None:
     """The warm server as a :class:`Server` if one runs and accepts a connection, else ``None``."""
     state = warm_server_status(state_dir)
-    if state is None:
-        return None
+    return None if state is None else answering(state)
+
+
+def answering(state: WarmServerState) -> WarmServer | None:
+    """The recorded warm server as a :class:`Server` if it accepts a connection, else ``None``."""
     with contextlib.suppress(DatabaseUnreachableError):
         with connect(state.dsn, connect_timeout_s=3) as conn:
             conn.execute("SELECT 1")
