@@ -15,7 +15,7 @@ from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from pathlib import Path
 
-from ..dsn import DATABASE_URL_ENV, connect, libpq_env_dsn, mask_dsn, resolve_dsn
+from ..dsn import DATABASE_URL_ENV, connect, libpq_env_dsn, mask_dsn
 from ..errors import DatabaseUnreachableError, ServerUnavailableError, UsageError
 from . import docker as _docker
 from . import embedded as _embedded
@@ -58,9 +58,10 @@ __all__ = [
 #: What ``get_server(kind=...)`` accepts: ``auto``, the warm server, and each provider.
 KINDS: tuple[str, ...] = ("auto", "warm", *PROVIDER_NAMES)
 #: The providers ``auto`` starts a server with, in order, when no running server is named.
-STARTED_BY_AUTO: tuple[str, ...] = ("local", "embedded", "docker")
+STARTED_BY_AUTO: tuple[str, ...] = tuple(name for name in PROVIDER_NAMES if name != "dsn")
 #: :attr:`Running.source` of the warm server.
 WARM_SOURCE = "warm server"
+_NO_DSN = f"no DSN given, ${DATABASE_URL_ENV} is not set and no PG* variable is set"
 
 NOTHING_WORKS_HINT = (
     "install PostgreSQL server binaries (Debian/Ubuntu: apt-get install postgresql), or pass --dsn / set "
@@ -151,7 +152,7 @@ def _auto(dsn: str | None, *, wait_s: float, use_warm: bool, docker_image: str, 
     if running is not None and running.warm is None:
         # A DSN the user gave is what they want: a typo must fail loudly, not quietly start another server.
         return connect_dsn(running.dsn, wait_s=wait_s)
-    tried.append(("dsn", f"no DSN given, ${DATABASE_URL_ENV} is not set and no PG* variable is set"))
+    tried.append(("dsn", _NO_DSN))
     if use_warm:
         warm_server = _warm.answering(running.warm) if running is not None and running.warm is not None else None
         if warm_server is not None:
@@ -174,9 +175,10 @@ def probe_providers(dsn: str | None = None) -> list[ProviderStatus]:
 
 
 def _probe_dsn(dsn: str | None) -> ProviderStatus:
-    resolved = resolve_dsn(dsn)
-    if resolved is None:
-        return ProviderStatus("dsn", False, f"no DSN given and ${DATABASE_URL_ENV} is not set")
+    running = find_running(dsn, use_warm=False)
+    if running is None:
+        return ProviderStatus("dsn", False, _NO_DSN)
+    resolved = running.dsn
     try:
         with connect(resolved, connect_timeout_s=3) as conn:
             row = conn.execute("SHOW server_version").fetchone()
