@@ -186,8 +186,8 @@ class TestDatabases:
                 else:
                     self._idle.append(slot)
             return Outcome(db.name, status, None, _ms(started))
-        self._recycle(slot)
-        return Outcome(db.name, Status.RECYCLED, reason, _ms(started))
+        self._recycle(slot)  # RECYCLED, or BUSY: a session the caller keeps was left inside a transaction
+        return Outcome(db.name, Status.RECYCLED, reason or status.value, _ms(started))
 
     def restore(self, db: TestDb, *, keep_pids: Collection[int] | None = None) -> Outcome:
         """Put ``db`` back to the template's data *during* its test (e.g. before each Hypothesis example).
