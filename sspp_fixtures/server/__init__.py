@@ -21,7 +21,7 @@ from . import docker as _docker
 from . import embedded as _embedded
 from . import local as _local
 from . import warm as _warm
-from ._base import PROVIDER_NAMES, Server
+from ._base import PROVIDER_NAMES, STARTED_BY_AUTO, Server
 from .docker import DEFAULT_IMAGE, DockerServer
 from .dsn import DsnServer, connect_dsn
 from .embedded import EmbeddedServer
@@ -57,8 +57,6 @@ __all__ = [
 
 #: What ``get_server(kind=...)`` accepts: ``auto``, the warm server, and each provider.
 KINDS: tuple[str, ...] = ("auto", "warm", *PROVIDER_NAMES)
-#: The providers ``auto`` starts a server with, in order, when no running server is named.
-STARTED_BY_AUTO: tuple[str, ...] = tuple(name for name in PROVIDER_NAMES if name != "dsn")
 #: :attr:`Running.source` of the warm server.
 WARM_SOURCE = "warm server"
 _NO_DSN = f"no DSN given, ${DATABASE_URL_ENV} is not set and no PG* variable is set"

@@ -27,7 +27,7 @@ from typing import ClassVar
 from ..dsn import connect
 from ..errors import DatabaseUnreachableError, ServerUnavailableError, UsageError
 from . import _runtime, embedded, local
-from ._base import Server
+from ._base import STARTED_BY_AUTO, Server
 from ._runtime import ClusterOwner, ClusterRecorder
 
 __all__ = [
@@ -247,20 +247,18 @@ def _record(cluster_dir: Path, owner: ClusterOwner, state_dir: Path | None) -> N
 
 
 def _start(kind: str, recorder: ClusterRecorder) -> local.LocalServer | embedded.EmbeddedServer:
+    """Start provider ``kind``; ``auto``: the first that works of those ``auto`` starts that can run warm."""
+    names = [name for name in STARTED_BY_AUTO if name in WARM_KINDS] if kind == "auto" else [kind]
     tried: list[tuple[str, str]] = []
-    if kind in ("auto", "local"):
+    for name in names:
         try:
-            return local.start_local(role="warm", recorder=recorder)
+            if name == "local":
+                return local.start_local(role="warm", recorder=recorder)
+            return embedded.start_embedded(role="warm", recorder=recorder)
         except ServerUnavailableError as exc:
-            if kind == "local":
+            if kind != "auto":
                 raise
-            tried.append(("local", str(exc)))
-    try:
-        return embedded.start_embedded(role="warm", recorder=recorder)
-    except ServerUnavailableError as exc:
-        if kind == "embedded":
-            raise
-        tried.append(("embedded", str(exc)))
+            tried.append((name, str(exc)))
     raise ServerUnavailableError(
         "could not start a warm server: " + "; ".join(f"{name}: {why}" for name, why in tried),
         hint="install PostgreSQL server binaries, or reinstall sspp-fixtures for the embedded server",
