@@ -528,15 +528,16 @@ def _prepare(ctx: Context, dbs: BenchDatabases, scenario: Any, keys: list[str], 
 
 def _cleanup(ctx: Context, pgp_names: list[str], tpl: tuple[str, bool]) -> None:
     """What pytest runs we interrupted may have left, and the template this run built."""
+    from sspp_fixtures.databases import drop_database
     from sspp_fixtures.templates import drop_templates
-    from sspp_fixtures.templates._template import drop_database_force
+    from sspp_fixtures.templates._fingerprint import OUR_PREFIXES
 
     _untemplate(ctx.dsn, pgp_names)
     with contextlib.suppress(psycopg.Error), psycopg.connect(ctx.dsn, autocommit=True) as admin:
         for pattern in ctx.patterns:  # only our own pytest runs' test databases (by their pid)
             for (name,) in admin.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (pattern,)):
                 with contextlib.suppress(psycopg.Error):
-                    drop_database_force(admin, str(name))
+                    drop_database(admin, str(name), prefixes=OUR_PREFIXES)
     name, existed = tpl
     if not existed:
         with contextlib.suppress(Exception):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import psycopg
@@ -38,15 +39,50 @@ def create_database(admin_dsn: str, name: str, *, template: str | None = None) -
         admin.execute(query)
 
 
-def drop_database(admin_dsn: str, name: str, *, missing_ok: bool = True) -> None:
-    """Drop ``name``, ending any session still connected to it."""
+def drop_database(
+    admin: str | psycopg.Connection[Any], name: str, *, missing_ok: bool = True, prefixes: tuple[str, ...] = ()
+) -> None:
+    """Drop ``name`` with ``FORCE``, ending any session still connected to it: the one way the tool drops a database.
+
+    ``admin`` is the maintenance DSN, or an open autocommit connection to it. What ``FORCE`` cannot get past is
+    handled too: prepared transactions left in the database are rolled back, a template flag is cleared.
+    ``prefixes``: refuse a name that starts with none of them (callers that drop only what they made).
+    """
     _check_name(name)
-    if name == database_name(admin_dsn):
+    if prefixes and not name.startswith(prefixes):
+        raise UsageError(f"refusing to drop {name!r}: not a database sspp-fixtures made")
+    if isinstance(admin, str):
+        with connect(admin) as conn:
+            drop_database(conn, name, missing_ok=missing_ok, prefixes=prefixes)
+        return
+    if name == admin.info.dbname:
         raise UsageError(f"refusing to drop {name!r}: it is the maintenance database the tool connects through")
-    with connect(admin_dsn) as admin:
-        if missing_ok and not database_exists(admin, name):
-            return
-        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    query = sql.SQL("DROP DATABASE {}{} WITH (FORCE)").format(
+        sql.SQL("IF EXISTS " if missing_ok else ""), sql.Identifier(name)
+    )
+    try:
+        admin.execute(query)
+    except psycopg.errors.ObjectInUse:
+        if not _rollback_prepared(admin, name):
+            raise
+        admin.execute(query)
+    except psycopg.errors.WrongObjectType:  # "cannot drop a template database"
+        admin.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE false").format(sql.Identifier(name)))
+        admin.execute(query)
+
+
+def _rollback_prepared(admin: psycopg.Connection[Any], name: str) -> bool:
+    """Roll back the prepared transactions of database ``name`` (they survive ``FORCE``); whether there were any."""
+    rows = admin.execute("SELECT gid FROM pg_catalog.pg_prepared_xacts WHERE database = %s", (name,)).fetchall()
+    if not rows:
+        return False
+    # The same parameters as ``admin`` (password included) to reach the other database.
+    dsn = admin.info.dsn + (f" password={admin.info.password}" if admin.info.password else "")
+    with connect(with_database(dsn, name)) as conn:
+        for (gid,) in rows:
+            with contextlib.suppress(psycopg.Error):
+                conn.execute(sql.SQL("ROLLBACK PREPARED {}").format(sql.Literal(gid)))
+    return True
 
 
 def ensure_database(dsn: str) -> bool:

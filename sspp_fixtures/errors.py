@@ -21,6 +21,7 @@ __all__ = [
     "SchemaMismatchError",
     "ServerUnavailableError",
     "SsppError",
+    "TemplateError",
     "UnsafeTargetError",
     "UsageError",
 ]
@@ -112,6 +113,10 @@ class SchemaMismatchError(MigrationError):
     ``details['differences']`` maps each such migration's label to its differences (missing column, other type,
     missing index...).
     """
+
+
+class TemplateError(SsppError):
+    """A template could not be built or waited for, or a test database could not be cloned from it."""
 
 
 class LoadError(SsppError):

@@ -4,12 +4,12 @@ stderr; when nothing gives a database, the error names every place that was look
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
-from ..dsn import DATABASE_URL_ENV, LIBPQ_TARGET_ENV, libpq_env_dsn, mask_dsn, with_database
+from ..dsn import DATABASE_URL_ENV, LIBPQ_TARGET_ENV, mask_dsn, with_database
 from ..errors import UsageError
-from ..server._warm import WarmServerState, start_warm_server, state_file, warm_server_status
+from ..server import find_running
+from ..server._warm import WarmServerState, start_warm_server, state_file
 from ._output import CliState
 
 __all__ = ["DEFAULT_DATABASE", "Target", "find_target", "require_target"]
@@ -32,17 +32,12 @@ def _warm_target(warm: WarmServerState) -> Target:
 
 
 def find_target(dsn: str | None) -> Target | None:
-    """The database the user means, without starting or creating anything; ``None`` when nothing names one."""
-    if dsn:
-        return Target(dsn, "--dsn")
-    from_url = os.environ.get(DATABASE_URL_ENV, "").strip()
-    if from_url:
-        return Target(from_url, f"${DATABASE_URL_ENV}")
-    from_env = libpq_env_dsn()
-    if from_env is not None:
-        return Target(from_env[0], ", ".join(from_env[1]))
-    warm = warm_server_status()
-    return _warm_target(warm) if warm is not None else None
+    """The database the user means (the server ``auto`` would take first), without starting or creating anything;
+    ``None`` when nothing names one."""
+    running = find_running(dsn)
+    if running is None:
+        return None
+    return _warm_target(running.warm) if running.warm is not None else Target(running.dsn, running.source)
 
 
 def announce(state: CliState, target: Target) -> None:

@@ -18,7 +18,7 @@ import psycopg
 
 from .. import __version__
 from ..backup import INSTALL_HINT, list_client_tools
-from ..dsn import DATABASE_URL_ENV, connect, mask_dsn
+from ..dsn import DATABASE_URL_ENV, connect, libpq_env_dsn, mask_dsn
 from ..errors import DatabaseUnreachableError, ServerUnavailableError
 from ..server import NOTHING_WORKS_HINT, _runtime
 from ..server import _embedded as embedded
@@ -83,10 +83,15 @@ def _dsn_check(dsn: str | None) -> Check:
             f"${DATABASE_URL_ENV}={shown_dsn(from_env)}; checked below",
             data={"source": DATABASE_URL_ENV, "dsn": shown_dsn(from_env)},
         )
+    from_libpq = libpq_env_dsn()
+    if from_libpq is not None:
+        source = ", ".join(from_libpq[1])
+        shown = shown_dsn(from_libpq[0])
+        return Check("dsn", "ok", f"{shown} (from {source}); checked below", data={"source": source, "dsn": shown})
     return Check(
         "dsn",
         "skip",
-        f"no --dsn given and ${DATABASE_URL_ENV} is not set",
+        f"no --dsn given, ${DATABASE_URL_ENV} is not set and no PG* variable is set",
         fix="to use your own server: pass --dsn postgresql://USER:PASSWORD@HOST:PORT/DBNAME "
         f"or set ${DATABASE_URL_ENV}",
         data={"source": None},

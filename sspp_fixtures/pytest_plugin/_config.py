@@ -7,11 +7,13 @@ from typing import Any
 
 from ..dsn import resolve_dsn
 from ..errors import UsageError
+from ..server import PROVIDER_NAMES
+from ._isolation import ISOLATIONS
 
-__all__ = ["ISOLATIONS", "SERVER_KINDS", "SsppConfig", "TestSpec"]
+__all__ = ["SERVER_KINDS", "SsppConfig", "TestSpec"]
 
-ISOLATIONS: tuple[str, ...] = ("database", "clone", "transaction")
-SERVER_KINDS: tuple[str, ...] = ("auto", "dsn", "local", "embedded", "docker")
+#: What ``--sspp-server`` accepts: ``auto`` (the policy of :func:`sspp_fixtures.server.get_server`) or a provider.
+SERVER_KINDS: tuple[str, ...] = ("auto", *PROVIDER_NAMES)
 
 #: (option flag, ini key, help, default)
 OPTIONS: tuple[tuple[str, str, str, str | None], ...] = (
@@ -19,7 +21,7 @@ OPTIONS: tuple[tuple[str, str, str, str | None], ...] = (
     (
         "--sspp-server",
         "sspp_server",
-        "where the server comes from: auto | dsn | local | embedded | docker (default: auto)",
+        f"where the server comes from: {' | '.join(SERVER_KINDS)} (default: auto)",
         "auto",
     ),
     ("--sspp-scenario", "sspp_scenario", "scenario seeded into each test's database (default: smoke)", "smoke"),

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any, Protocol
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
 
 import psycopg
 from psycopg.rows import TupleRow
@@ -20,19 +20,14 @@ SESSION_RESET = (
 )
 
 
-class _Restorer(Protocol):
-    spec: Any
-
-    def restore_keeping(self, conn: psycopg.Connection[Any]) -> None: ...
-
-
 class SsppConnection(psycopg.Connection[TupleRow]):
     """A psycopg connection to a test's database, with :meth:`restoring` for Hypothesis examples."""
 
-    _sspp_restorer: _Restorer | None = None
+    _sspp_restoring: Callable[[], AbstractContextManager[None]] | None = None
 
-    def bind_restore(self, restorer: _Restorer) -> None:
-        self._sspp_restorer = restorer
+    def bind_restore(self, restoring: Callable[[], AbstractContextManager[None]]) -> None:
+        """What :meth:`restoring` wraps a block in (given by the test's isolation mode)."""
+        self._sspp_restoring = restoring
 
     @contextmanager
     def restoring(self) -> Iterator[SsppConnection]:
@@ -41,19 +36,10 @@ class SsppConnection(psycopg.Connection[TupleRow]):
         Function-scoped fixtures are not reset between Hypothesis examples; wrap each example's body in this.
         With isolation 'transaction' the block runs in a savepoint that is rolled back.
         """
-        restorer = self._sspp_restorer
-        if restorer is None:
+        if self._sspp_restoring is None:
             raise UsageError("restoring() works on the sspp_db fixture's connection only")
-        if restorer.spec.isolation == "transaction":
-            with self.transaction(force_rollback=True):
-                yield self
-            return
-        try:
+        with self._sspp_restoring():
             yield self
-        finally:
-            if not self.closed:
-                self.rollback()
-            restorer.restore_keeping(self)
 
 
 class RolledBackTest(psycopg.Transaction):

@@ -15,31 +15,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import psycopg
-from psycopg.rows import tuple_row
-
 from ..server import Server, get_server
 from ..server._runtime import cache_dir, pid_alive
-from ..server._warm import WarmServer, reuse_warm_server, start_warm_server, stop_warm_server, warm_server_status
+from ..server._warm import stop_warm_server
 from ._config import SsppConfig, TestSpec
-from ._connection import SESSION_RESET, SsppConnection
+from ._isolation import Isolation, isolation_for
 
 if TYPE_CHECKING:  # the engines load when a test first asks for a database: a run without one stays fast
     from ..scenarios import Scenario
-    from ..templates import TemplateInfo, TestDatabases, TestDb
+    from ..templates import TemplateInfo, TestDatabases
 
 __all__ = ["PluginSession", "cleanup_run", "new_run_id", "run_dir", "sweep_stale_runs"]
 
 _RUNS = "runs"
-#: psycopg settings a test may change on ``sspp_db``, put back after it.
-_CONNECTION_DEFAULTS: dict[str, object] = {
-    "autocommit": False,
-    "isolation_level": None,
-    "read_only": None,
-    "deferrable": None,
-    "prepare_threshold": 5,
-    "row_factory": tuple_row,
-}
 #: Templates unused this long are dropped (each change of code or data makes a new one).
 _TEMPLATE_MAX_AGE_S = 3 * 86400
 
@@ -88,27 +76,16 @@ class PluginSession:
     _server: Server | None = None
     _templates: dict[tuple[str, int | None], tuple[Scenario, TemplateInfo]] = field(default_factory=dict)
     _pools: dict[str, TestDatabases] = field(default_factory=dict)
-    _transaction_slots: dict[str, tuple[TestDatabases, TestDb, SsppConnection]] = field(default_factory=dict)
-    _kept: dict[str, SsppConnection] = field(default_factory=dict)
+    _isolations: dict[tuple[str, str], Isolation] = field(default_factory=dict)
     _swept: bool = False
 
     @property
     def server(self) -> Server:
+        """The server ``--sspp-server`` names (``auto``: see :func:`~sspp_fixtures.server.get_server`); a local
+        or embedded one it starts belongs to the run, shared by its xdist workers and stopped at its end."""
         if self._server is None:
-            self._server = self._start_server()
+            self._server = get_server(self.config.server, dsn=self.config.dsn, state_dir=run_dir(self.run_id))
         return self._server
-
-    def _start_server(self) -> Server:
-        kind = self.config.server
-        if self.config.dsn is not None or kind in ("dsn", "docker"):
-            return get_server(kind if kind != "auto" else "dsn", dsn=self.config.dsn)
-        if kind == "auto":
-            user_warm = reuse_warm_server()
-            if user_warm is not None:
-                return user_warm
-        folder = run_dir(self.run_id)
-        state = warm_server_status(folder) or start_warm_server(kind, state_dir=folder)
-        return WarmServer(state)
 
     def template(self, spec: TestSpec) -> TemplateInfo:
         """The template holding the spec's scenario and seed, built if no process built it yet."""
@@ -124,85 +101,26 @@ class PluginSession:
             self._templates[key] = (scenario, ensure_template(self.server.dsn, scenario))
         return self._templates[key][1]
 
-    def databases(self, spec: TestSpec) -> TestDatabases:
-        """The pool of test databases cloned from the spec's template."""
+    def isolation(self, spec: TestSpec) -> Isolation:
+        """The spec's isolation mode over the pool of test databases cloned from the spec's template."""
         template = self.template(spec)
-        pool = self._pools.get(template.name)
-        if pool is None:
-            from ..templates import TestDatabases
+        mode = self._isolations.get((template.name, spec.isolation))
+        if mode is None:
+            pool = self._pools.get(template.name)
+            if pool is None:
+                from ..templates import TestDatabases
 
-            pool = TestDatabases(self.server.dsn, template, worker_id=self.worker_id)
-            self._pools[template.name] = pool
-        return pool
-
-    def transaction_connection(self, spec: TestSpec) -> SsppConnection:
-        """An open connection to a database kept for ``isolation='transaction'`` tests of this template.
-
-        Reused from test to test (each runs in a transaction that is rolled back), so such a test pays no
-        connect: the path under a millisecond. A connection a test broke is replaced, its database put back.
-        """
-        pool = self.databases(spec)
-        key = self.template(spec).name
-        slot = self._transaction_slots.get(key)
-        if slot is not None and not (slot[2].closed or slot[2].broken):
-            return slot[2]
-        if slot is not None:
-            pool.release(slot[1])
-        db = pool.acquire("transaction")
-        conn = SsppConnection.connect(db.dsn, autocommit=True, application_name="sspp-test")
-        self._transaction_slots[key] = (pool, db, conn)
-        return conn
-
-    def kept_connection(self, db: TestDb) -> SsppConnection:
-        """``sspp_db`` for a reused database: the connection the previous test on it used, reset, else a new one.
-
-        A connect costs more here than the plugin's whole restore (measured: 4.8 ms against 1.7 ms), so the
-        reuse path keeps the connection open from test to test; :meth:`reset_kept` returns it to a fresh
-        session's state.
-        """
-        conn = self._kept.get(db.name)
-        if conn is not None and not (conn.closed or conn.broken):
-            return conn
-        conn = SsppConnection.connect(db.dsn, application_name="sspp-test")
-        self._kept[db.name] = conn
-        return conn
-
-    def reset_kept(self, db: TestDb) -> None:
-        """After a test: roll back and reset the kept connection's session, or forget it if the test broke it."""
-        conn = self._kept.get(db.name)
-        if conn is None:
-            return
-        try:
-            if conn.closed or conn.broken:
-                raise psycopg.OperationalError("closed by the test")
-            conn.rollback()
-            conn.autocommit = True
-            conn.execute(SESSION_RESET)
-            for name, value in _CONNECTION_DEFAULTS.items():
-                setattr(conn, name, value)
-        except psycopg.Error:
-            self.forget_kept(db)
-
-    def kept_pids(self, db: TestDb) -> list[int]:
-        conn = self._kept.get(db.name)
-        return [conn.info.backend_pid] if conn is not None and not conn.closed else []
-
-    def forget_kept(self, db: TestDb) -> None:
-        conn = self._kept.pop(db.name, None)
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                conn.close()
+                pool = TestDatabases(self.server.dsn, template, worker_id=self.worker_id)
+                self._pools[template.name] = pool
+            mode = isolation_for(spec.isolation, pool)
+            self._isolations[(template.name, spec.isolation)] = mode
+        return mode
 
     def close(self) -> None:
-        for conn in self._kept.values():
+        for mode in self._isolations.values():
             with contextlib.suppress(Exception):
-                conn.close()
-        self._kept.clear()
-        for pool, db, conn in self._transaction_slots.values():
-            with contextlib.suppress(Exception):
-                conn.close()
-                pool.release(db)
-        self._transaction_slots.clear()
+                mode.close()
+        self._isolations.clear()
         for pool in self._pools.values():
             with contextlib.suppress(Exception):
                 pool.close()

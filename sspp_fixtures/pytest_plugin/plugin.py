@@ -13,13 +13,12 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 import pytest
 
 from ..errors import SsppError, UsageError
 from ..server import Server
 from ._config import OPTIONS, SsppConfig, TestSpec
-from ._connection import RolledBackTest, SsppConnection
+from ._connection import SsppConnection
 from ._queue import add_queue_options, sspp_queue
 from ._session import PluginSession, cleanup_run, new_run_id, sweep_stale_runs
 
@@ -97,37 +96,11 @@ def sspp_server(pytestconfig: pytest.Config) -> Server:
 
 
 class _TestDatabase:
-    """This test's database: its DSN, and how to put it back to the seeded data.
-
-    With isolation 'transaction' no database is taken per test: the session's kept connection is used.
-    """
+    """This test's database and the isolation mode that handed it out (and takes it back after the test)."""
 
     def __init__(self, session: PluginSession, spec: TestSpec) -> None:
-        self.session = session
-        self.spec = spec
-        self.pool = session.databases(spec)
-        self.db = None if spec.isolation == "transaction" else self.pool.acquire(spec.isolation)
-
-    @property
-    def dsn(self) -> str:
-        assert self.db is not None
-        return str(self.db.dsn)
-
-    def restore_keeping(self, conn: psycopg.Connection[Any]) -> None:
-        """Put the data back while ``conn`` stays open (Hypothesis examples within one test)."""
-        assert self.db is not None
-        self.pool.restore(self.db, keep_pids=[conn.info.backend_pid])
-
-    def release(self) -> None:
-        if self.db is None:
-            return
-        if self.spec.isolation == "clone":
-            self.pool.release(self.db)
-            return
-        self.session.reset_kept(self.db)
-        outcome = self.pool.release(self.db, keep_pids=self.session.kept_pids(self.db))
-        if outcome.path not in ("clean", "restored"):
-            self.session.forget_kept(self.db)
+        self.mode = session.isolation(spec)
+        self.db = self.mode.acquire()
 
 
 @pytest.fixture
@@ -139,19 +112,13 @@ def _sspp_database(request: pytest.FixtureRequest) -> Iterator[_TestDatabase]:
     try:
         yield database
     finally:
-        database.release()
+        database.mode.release(database.db)
 
 
 @pytest.fixture
 def sspp_dsn(_sspp_database: _TestDatabase) -> str:
     """The URL of this test's own database, for code under test that opens its own connections."""
-    if _sspp_database.spec.isolation == "transaction":
-        raise UsageError(
-            "sspp_dsn is not available with isolation='transaction': other connections would commit outside the "
-            "test's transaction",
-            hint="use isolation='database' (the default)",
-        )
-    return _sspp_database.dsn
+    return _sspp_database.mode.dsn(_sspp_database.db)
 
 
 @pytest.fixture
@@ -162,26 +129,8 @@ def sspp_db(_sspp_database: _TestDatabase) -> Iterator[SsppConnection]:
     after it; with 'transaction' everything runs in one transaction that is rolled back (commit() refuses).
     ``with sspp_db.restoring(): ...`` puts the seeded data back at the end of the block (one Hypothesis example).
     """
-    if _sspp_database.spec.isolation == "transaction":
-        conn = _sspp_database.session.transaction_connection(_sspp_database.spec)
-        conn.bind_restore(_sspp_database)
-        with RolledBackTest(conn):
-            yield conn
-        return
-    database = _sspp_database.db
-    assert database is not None
-    if _sspp_database.spec.isolation == "clone":
-        conn = SsppConnection.connect(database.dsn, application_name="sspp-test")
-        conn.bind_restore(_sspp_database)
-        try:
-            yield conn
-        finally:
-            conn.close()
-        return
-    # The reuse path keeps the connection for the next test on this database (reset in release()).
-    conn = _sspp_database.session.kept_connection(database)
-    conn.bind_restore(_sspp_database)
-    yield conn
+    with _sspp_database.mode.connected(_sspp_database.db) as conn:
+        yield conn
 
 
 @pytest.fixture

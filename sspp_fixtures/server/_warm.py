@@ -28,7 +28,7 @@ from typing import ClassVar
 from ..dsn import connect
 from ..errors import DatabaseUnreachableError, ServerUnavailableError, UsageError
 from . import _embedded, _local, _runtime
-from ._base import Server
+from ._base import STARTED_BY_AUTO, Server
 from ._postmaster import PostmasterServer
 from ._runtime import ClusterOwner, ClusterRecorder
 
@@ -36,6 +36,7 @@ __all__ = [
     "WARM_KINDS",
     "WarmServer",
     "WarmServerState",
+    "answering",
     "reuse_warm_server",
     "start_warm_server",
     "state_file",
@@ -248,18 +249,18 @@ def _record(cluster_dir: Path, owner: ClusterOwner, state_dir: Path | None) -> N
 
 
 def _start(kind: str, recorder: ClusterRecorder) -> PostmasterServer:
+    """Start provider ``kind``; ``auto``: the first that works of those ``auto`` starts that can run warm."""
+    starters: dict[str, Callable[..., PostmasterServer]] = {
+        "local": _local.start_local,
+        "embedded": _embedded.start_embedded,
+    }
+    names = [name for name in STARTED_BY_AUTO if name in WARM_KINDS] if kind == "auto" else [kind]
     tried: list[tuple[str, str]] = []
-    starters: tuple[tuple[str, Callable[..., PostmasterServer]], ...] = (
-        ("local", _local.start_local),
-        ("embedded", _embedded.start_embedded),
-    )
-    for name, start in starters:
-        if kind not in ("auto", name):
-            continue
+    for name in names:
         try:
-            return start(role="warm", recorder=recorder)
+            return starters[name](role="warm", recorder=recorder)
         except ServerUnavailableError as exc:
-            if kind == name:
+            if kind != "auto":
                 raise
             tried.append((name, str(exc)))
     raise ServerUnavailableError(
@@ -282,8 +283,11 @@ def stop_warm_server(state_dir: Path | None = None) -> bool:
 def reuse_warm_server(state_dir: Path | None = None) -> WarmServer | None:
     """The warm server as a :class:`Server` if one runs and accepts a connection, else ``None``."""
     state = warm_server_status(state_dir)
-    if state is None:
-        return None
+    return None if state is None else answering(state)
+
+
+def answering(state: WarmServerState) -> WarmServer | None:
+    """The recorded warm server as a :class:`Server` if it accepts a connection, else ``None``."""
     with contextlib.suppress(DatabaseUnreachableError):
         with connect(state.dsn, connect_timeout_s=3) as conn:
             conn.execute("SELECT 1")

@@ -8,18 +8,18 @@
 
 from __future__ import annotations
 
-from ._clone_pool import ISOLATIONS, Outcome, TestDatabases, TestDb
+from ..errors import TemplateError
+from ._clone_pool import Outcome, TestDatabases, TestDb
 from ._fingerprint import REUSE_FORMAT, template_fingerprint, template_name
-from ._names import TemplateError
-from ._reuse import REUSE_SCHEMA
+from ._reuse import REUSE_SCHEMA, Status
 from ._sweep import sweep
 from ._template import TemplateInfo, drop_templates, ensure_template, list_templates
 
 __all__ = [
-    "ISOLATIONS",
     "REUSE_FORMAT",
     "REUSE_SCHEMA",
     "Outcome",
+    "Status",
     "TemplateError",
     "TemplateInfo",
     "TestDatabases",

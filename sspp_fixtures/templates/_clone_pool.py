@@ -25,24 +25,20 @@ from collections import deque
 from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Self
 
 import psycopg
 from psycopg import sql
 
+from ..databases import drop_database
 from ..dsn import connect, mask_text, with_database
-from ..errors import UsageError
-from ._fingerprint import TEST_PREFIX
-from ._names import KIND_TEST, TemplateError, comment, safe_label, set_comment
-from ._reuse import release_statement
-from ._template import TemplateInfo, drop_database_force
+from ..errors import TemplateError, UsageError
+from ._fingerprint import OUR_PREFIXES, TEST_PREFIX
+from ._names import KIND_TEST, comment, safe_label, set_comment
+from ._reuse import Status, read_status, release_statement
+from ._template import TemplateInfo
 
-__all__ = ["ISOLATIONS", "Outcome", "TestDatabases", "TestDb"]
-
-Isolation = Literal["database", "clone", "transaction"]
-#: ``database``: reuse-or-recycle; ``clone``: always a never-used clone; ``transaction``: like ``database``
-#: (the caller rolls back; the release then finds the database clean).
-ISOLATIONS: tuple[str, ...] = ("database", "clone", "transaction")
+__all__ = ["Outcome", "TestDatabases", "TestDb"]
 
 _CLONE_RETRY_S = (0.05, 1.0)
 #: Numbers the clones of every pool in this process: two pools of one template (a pytester run in-process
@@ -54,13 +50,14 @@ _KEEPER_APP = "sspp-fixtures-keeper"
 
 @dataclass(frozen=True)
 class TestDb:
-    """A database handed to one test: its name, DSN, isolation, and how many tests used it before (0: fresh)."""
+    """A database handed to one test: its name, DSN, whether it is dropped after the test (``fresh``: never
+    used, never reused), and how many tests used it before (0: a new clone)."""
 
     __test__: ClassVar[bool] = False
 
     name: str
     dsn: str
-    isolation: str
+    fresh: bool
     uses: int
 
 
@@ -69,28 +66,28 @@ class Outcome:
     """What ``release()`` did with a database.
 
     ``path``: ``clean`` (nothing to undo), ``restored`` (put back in place), ``recycled`` (dropped in the
-    background, a fresh clone takes its place; ``reason`` says why), ``dropped`` (a ``clone``-isolation database).
+    background, a fresh clone takes its place; ``reason`` says why), ``dropped`` (a ``fresh`` database).
     ``ms`` is the time ``release()`` took.
     """
 
     database: str
-    path: Literal["clean", "restored", "recycled", "dropped"]
+    path: Status
     reason: str | None
     ms: float
 
     @property
     def reused(self) -> bool:
-        return self.path in ("clean", "restored")
+        return self.path.reused
 
 
 class _Slot:
-    __slots__ = ("isolation", "keeper", "name", "server_started", "uses")
+    __slots__ = ("fresh", "keeper", "name", "server_started", "uses")
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.keeper: psycopg.Connection[Any] | None = None
         self.uses = 0
-        self.isolation = "database"
+        self.fresh = False
         self.server_started: object = None
 
 
@@ -142,22 +139,20 @@ class TestDatabases:
 
     # ----------------------------------------------------------------------------------------------- public
 
-    def acquire(self, isolation: str = "database") -> TestDb:
+    def acquire(self, *, fresh: bool = False) -> TestDb:
         """A database holding exactly the template's data, for one test.
 
-        ``database``/``transaction``: the database the previous test released (restored), or a fresh clone;
-        ``clone``: always a never-used clone (dropped at release).
+        By default the database the previous test released (restored), or a new clone; ``fresh``: always a
+        never-used clone, dropped at release.
         """
-        if isolation not in ISOLATIONS:
-            raise UsageError(f"isolation={isolation!r} is not known", hint=f"use one of: {', '.join(ISOLATIONS)}")
         with self._cond:
             self._check_open()
-            slot = self._idle.pop() if isolation != "clone" and self._idle else self._take_spare()
-            slot.isolation = isolation
+            slot = self._idle.pop() if not fresh and self._idle else self._take_spare()
+            slot.fresh = fresh
             self._in_use[slot.name] = slot
-        if isolation == "clone":
-            self._close_keeper(slot)  # a clone is dropped after its test: no restore, no keeper
-        if isolation != "clone" and slot.keeper is None:
+        if fresh:
+            self._close_keeper(slot)  # dropped after its test: no restore, no keeper
+        elif slot.keeper is None:
             try:
                 self._connect_keeper(slot)
             except BaseException:
@@ -166,7 +161,7 @@ class TestDatabases:
                     self._to_drop.append(slot.name)
                     self._cond.notify_all()
                 raise
-        return TestDb(slot.name, self.dsn_for(slot.name), isolation, slot.uses)
+        return TestDb(slot.name, self.dsn_for(slot.name), fresh, slot.uses)
 
     def release(self, db: TestDb, *, keep_pids: Collection[int] = ()) -> Outcome:
         """Put ``db`` back for the next test: end the sessions it left open, undo its changes, or recycle it.
@@ -179,20 +174,20 @@ class TestDatabases:
             slot = self._in_use.pop(db.name, None)
         if slot is None:
             raise UsageError(f"database {db.name} is not in use from this pool", hint="release each database once")
-        if slot.isolation == "clone":
+        if slot.fresh:
             self._recycle(slot)
-            return Outcome(db.name, "dropped", None, _ms(started))
-        status = self._restore(slot, keep=keep_pids)
-        if status in ("clean", "restored"):
+            return Outcome(db.name, Status.DROPPED, None, _ms(started))
+        status, reason = self._restore(slot, keep=keep_pids)
+        if status.reused:
             slot.uses += 1
             with self._cond:
                 if self._closed:
                     self._close_keeper(slot)
                 else:
                     self._idle.append(slot)
-            return Outcome(db.name, "clean" if status == "clean" else "restored", None, _ms(started))
-        self._recycle(slot)
-        return Outcome(db.name, "recycled", status.removeprefix("recycle:"), _ms(started))
+            return Outcome(db.name, status, None, _ms(started))
+        self._recycle(slot)  # RECYCLED, or BUSY: a session the caller keeps was left inside a transaction
+        return Outcome(db.name, Status.RECYCLED, reason or status.value, _ms(started))
 
     def restore(self, db: TestDb, *, keep_pids: Collection[int] | None = None) -> Outcome:
         """Put ``db`` back to the template's data *during* its test (e.g. before each Hypothesis example).
@@ -205,27 +200,27 @@ class TestDatabases:
         started = time.perf_counter()
         with self._cond:
             slot = self._in_use.get(db.name)
-        if slot is None or slot.isolation == "clone":
+        if slot is None or slot.fresh:
             raise UsageError(
                 f"database {db.name} is not a reusable database in use from this pool",
-                hint="restore() a database acquired with isolation 'database' or 'transaction', before releasing it",
+                hint="restore() a database acquired without fresh=True, before releasing it",
             )
-        status = self._restore(slot, end_sessions=keep_pids is not None, keep=keep_pids or ())
-        if status == "busy":
+        status, reason = self._restore(slot, end_sessions=keep_pids is not None, keep=keep_pids or ())
+        if status is Status.BUSY:
             raise UsageError(
                 f"cannot restore database {db.name} while a session it keeps is inside a transaction",
                 hint="commit or roll back the kept connections before restore()",
                 database=db.name,
             )
-        if status not in ("clean", "restored"):
+        if not status.reused:
             raise TemplateError(
-                f"database {db.name} cannot be restored in place ({status.removeprefix('recycle:')})",
+                f"database {db.name} cannot be restored in place ({reason})",
                 hint="release() it and acquire() another: what the test did (DDL, large objects, prepared "
                 "transactions) can only be undone by a fresh clone",
                 database=db.name,
-                reason=status.removeprefix("recycle:"),
+                reason=reason,
             )
-        return Outcome(db.name, "clean" if status == "clean" else "restored", None, _ms(started))
+        return Outcome(db.name, status, None, _ms(started))
 
     def dsn_for(self, name: str) -> str:
         return with_database(self.admin_dsn, name)
@@ -271,7 +266,7 @@ class TestDatabases:
 
         def drop(name: str) -> None:
             with contextlib.suppress(psycopg.Error), connect(self.admin_dsn) as admin:
-                drop_database_force(admin, name)
+                drop_database(admin, name, prefixes=OUR_PREFIXES)
                 self._made.discard(name)
 
         # Each DROP DATABASE waits for a checkpoint; concurrent ones share it (measured: 3 drops 2-9 s in a row).
@@ -299,28 +294,33 @@ class TestDatabases:
         slot.server_started = started
         return same
 
-    def _restore(self, slot: _Slot, *, end_sessions: bool = True, keep: Collection[int] = ()) -> str:
-        """Run the restore on the keeper connection: ``clean``, ``restored`` or ``recycle:<reason>``."""
+    def _restore(
+        self, slot: _Slot, *, end_sessions: bool = True, keep: Collection[int] = ()
+    ) -> tuple[Status, str | None]:
+        """Run the restore on the keeper connection: ``CLEAN``, ``RESTORED``, ``BUSY`` or ``RECYCLED`` and why."""
         for attempt in (1, 2):
             try:
                 # A crash-restart empties the UNLOGGED marks table: after one, nothing says what the test changed.
                 if (slot.keeper is None or slot.keeper.closed) and not self._connect_keeper(slot):
                     self._close_keeper(slot)
-                    return "recycle:server_restarted"
+                    return Status.RECYCLED, "server_restarted"
                 keeper = slot.keeper
                 assert keeper is not None
                 row = keeper.execute(release_statement(), (self._release_wait_ms, end_sessions, list(keep))).fetchone()
-                return str(row[0]) if row else "recycle:no_status"
+                return read_status(str(row[0])) if row else (Status.RECYCLED, "no_status")
             except psycopg.OperationalError:
                 # The test ended our keeper (pg_terminate_backend on every session), or the server hiccuped:
                 # reconnect once and try again.
                 self._close_keeper(slot)
                 if attempt == 2:
-                    return "recycle:connection_lost"
+                    return Status.RECYCLED, "connection_lost"
             except psycopg.Error as exc:
                 self._close_keeper(slot)
-                return f"recycle:error {exc.sqlstate or type(exc).__name__}: {mask_text(str(exc)).splitlines()[0]}"
-        return "recycle:connection_lost"  # pragma: no cover
+                return (
+                    Status.RECYCLED,
+                    f"error {exc.sqlstate or type(exc).__name__}: {mask_text(str(exc)).splitlines()[0]}",
+                )
+        return Status.RECYCLED, "connection_lost"  # pragma: no cover
 
     def _close_keeper(self, slot: _Slot) -> None:
         if slot.keeper is not None:
@@ -401,7 +401,7 @@ class TestDatabases:
                         self._clone(admin, name)
                         spare = self._warm_spare(name)
                     else:
-                        drop_database_force(admin, name)
+                        drop_database(admin, name, prefixes=OUR_PREFIXES)
                 except Exception as exc:
                     with contextlib.suppress(Exception):
                         if admin is not None:

@@ -20,6 +20,7 @@ from ..schema import load_migrations, migrations_checksum
 
 __all__ = [
     "BUILD_SUFFIX",
+    "OUR_PREFIXES",
     "REUSE_FORMAT",
     "TEMPLATE_PREFIX",
     "TEST_PREFIX",
@@ -31,6 +32,8 @@ __all__ = [
 REUSE_FORMAT = 1
 TEMPLATE_PREFIX = "sspp_tpl_"
 TEST_PREFIX = "sspp_t_"
+#: Only databases named so are ever dropped by this package.
+OUR_PREFIXES = (TEMPLATE_PREFIX, TEST_PREFIX)
 #: A template under construction is named ``sspp_tpl_<fp20>_b<pid>`` until it is complete.
 BUILD_SUFFIX = "_b"
 _NAME_HEX = 20

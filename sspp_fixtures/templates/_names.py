@@ -17,17 +17,11 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from ..errors import SsppError
-
-__all__ = ["KIND_BUILDING", "KIND_TEMPLATE", "KIND_TEST", "TemplateError", "comment", "read_comment", "set_comment"]
+__all__ = ["KIND_BUILDING", "KIND_TEMPLATE", "KIND_TEST", "comment", "read_comment", "set_comment"]
 
 KIND_TEMPLATE = "template"
 KIND_BUILDING = "building"
 KIND_TEST = "test"
-
-
-class TemplateError(SsppError):
-    """A template could not be built or waited for, or a test database could not be cloned from it."""
 
 
 def hostname() -> str:

@@ -14,19 +14,20 @@ Everything lives in the schema ``sspp_reuse`` (never in ``public``):
 open (``pg_terminate_backend`` then polls ``pg_stat_activity``), refuses what it cannot undo exactly, then for
 every table marked dirty deletes the rows whose ``xmin`` is newer than the last restore (compared with
 ``age()``, safe across xid wraparound) and, after UPDATE/DELETE/TRUNCATE only, re-inserts the pristine rows
-whose key is missing; sequences that moved are set back. It returns ``clean``, ``restored`` or
-``recycle:<reason>`` (the caller then drops the database and takes a fresh clone).
+whose key is missing; sequences that moved are set back. It returns ``clean``, ``restored``, ``busy`` or
+``recycle:<reason>`` (the caller then drops the database and takes a fresh clone), read by :func:`read_status`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
-__all__ = ["REUSE_SCHEMA", "install_reuse", "release_statement"]
+__all__ = ["REUSE_SCHEMA", "Status", "install_reuse", "read_status", "release_statement"]
 
 REUSE_SCHEMA = "sspp_reuse"
 _MARK_TRIGGER = "sspp_reuse_mark"
@@ -377,3 +378,25 @@ def release_statement() -> str:
     sessions to keep. Kept sessions must be idle outside a transaction, else the status is ``busy``.
     """
     return f"SELECT {REUSE_SCHEMA}.release(%s, %s, %s)"
+
+
+class Status(StrEnum):
+    """What a restore found, and what ``release()`` did with the database (``Outcome.path``)."""
+
+    CLEAN = "clean"  # nothing to undo
+    RESTORED = "restored"  # put back in place
+    BUSY = "busy"  # a session the caller keeps is inside a transaction: nothing was done
+    RECYCLED = "recycled"  # cannot be put back exactly: dropped, a fresh clone takes its place
+    DROPPED = "dropped"  # a never-used clone, dropped after its one test
+
+    @property
+    def reused(self) -> bool:
+        return self in (Status.CLEAN, Status.RESTORED)
+
+
+def read_status(text: str) -> tuple[Status, str | None]:
+    """The release function's answer as ``(status, reason)``: ``recycle:<reason>`` is ``RECYCLED`` and its reason."""
+    kind, _, reason = text.partition(":")
+    if kind == "recycle":
+        return Status.RECYCLED, reason or None
+    return Status(kind), None

@@ -15,11 +15,11 @@ from typing import Any
 
 import psycopg
 
+from ..databases import drop_database
 from ..dsn import connect
 from ..server._runtime import pid_alive
-from ._fingerprint import BUILD_SUFFIX, TEMPLATE_PREFIX, TEST_PREFIX
+from ._fingerprint import BUILD_SUFFIX, OUR_PREFIXES, TEMPLATE_PREFIX, TEST_PREFIX
 from ._names import KIND_BUILDING, KIND_TEMPLATE, KIND_TEST, hostname, parse_comment
-from ._template import drop_database_force
 
 __all__ = ["sweep"]
 
@@ -67,7 +67,7 @@ def sweep(admin_dsn: str, *, older_than_s: float = _DAY_S, templates_older_than_
             else:
                 continue
             try:
-                drop_database_force(admin, name)
+                drop_database(admin, name, prefixes=OUR_PREFIXES)
             except psycopg.Error:
                 continue  # in use by a clone being made, or gone already: the next sweep tries again
             dropped.append(name)

@@ -21,16 +21,24 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from ..databases import drop_database
 from ..dsn import connect, database_name, with_database
-from ..errors import UsageError
+from ..errors import TemplateError, UsageError
 from ..loader import load_scenario_into
 from ..scenarios import Scenario
 from ..schema import write_marker
-from ._fingerprint import BUILD_SUFFIX, REUSE_FORMAT, TEMPLATE_PREFIX, template_fingerprint, template_name
-from ._names import KIND_BUILDING, KIND_TEMPLATE, TemplateError, comment, read_comment, set_comment
+from ._fingerprint import (
+    BUILD_SUFFIX,
+    OUR_PREFIXES,
+    REUSE_FORMAT,
+    TEMPLATE_PREFIX,
+    template_fingerprint,
+    template_name,
+)
+from ._names import KIND_BUILDING, KIND_TEMPLATE, comment, read_comment, set_comment
 from ._reuse import install_reuse
 
-__all__ = ["TemplateInfo", "drop_database_force", "drop_templates", "ensure_template", "list_templates"]
+__all__ = ["TemplateInfo", "drop_templates", "ensure_template", "list_templates"]
 
 _POLL_S = (0.02, 0.5)
 
@@ -91,38 +99,6 @@ def _take_lock(admin: psycopg.Connection[Any], key: int, name: str, timeout_s: f
         delay = min(delay * 1.5, _POLL_S[1])
 
 
-def drop_database_force(admin: psycopg.Connection[Any], name: str) -> None:
-    """``DROP DATABASE IF EXISTS name WITH (FORCE)``, rolling back its prepared transactions first if needed."""
-    if not name.startswith(TEMPLATE_PREFIX) and not name.startswith("sspp_t_"):
-        raise UsageError(f"refusing to drop {name!r}: not a database sspp-fixtures templates made")
-    query = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-    try:
-        admin.execute(query)
-    except psycopg.errors.ObjectInUse:
-        if not _rollback_prepared(admin, name):
-            raise
-        admin.execute(query)
-    except psycopg.errors.WrongObjectType:  # "cannot drop a template database"
-        admin.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE false").format(sql.Identifier(name)))
-        admin.execute(query)
-
-
-def _rollback_prepared(admin: psycopg.Connection[Any], name: str) -> bool:
-    rows = admin.execute("SELECT gid FROM pg_catalog.pg_prepared_xacts WHERE database = %s", (name,)).fetchall()
-    if not rows:
-        return False
-    with connect(with_database(_dsn_of(admin), name)) as conn:
-        for (gid,) in rows:
-            with contextlib.suppress(psycopg.Error):
-                conn.execute(sql.SQL("ROLLBACK PREPARED {}").format(sql.Literal(gid)))
-    return True
-
-
-def _dsn_of(conn: psycopg.Connection[Any]) -> str:
-    """A DSN with this connection's parameters (password included), to reach another database."""
-    return conn.info.dsn + (f" password={conn.info.password}" if conn.info.password else "")
-
-
 def ensure_template(
     admin_dsn: str,
     scenario: Scenario,
@@ -155,7 +131,7 @@ def ensure_template(
             # A database with the final name that is not a finished template cannot come from us: only a
             # finished build is renamed to it. Whoever made it, it is not usable; replace it.
             if read_comment(admin, name) is not None:
-                drop_database_force(admin, name)
+                drop_database(admin, name, prefixes=OUR_PREFIXES)
             return _build(admin, admin_dsn, scenario, fingerprint, name, extra_sql, workers)
         finally:
             with contextlib.suppress(psycopg.Error):
@@ -173,7 +149,7 @@ def _build(
 ) -> TemplateInfo:
     started = time.perf_counter()
     building = f"{name}{BUILD_SUFFIX}{os.getpid()}"
-    drop_database_force(admin, building)
+    drop_database(admin, building, prefixes=OUR_PREFIXES)
     admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(building)))
     set_comment(admin, building, comment(KIND_BUILDING, fingerprint=fingerprint, scenario=scenario.name))
     dsn = with_database(admin_dsn, building)
@@ -203,7 +179,7 @@ def _build(
             )
     except BaseException as exc:
         with contextlib.suppress(Exception):
-            drop_database_force(admin, building)
+            drop_database(admin, building, prefixes=OUR_PREFIXES)
         if isinstance(exc, psycopg.Error):
             raise TemplateError(
                 f"building template {name} for scenario {scenario.name!r} failed: "
@@ -251,6 +227,6 @@ def drop_templates(
                 continue
             if older_than_s is not None and now - float(data.get("created", now)) < older_than_s:
                 continue
-            drop_database_force(admin, name)
+            drop_database(admin, name, prefixes=OUR_PREFIXES)
             dropped.append(name)
     return dropped

@@ -59,7 +59,7 @@ def pool(pg_server: Server, template: TemplateInfo) -> Iterator[TestDatabases]:
 
 @pytest.fixture(scope="module")
 def pristine(pool: TestDatabases) -> dict[str, Any]:
-    fresh = pool.acquire("clone")
+    fresh = pool.acquire(fresh=True)
     state = state_of(fresh.dsn)
     pool.release(fresh)
     return state
@@ -245,11 +245,11 @@ def test_a_test_that_kills_every_session_still_gets_restored(pool: TestDatabases
 
 
 def test_clone_isolation_gives_a_fresh_database_each_time(pool: TestDatabases, pristine: dict[str, Any]) -> None:
-    first = pool.acquire("clone")
+    first = pool.acquire(fresh=True)
     with connect(first.dsn) as conn:
         conn.execute("DELETE FROM events")
     assert pool.release(first).path == "dropped"
-    second = pool.acquire("clone")
+    second = pool.acquire(fresh=True)
     assert second.name != first.name
     assert second.uses == 0
     assert state_of(second.dsn) == pristine
@@ -259,7 +259,7 @@ def test_clone_isolation_gives_a_fresh_database_each_time(pool: TestDatabases, p
 def test_close_drops_every_database_it_made(pg_server: Server, template: TemplateInfo) -> None:
     databases = TestDatabases(pg_server.dsn, template, worker_id="gw9", spares=1)
     held = databases.acquire()  # still in use when close() runs
-    recycled = databases.acquire("clone")
+    recycled = databases.acquire(fresh=True)
     databases.release(recycled)
     assert held.name in _databases_of(pg_server, "gw9")
     databases.close()
@@ -312,7 +312,7 @@ def test_two_pools_of_one_template_in_one_process_do_not_collide(pg_server: Serv
         TestDatabases(pg_server.dsn, template, worker_id="main", spares=1) as first,
         TestDatabases(pg_server.dsn, template, worker_id="main", spares=1) as second,
     ):
-        a, b = first.acquire("clone"), second.acquire("clone")
+        a, b = first.acquire(fresh=True), second.acquire(fresh=True)
         assert a.name != b.name
         assert state_of(a.dsn) == state_of(b.dsn)
         first.release(a)

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from sspp_fixtures.databases import drop_database
 from sspp_fixtures.dsn import connect
 from sspp_fixtures.scenarios import Scenario, load_scenario
 from sspp_fixtures.server import Server
@@ -186,7 +187,7 @@ def test_sweep_drops_only_abandoned_databases_of_ours(pg_server: Server) -> None
     finally:
         with connect(pg_server.dsn) as admin:
             for name in names:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                drop_database(admin, name)
 
 
 def test_a_failing_build_raises_and_leaves_nothing(pg_server: Server) -> None:

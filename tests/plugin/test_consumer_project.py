@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
 from sspp_fixtures.dsn import connect
 from sspp_fixtures.loader import load_scenario_into
@@ -282,6 +283,33 @@ def test_x(sspp_db):
     result = pytester.runpytest_inprocess("-q", "-p", "no:cacheprovider", "--sspp-server", "cloud")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--sspp-server 'cloud' is not a server kind*"])
+
+
+def test_auto_takes_the_server_libpq_variables_name(
+    pytester: pytest.Pytester, pg_server: Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """No DSN and no DATABASE_URL, but PGHOST/PGPORT/PGUSER/PGDATABASE set as for psql: ``--sspp-server auto``
+    takes that server, as the CLI does, instead of starting one of its own."""
+    params = conninfo_to_dict(pg_server.dsn)
+    monkeypatch.setenv("DATABASE_URL", "")
+    monkeypatch.setenv("SSPP_FIXTURES_CACHE", str(tmp_path / "cache"))  # no warm server there, none to start
+    for key, name in (("host", "PGHOST"), ("port", "PGPORT"), ("user", "PGUSER"), ("password", "PGPASSWORD")):
+        if params.get(key):
+            monkeypatch.setenv(name, str(params[key]))
+        else:
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PGDATABASE", str(params.get("dbname") or "postgres"))
+    where = (params.get("host", "localhost"), int(params.get("port", 5432)))
+    pytester.makepyfile(
+        test_env=f"""
+def test_on_the_server_pg_variables_name(sspp_server, sspp_db):
+    assert sspp_server.provider == "dsn"
+    assert (sspp_db.info.host, sspp_db.info.port) == {where!r}
+    assert sspp_db.execute("SELECT count(*) FROM customers").fetchone()[0] == 61
+"""
+    )
+    result = pytester.runpytest_inprocess("-q", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
 
 
 @pytest.mark.slow

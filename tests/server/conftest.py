@@ -11,13 +11,17 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from sspp_fixtures.dsn import LIBPQ_TARGET_ENV
+
 SHARED_DSN = os.environ.get("SSPP_TEST_SHARED_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No test sees the developer's $DATABASE_URL or warm server unless it sets them up itself."""
+    """No test sees the developer's $DATABASE_URL, PG* variables or warm server unless it sets them up itself."""
     monkeypatch.delenv("DATABASE_URL", raising=False)
+    for name in LIBPQ_TARGET_ENV:
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SSPP_FIXTURES_CACHE", str(tmp_path / "cache"))
 
 
