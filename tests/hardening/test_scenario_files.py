@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -278,18 +277,18 @@ def _billion_laughs() -> str:
     return "\n".join([*lines, "stories: *a9", ""])
 
 
-def test_yaml_bomb_is_refused_quickly_and_in_little_memory(tmp_path: Path) -> None:
+def test_yaml_bomb_is_refused_before_its_aliases_are_expanded(tmp_path: Path) -> None:
+    """Refused by counting, not by running out of memory: the peak stays far below what expanding it takes (a
+    bound on memory, not on time, so a busy machine cannot fail it)."""
     path = tmp_path / "bomb.yaml"
     path.write_text(_billion_laughs(), encoding="utf-8")
     tracemalloc.start()
-    started = time.monotonic()
     try:
         with pytest.raises(ScenarioError, match=r"more than 100,000 values once its aliases are expanded"):
             load_scenario(path)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert time.monotonic() - started < 5
     assert peak < 100e6, f"peak {peak / 1e6:.0f} MB"
 
 
@@ -316,10 +315,8 @@ def test_yaml_bomb_is_refused_quickly_and_in_little_memory(tmp_path: Path) -> No
 def test_hostile_yaml_is_one_clear_line(tmp_path: Path, text: str, fragment: str) -> None:
     path = tmp_path / "hostile.yaml"
     path.write_text(text, encoding="utf-8", errors="surrogatepass")
-    started = time.monotonic()
     with pytest.raises(ScenarioError) as caught:
         load_scenario(path)
-    assert time.monotonic() - started < 5
     message = str(caught.value)
     assert str(path) in message
     assert fragment in message
