@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -74,8 +75,9 @@ def _copy(backup: Path, folder: Path) -> Path:
 def test_round_trip_into_a_new_database_equals_the_source(
     fmt: str, source_db: str, backups: dict[str, Path], pg_server: Server
 ) -> None:
-    target = pg_server.dsn_for(f"sspp_test_restore_{fmt}")
-    drop_database(pg_server.dsn, f"sspp_test_restore_{fmt}")
+    name = f"sspp_test_restore_{fmt}_{os.getpid()}"  # one per process: concurrent runs share the server
+    target = pg_server.dsn_for(name)
+    drop_database(pg_server.dsn, name)
     try:
         report = restore_database(backups[fmt], target)
         assert report.created_database
@@ -92,7 +94,7 @@ def test_round_trip_into_a_new_database_equals_the_source(
         assert not status.pending
         assert report.manifest.tables["public.signals"].rows > 1000
     finally:
-        drop_database(pg_server.dsn, f"sspp_test_restore_{fmt}")
+        drop_database(pg_server.dsn, name)
 
 
 def test_manifest_describes_the_source(source_db: str, backups: dict[str, Path]) -> None:
