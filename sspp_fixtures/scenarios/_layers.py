@@ -38,12 +38,13 @@ class Layer:
         return self.lines.get(loc, 1)
 
 
-def parse_scenario_text(text: str, path: str = "<string>") -> Layer:
-    """Parse and check one scenario document (no extends resolution), reporting all its problems at once."""
+def parse_scenario_text(text: str, path: str = "<string>") -> ScenarioSpec:
+    """Parse and check one scenario document on its own (its ``extends`` is not followed): its spec, or a
+    :class:`ScenarioError` naming every problem (``path`` is the name its messages give the document)."""
     layer, problems, _extends = _check_text(text, path)
     if layer is None:
         raise problems_error(problems)
-    return layer
+    return layer.spec
 
 
 def _check_text(text: str, path: str) -> tuple[Layer | None, list[Problem], str | None]:

@@ -9,7 +9,7 @@ import pytest
 
 from sspp_fixtures.errors import ScenarioError, UsageError
 from sspp_fixtures.model import EVENT_TYPE_NAMES
-from sspp_fixtures.scenarios import list_scenarios, load_scenario
+from sspp_fixtures.scenarios import ScenarioSpec, list_scenarios, load_scenario, parse_scenario_text
 
 GOOD = """\
 name: tiny
@@ -59,6 +59,14 @@ def test_extends_merges_and_child_wins(tmp_path: Path) -> None:
     assert scenario.event_mix["purchase"] == 0.5
     assert scenario.event_mix["renewal"] == 0
     assert scenario.fingerprint() != load_scenario(tmp_path / "base.yaml").fingerprint()
+
+
+def test_one_document_parses_to_its_public_spec_without_following_extends() -> None:
+    spec = parse_scenario_text("extends: nowhere.yaml\nname: mine\ncustomers: 12\n", "mine.yaml")
+    assert isinstance(spec, ScenarioSpec)
+    assert (spec.name, spec.customers, spec.extends) == ("mine", 12, "nowhere.yaml")
+    with pytest.raises(ScenarioError, match=r"^mine\.yaml:1: customers: .*; mine\.yaml:2: seed: "):
+        parse_scenario_text("customers: -1\nseed: many\n", "mine.yaml")
 
 
 def test_same_content_same_fingerprint(tmp_path: Path) -> None:
