@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-import numpy.typing as npt
+import psycopg
+from psycopg.types.json import Jsonb
 
-from sspp_fixtures.model import PLATFORM_EVENT_TYPES
+from sspp_fixtures.bulkgen import PlatformEvents
+from sspp_fixtures.model import PLATFORM_EVENT_TYPES, platform_signal
 
 START_MS = 1_780_000_000_000  # 2026-05-28
 
 
-@dataclass(frozen=True)
-class Batch:
-    account_id: list[str]
-    user_id: list[str]
-    event_type: list[str]
-    timestamp: npt.NDArray[np.datetime64]
-    metadata: list[str]
-    index: npt.NDArray[np.int64]
-
-
-def make_batches(total: int, *, per_batch: int = 1000, seed: int = 1, span_ms: int = 86_400_000) -> list[Batch]:
+def make_batches(
+    total: int, *, per_batch: int = 1000, seed: int = 1, span_ms: int = 86_400_000
+) -> list[PlatformEvents]:
     """``total`` events in batches of ``per_batch``, each batch spread over the whole span (like the generator)."""
     rng = np.random.default_rng(seed)
     batches = []
@@ -40,7 +34,7 @@ def make_batches(total: int, *, per_batch: int = 1000, seed: int = 1, span_ms: i
             for i, r, c in zip(range(first, first + n), response, interactions, strict=True)
         ]
         batches.append(
-            Batch(
+            PlatformEvents(
                 account_id=[f"acc_{int(a):03d}" for a in rng.integers(1, 60, n)],
                 user_id=[f"user_{int(u):03d}" for u in rng.integers(1, 200, n)],
                 event_type=[PLATFORM_EVENT_TYPES[int(t)] for t in types],
@@ -50,3 +44,18 @@ def make_batches(total: int, *, per_batch: int = 1000, seed: int = 1, span_ms: i
             )
         )
     return batches
+
+
+def work_like_the_worker(dsn: str, jobs: list[Any], *, tz: str = "UTC") -> None:
+    """What the platform's worker does with each job: one row, its rules, times in the worker's zone."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for job in jobs:
+            event = job.data
+            signal_type, score = platform_signal(event["eventType"], event.get("metadata"))
+            conn.execute(
+                "INSERT INTO sales_signals (account_id, user_id, event_type, signal_type, signal_score, timestamp,"
+                " processed_at, metadata) VALUES (%s, %s, %s, %s, %s, (%s::timestamptz AT TIME ZONE %s),"
+                " (now() AT TIME ZONE %s), %s)",
+                (event["accountId"], event["userId"], event["eventType"], signal_type, score, event["timestamp"],
+                 tz, tz, Jsonb(event.get("metadata") or {})),
+            )  # fmt: skip

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sspp_fixtures.bulkgen import PlatformEvents
 from sspp_fixtures.replay import SortedEvents, sort_events
-from tests.replay._events import Batch, make_batches
+from tests.replay._events import make_batches
 
 
-def events_of(batches: list[Batch]) -> Callable[[object], SortedEvents]:
+def events_of(batches: list[PlatformEvents]) -> Callable[[object], SortedEvents]:
     def source(_scenario: object) -> SortedEvents:
         return sort_events(batches)
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from sspp_fixtures.cli import run
 from sspp_fixtures.errors import ExitCode
-from sspp_fixtures.model import platform_signal
 from sspp_fixtures.schema import apply_migrations
+from tests.replay._events import work_like_the_worker
 from tests.replay._inject import built
 
 
@@ -101,17 +100,7 @@ def test_replay_wait_and_verify_end_to_end(sspp_queue, empty_db: str, tmp_path: 
     code, _out, _err = _replay(capsys, "--to", sspp_queue.url, "--queue", sspp_queue.name, "--manifest", str(manifest))
     assert code == ExitCode.OK
     jobs = sspp_queue.jobs("wait")
-    with psycopg.connect(empty_db, autocommit=True) as conn:  # the worker: all but the last job
-        for job in jobs[:-1]:
-            e = job.data
-            signal_type, score = platform_signal(e["eventType"], e["metadata"])
-            conn.execute(
-                "INSERT INTO sales_signals (account_id, user_id, event_type, signal_type, signal_score, timestamp,"
-                " processed_at, metadata) VALUES (%s, %s, %s, %s, %s, %s::timestamptz AT TIME ZONE 'UTC',"
-                " now() AT TIME ZONE 'UTC', %s::jsonb)",
-                (e["accountId"], e["userId"], e["eventType"], signal_type, score, e["timestamp"],
-                 json.dumps(e["metadata"])),
-            )  # fmt: skip
+    work_like_the_worker(empty_db, jobs[:-1])  # the worker: all but the last job
     client, keys = sspp_queue.queue.client, sspp_queue.queue.keys
     for job in jobs:  # ... and Bull's bookkeeping: the last one failed
         client.lrem(keys.key("wait"), 0, job.id)

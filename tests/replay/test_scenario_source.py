@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import psycopg
-
 from sspp_fixtures.cli import run
 from sspp_fixtures.errors import ExitCode
-from sspp_fixtures.model import PLATFORM_EVENT_TYPES, platform_signal
+from sspp_fixtures.model import PLATFORM_EVENT_TYPES
 from sspp_fixtures.replay import scenario_batches, scenario_events
 from sspp_fixtures.scenarios import load_scenario
 from sspp_fixtures.schema import apply_migrations
+from tests.replay._events import work_like_the_worker
 
 
 def test_the_scenarios_events_come_sorted_complete_and_the_same_every_time() -> None:
@@ -37,17 +36,7 @@ def test_replay_then_verify_a_scenario_through_the_cli(sspp_queue, empty_db: str
     assert code == ExitCode.OK
     jobs = sspp_queue.jobs("wait")
     assert len(jobs) == sent > 0
-    with psycopg.connect(empty_db, autocommit=True) as conn:  # the worker
-        for job in jobs:
-            e = job.data
-            signal_type, score = platform_signal(e["eventType"], e["metadata"])
-            conn.execute(
-                "INSERT INTO sales_signals (account_id, user_id, event_type, signal_type, signal_score, timestamp,"
-                " processed_at, metadata) VALUES (%s, %s, %s, %s, %s, %s::timestamptz AT TIME ZONE 'UTC',"
-                " now() AT TIME ZONE 'UTC', %s::jsonb)",
-                (e["accountId"], e["userId"], e["eventType"], signal_type, score, e["timestamp"],
-                 json.dumps(e["metadata"])),
-            )  # fmt: skip
+    work_like_the_worker(empty_db, jobs)  # the worker
     code = run(["verify", "--manifest", str(manifest), "--dsn", empty_db, "--no-wait"])
     out = capsys.readouterr().out
     assert code == ExitCode.OK, out

@@ -7,15 +7,14 @@ The test plays the platform's worker itself: it takes the jobs replay put on a r
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
-from psycopg.types.json import Jsonb
 
 from sspp_fixtures.model import platform_signal
 from sspp_fixtures.replay import Manifest, expected_signals, replay, verify, verify_signals
 from sspp_fixtures.schema import apply_migrations
+from tests.replay._events import work_like_the_worker
 from tests.replay._inject import built
 
 
@@ -23,21 +22,6 @@ from tests.replay._inject import built
 def platform_db(empty_db: str) -> str:
     apply_migrations(empty_db)
     return empty_db
-
-
-def _work(dsn: str, jobs: list[Any], *, tz: str = "UTC") -> None:
-    """What the platform's worker does with each job: one row, its rules, times in the worker's zone."""
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        for job in jobs:
-            event = job.data
-            signal_type, score = platform_signal(event["eventType"], event.get("metadata"))
-            conn.execute(
-                "INSERT INTO sales_signals (account_id, user_id, event_type, signal_type, signal_score, timestamp,"
-                " processed_at, metadata) VALUES (%s, %s, %s, %s, %s, (%s::timestamptz AT TIME ZONE %s),"
-                " (now() AT TIME ZONE %s), %s)",
-                (event["accountId"], event["userId"], event["eventType"], signal_type, score, event["timestamp"],
-                 tz, tz, Jsonb(event.get("metadata") or {})),
-            )  # fmt: skip
 
 
 def _run(sspp_queue, tmp_path: Path, total: int = 300) -> Manifest:
@@ -49,7 +33,7 @@ def _run(sspp_queue, tmp_path: Path, total: int = 300) -> Manifest:
 
 def test_a_run_stored_right_is_zero_lost_zero_wrong(sspp_queue, platform_db: str, tmp_path: Path) -> None:
     manifest = _run(sspp_queue, tmp_path)
-    _work(platform_db, sspp_queue.jobs("wait"))
+    work_like_the_worker(platform_db, sspp_queue.jobs("wait"))
     outcome = verify(manifest, dsn=platform_db, wait=False, events=built(300))
     assert outcome.signals is not None
     assert outcome.ok
@@ -62,7 +46,7 @@ def test_a_missing_row_a_wrong_score_and_a_duplicate_are_each_named(
 ) -> None:
     manifest = _run(sspp_queue, tmp_path)
     jobs = sspp_queue.jobs("wait")
-    _work(platform_db, jobs[:17] + jobs[18:] + [jobs[40]])  # job 18 lost, job 41 stored twice
+    work_like_the_worker(platform_db, jobs[:17] + jobs[18:] + [jobs[40]])  # job 18 lost, job 41 stored twice
     wrong = jobs[100].data
     with psycopg.connect(platform_db, autocommit=True) as conn:
         conn.execute(
@@ -87,7 +71,7 @@ def test_a_missing_row_a_wrong_score_and_a_duplicate_are_each_named(
 def test_rows_from_before_the_run_are_not_counted(sspp_queue, platform_db: str, tmp_path: Path) -> None:
     manifest = _run(sspp_queue, tmp_path, 50)
     jobs = sspp_queue.jobs("wait")
-    _work(platform_db, jobs)
+    work_like_the_worker(platform_db, jobs)
     with psycopg.connect(platform_db, autocommit=True) as conn:  # the same events, loaded a day earlier
         conn.execute(
             "INSERT INTO sales_signals (account_id, user_id, event_type, signal_type, signal_score, timestamp,"
@@ -102,7 +86,7 @@ def test_rows_from_before_the_run_are_not_counted(sspp_queue, platform_db: str, 
 
 def test_the_workers_time_zone_is_taken_into_account(sspp_queue, platform_db: str, tmp_path: Path) -> None:
     manifest = _run(sspp_queue, tmp_path, 30)
-    _work(platform_db, sspp_queue.jobs("wait"), tz="Asia/Kolkata")
+    work_like_the_worker(platform_db, sspp_queue.jobs("wait"), tz="Asia/Kolkata")
     expected = list(expected_signals(manifest, built(30)))
     in_utc = verify_signals(platform_db, expected, since=None, worker_tz="UTC")
     assert in_utc.lost == 30
