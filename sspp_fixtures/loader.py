@@ -364,13 +364,14 @@ def load_scenario_into(
         # the marker changes only at the commit
         init_database(dsn, force=force, mark=False, wait_s=wait_s, command="load")
     lock_wait = _LOCK_TIMEOUT
-    phase = ["prepare"]
+    phase = "prepare"
     with _connect_for_load(dsn) as conn, StallWatch(dsn, conn, timeout_s=stall_timeout_s) as watch:
 
         def notify(what: str, rows: int) -> None:
+            nonlocal phase
             watch.touch()
             if what.startswith("phase:"):
-                phase[0] = what.removeprefix("phase:")
+                phase = what.removeprefix("phase:")
             given(what, rows)
 
         try:
@@ -398,7 +399,7 @@ def load_scenario_into(
         except psycopg.Error as exc:
             _abandon(conn)
             if watch.stall is not None:
-                raise _explain_stall(watch.stall, report, dsn, phase[0]) from None
+                raise _explain_stall(watch.stall, report, dsn, phase) from None
             raise _explain(exc, report, dsn, conn, lock_wait) from None
         except BaseException:
             _abandon(conn)

@@ -126,17 +126,15 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-#: Commands that create a missing database themselves when given ``--create``.
-_CREATING_COMMANDS = ("init", "load")
-
-
 def _name_this_commands_create(error: SsppError, argv: list[str]) -> None:
     """A missing database's hint names the ``--create`` of the command the user ran, where it has one (the library
     can only suggest ``init --create``)."""
-    command = next((word for word in argv if not word.startswith("-")), "")
-    if error.details.get("missing_database") and command in _CREATING_COMMANDS and "--create" not in argv:
+    name = next((word for word in argv if not word.startswith("-")), "")
+    command = cli.commands.get(name)
+    creates = command is not None and any(param.name == "create" for param in command.params)
+    if error.details.get("missing_database") and creates and "--create" not in argv:
         error.hint = (
-            f"create it: run the same sspp-seed {command} with --create (or createdb NAME), or check the database "
+            f"create it: run the same sspp-seed {name} with --create (or createdb NAME), or check the database "
             "name in the DSN"
         )
 
