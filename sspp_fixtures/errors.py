@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 __all__ = [
     "BackupError",
+    "ConnectionBudgetError",
     "DatabaseUnreachableError",
     "ExitCode",
     "LoadError",
@@ -83,6 +84,11 @@ class ServerUnavailableError(SsppError):
     """No PostgreSQL server could be provided; ``details['tried']`` lists what was probed and why it failed."""
 
     exit_code = ExitCode.UNREACHABLE
+
+
+class ConnectionBudgetError(ServerUnavailableError):
+    """The server has too few free connections for the run's xdist workers and the code under test; ``details``
+    hold ``max_connections``, ``reserved``, ``in_use``, ``needed_per_worker`` and ``workers``."""
 
 
 class DatabaseUnreachableError(SsppError):

@@ -18,6 +18,7 @@ import psycopg
 from psycopg.rows import tuple_row
 
 from ..errors import UsageError
+from ._config import ISOLATIONS
 from ._connection import SESSION_RESET, RolledBackTest, SsppConnection
 
 if TYPE_CHECKING:  # the engines load when a test first asks for a database
@@ -202,8 +203,8 @@ class RolledBack(Isolation):
 
 
 _MODES: dict[str, type[Isolation]] = {mode.name: mode for mode in (ReuseDatabase, FreshClone, RolledBack)}
-#: The isolation names a marker or ``--sspp-isolation`` accepts (``database`` is the default).
-ISOLATIONS: tuple[str, ...] = tuple(_MODES)
+if tuple(_MODES) != ISOLATIONS:  # the names are listed in _config, which the plugin imports at start-up
+    raise ImportError(f"isolation classes {tuple(_MODES)} do not match _config.ISOLATIONS {ISOLATIONS}")
 
 
 def isolation_for(name: str, pool: TestDatabases) -> Isolation:
