@@ -131,11 +131,14 @@ class _TestDatabase:
 def _sspp_database(request: pytest.FixtureRequest) -> Iterator[_TestDatabase]:
     try:
         database = _TestDatabase(_session(request.config), _spec(request))
-    except ConnectionBudgetError as error:
-        request.session.shouldstop = f"sspp-fixtures: {error}"
-        pytest.fail(f"{request.node.nodeid}: sspp-fixtures could not provide a database: {error}", pytrace=False)
     except SsppError as error:
-        pytest.fail(f"{request.node.nodeid}: sspp-fixtures could not provide a database: {error}", pytrace=False)
+        failure: SsppError | None = error
+    else:
+        failure = None
+    if failure is not None:  # failed outside the except block: no "during handling..." chain in the report
+        if isinstance(failure, ConnectionBudgetError):  # every later test would fail alike: stop the run
+            request.session.shouldstop = f"sspp-fixtures: {failure}"
+        pytest.fail(f"{request.node.nodeid}: sspp-fixtures could not provide a database: {failure}", pytrace=False)
     try:
         yield database
     finally:
