@@ -12,8 +12,8 @@ generator's libraries load when a test first asks for a database (``tests/plugin
 
 Life cycle: each process closes its connections and drops its test databases when its session finishes (an
 xdist worker does it before telling the controller it is done, so the controller waits for it rather than
-killing a worker slow to exit); the controller, once its workers are gone, sweeps what a killed worker left and
-stops a server the run started.
+killing a worker slow to exit); the controller, once its workers are gone, sweeps what a worker that did not
+finish (killed, crashed, interrupted) left, and stops a server the run started.
 """
 
 from __future__ import annotations
@@ -52,13 +52,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 class _XdistHooks:
-    """Hands the controller's run id to each xdist worker, so all of them share one server and its templates."""
+    """Hands the controller's run id to each xdist worker, so all of them share one server and its templates;
+    counts the workers that finished their session (and so dropped their databases)."""
 
     def __init__(self, run_id: str) -> None:
         self.run_id = run_id
+        self.started = 0
+        self.finished = 0
 
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput["sspp_run_id"] = self.run_id
+        self.started += 1
+
+    def pytest_testnodedown(self, node: Any, error: object | None) -> None:
+        if error is None:
+            self.finished += 1
+
+    @property
+    def all_finished(self) -> bool:
+        """Whether every worker finished its session: none was killed, crashed or interrupted before."""
+        return self.finished >= self.started
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -97,8 +110,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         return
     session.close()  # a run that never reached sessionfinish (a usage error, an interrupted start-up)
     if getattr(config, "workerinput", None) is None:
-        with contextlib.suppress(Exception):  # the workers have exited or been killed: what they left is stale
-            sweep_run_servers(session.run_id)
+        hooks = config.pluginmanager.get_plugin("sspp-xdist")
+        if isinstance(hooks, _XdistHooks) and not hooks.all_finished:
+            with contextlib.suppress(Exception):  # the workers have exited or been killed: what they left is stale
+                sweep_run_servers(session.run_id)
         cleanup_run(session.run_id)
 
 
