@@ -50,6 +50,9 @@ _SERVERS = "servers"
 _TEMPLATES = "templates"
 #: Where the workers of a run note their pid (one empty file per worker), for the connection budget.
 _WORKERS = "workers"
+#: The run folder's entries that are the plugin's own notes, not a server's (an xdist run makes them whether or not
+#: it uses a database: they alone do not need the server code loaded to clean up).
+_BOOKKEEPING = frozenset({_SERVERS, _TEMPLATES, _WORKERS})
 #: Templates unused this long are dropped (each change of code or data makes a new one).
 _TEMPLATE_MAX_AGE_S = 3 * 86400
 
@@ -71,11 +74,13 @@ def _run_pid(path: Path) -> int | None:
 def cleanup_run(run_id: str) -> None:
     """Stop the server a run started (if any) and remove the run's folder."""
     folder = run_dir(run_id)
-    if folder.is_dir():
+    if not folder.is_dir():
+        return
+    if any(path.name not in _BOOKKEEPING for path in folder.iterdir()):  # a server's state: load the server code
         from ..server import stop_warm_server
 
         stop_warm_server(folder)
-        shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def sweep_stale_runs() -> None:

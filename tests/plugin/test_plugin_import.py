@@ -89,6 +89,22 @@ def test_a_pytest_run_without_a_database_imports_nothing_heavy(tmp_path: Path) -
     assert _heavy(imported) == []
 
 
+def test_an_xdist_controller_without_a_database_imports_nothing_heavy(tmp_path: Path) -> None:
+    """The controller of ``-n 2``: its workers' bookkeeping (the run's folder) is cleaned up without the server code."""
+    (tmp_path / "test_plain.py").write_text("def test_plain():\n    assert 1 + 1 == 2\n", encoding="utf-8")
+    body = textwrap.dedent(
+        """
+        plugin = "sspp_fixtures.pytest_plugin.plugin"
+        args = ["-q", "-p", "no:cacheprovider", "-p", "xdist.plugin", "-p", plugin, "-n", "2", "test_plain.py"]
+        code = pytest.main(args)
+        assert code == 0, code
+        assert "xdist.dsession" in sys.modules, "xdist did not run"
+        """
+    )
+    imported = _imported_by(body, tmp_path)
+    assert _heavy(imported) == []
+
+
 def test_the_connection_class_is_still_exported(tmp_path: Path) -> None:
     """``from sspp_fixtures.pytest_plugin import SsppConnection`` works; it loads psycopg then, not before."""
     imported = _imported_by(
