@@ -91,7 +91,7 @@ def pytest_configure(config: pytest.Config) -> None:
         run_id, worker_id, workers = new_run_id(), "main", 1
         with contextlib.suppress(Exception):
             sweep_stale_runs()
-        if config.pluginmanager.hasplugin("xdist"):
+        if any(config.pluginmanager.hasplugin(name) for name in ("xdist", "xdist.plugin")):  # entry point, -p
             config.pluginmanager.register(_XdistHooks(run_id), "sspp-xdist")
     config.stash[_SESSION] = PluginSession(settings, run_id, worker_id, workers)
 
