@@ -171,18 +171,17 @@ class PluginSession:
         """The template holding the spec's scenario and seed, built if no process built it yet."""
         key = (spec.scenario, spec.seed)
         if key not in self._templates:
-            if not self._swept:
-                from ..templates import sweep
-
-                sweep(self.server.dsn, templates_older_than_s=_TEMPLATE_MAX_AGE_S)
-                self._swept = True
             self._templates[key] = self._run_template(spec) if self.worker_id != "main" else self._ensure(spec)
         return self._templates[key]
 
     def _ensure(self, spec: TestSpec) -> TemplateInfo:
+        """Sweep what dead runs left (once: under xdist, by the first worker only), then find or build."""
         from ..scenarios import load_scenario
-        from ..templates import ensure_template
+        from ..templates import ensure_template, sweep
 
+        if not self._swept:
+            sweep(self.server.dsn, templates_older_than_s=_TEMPLATE_MAX_AGE_S)
+            self._swept = True
         scenario = load_scenario(spec.scenario).with_overrides(seed=spec.seed)
         return ensure_template(self.server.dsn, scenario)
 
