@@ -2,7 +2,7 @@
 fails the run before its first test, with what to change; one with room runs code that connects itself.
 
 The real thing: a throwaway local cluster restarted with ``max_connections = 20``, and consumer runs under
-``-n 4`` (too many) and ``-n 2`` (fits) whose tests open connections of their own through ``sspp_dsn``.
+``-n 3`` (too many) and ``-n 2`` (fits) whose tests open connections of their own through ``sspp_dsn``.
 """
 
 from __future__ import annotations
@@ -99,11 +99,11 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.mark.local
 def test_too_many_workers_for_the_server_fail_before_the_first_test(small_server: LocalServer, project: Path) -> None:
-    code, output = _run(project, small_server, 4)
+    code, output = _run(project, small_server, 3)
     assert code == pytest.ExitCode.INTERRUPTED, output  # the first worker to fail stops the run
     assert "not enough connections" in output, output
     assert f"max_connections={MAX_CONNECTIONS}" in output, output
-    assert "4 xdist workers need 28: 7 each" in output, output
+    assert "3 xdist workers need 21: 7 each" in output, output
     assert "run at most 2 workers (-n 2)" in output, output
     assert "too many clients" not in output, output
     assert "passed" not in output, output  # no test ran: each worker stopped at its first
