@@ -16,16 +16,13 @@ import psycopg
 from psycopg import conninfo as _conninfo
 
 from ._defaults import DATABASE_URL_ENV, resolve_dsn
-from ._dsnmask import MASK, mask_dsn, mask_text
+from ._dsnmask import mask_dsn, mask_text
 from .errors import DatabaseUnreachableError, UsageError
 
 __all__ = [
     "DATABASE_URL_ENV",
-    "LIBPQ_TARGET_ENV",
-    "MASK",
     "connect",
     "database_name",
-    "libpq_env_dsn",
     "mask_dsn",
     "mask_text",
     "resolve_dsn",

@@ -18,18 +18,13 @@ from pathlib import Path
 from ruamel.yaml import YAML
 from ruamel.yaml.scalarstring import LiteralScalarString
 
-from .errors import SsppError, UsageError
+from .errors import SsppError, UsageError, WriteError
 from .export import export_scenario
 from .scenarios import load_scenario
 from .schema import load_migrations, render_init_sql
 
 __all__ = [
-    "APPLY_ANNOTATION_LIMIT",
-    "CONFIGMAP_NAME",
-    "REGENERATE",
-    "SEED_SCENARIO",
     "RenderedFile",
-    "checkout_root",
     "render_configmap",
     "render_sql_files",
 ]
@@ -145,6 +140,8 @@ def render_sql_files(root: Path | None = None, *, check: bool = False) -> list[R
             try:
                 path.write_text(text, encoding="utf-8", newline="")
             except OSError as exc:
-                raise SsppError(f"cannot write {path}: {exc.strerror}", hint="make it writable") from None
+                raise WriteError(
+                    f"cannot write {path}: {exc.strerror}", hint="make it writable", errno=exc.errno
+                ) from None
         rendered.append(RenderedFile(path, stale, len(text.encode("utf-8"))))
     return rendered

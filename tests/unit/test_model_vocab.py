@@ -111,20 +111,14 @@ def test_vocabulary_values_fit_their_columns() -> None:
     assert set(model.LOCALE_CODES) == set(model.DEFAULT_LOCALE_SHARES)
 
 
-def test_public_names_are_exported() -> None:
-    assert sorted(model.__all__) == sorted(set(model.__all__))
-    for name in model.__all__:
-        assert hasattr(model, name), name
-
-
 def test_scenario_errors_name_the_field_and_what_is_allowed() -> None:
     rng = model.derive_rng(1, "test")
     with pytest.raises(ScenarioError, match=r"segment_shares: shares must add up to 1, these add up to 0\.9") as sums:
         model.sample_segments(rng, 10, {"smb": 0.5, "mid_market": 0.2, "enterprise": 0.2})
-    assert sums.value.details["field"] == "segment_shares"
+    assert sums.value.field == "segment_shares"
     with pytest.raises(ScenarioError, match=r"event_mix\.signup.*allowed: page_view") as unknown:
         model.sample_event_types(rng, 10, {"page_view": 0.9, "signup": 0.1})
-    assert "page_view" in unknown.value.details["allowed"]
+    assert "page_view" in (unknown.value.allowed or ())
     with pytest.raises(ScenarioError, match=r"event_type.*'signup'.*allowed:"):
         model.make_payload("signup", rng)
     with pytest.raises(ScenarioError, match="segment"):
