@@ -1,11 +1,11 @@
 """The connection budget: before its first test database, each process checks that the server has room for what
 the plugin will hold in every xdist worker *and* for the connections the code under test opens itself.
 
-Per worker, the plugin holds at most :data:`PLUGIN_CONNECTIONS` (see :mod:`sspp_fixtures.templates._clone_pool`:
-a keeper per reused database, up to two more while the background threads clone or drop, one more briefly on a
-recycle; plus ``sspp_db``'s own kept connection). ``--sspp-reserve-connections`` more per worker are left for
-the code under test. A server too small for that fails the run before its first test with what to change,
-instead of "too many clients" from the middle of some test.
+Per worker, the plugin holds at most :data:`PLUGIN_CONNECTIONS`: what one pool of test databases holds at most
+(:attr:`sspp_fixtures.templates.TestDatabases.CONNECTIONS`: the keeper, the admin connection for renames, the
+refill and drop threads' while they work) and ``sspp_db``'s own kept connection. ``--sspp-reserve-connections``
+more per worker are left for the code under test. A server too small for that fails the run before its first
+test with what to change, instead of "too many clients" from the middle of some test.
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ from typing import Final
 
 from ..dsn import connect, mask_dsn
 from ..errors import ConnectionBudgetError
+from ..templates import TestDatabases
 
 __all__ = ["PLUGIN_CONNECTIONS", "Budget", "check_budget", "read_budget"]
 
-#: The most connections the plugin holds in one worker with one template.
-PLUGIN_CONNECTIONS: Final = 5
+#: The most connections the plugin holds in one worker with one template: the pool's and ``sspp_db``'s.
+PLUGIN_CONNECTIONS: Final = TestDatabases.CONNECTIONS + 1
 
 _COUNTS = r"""
 SELECT current_setting('max_connections')::int,
