@@ -151,7 +151,8 @@ class FreshClone(Isolation):
 
 class RolledBack(Isolation):
     """``transaction``: one database and one open connection for all such tests of a template; each test runs in
-    a transaction that is rolled back, so it pays no connect (the path under a millisecond).
+    a transaction that is rolled back, so it pays no connect (the path under a millisecond; one round trip a test
+    where the server allows a transaction to stay open between tests, see :class:`RolledBackTest`).
 
     A connection a test broke is replaced, and its database put back, before the next test.
     """
@@ -161,13 +162,17 @@ class RolledBack(Isolation):
     def __init__(self, pool: TestDatabases) -> None:
         super().__init__(pool)
         self._held: tuple[TestDb, SsppConnection] | None = None
+        self._begin_ahead = False
 
     def acquire(self) -> TestDb:
         if self._held is not None and not (self._held[1].closed or self._held[1].broken):
             return self._held[0]
         self.close()
         db = self.pool.acquire()
-        self._held = (db, SsppConnection.connect(db.dsn, autocommit=True, application_name=_APP))
+        conn = SsppConnection.connect(db.dsn, autocommit=True, application_name=_APP)
+        timeout = conn.execute("SELECT current_setting('idle_in_transaction_session_timeout')").fetchone()
+        self._begin_ahead = timeout is not None and str(timeout[0]) == "0"
+        self._held = (db, conn)
         return db
 
     def dsn(self, db: TestDb) -> str:
@@ -182,7 +187,7 @@ class RolledBack(Isolation):
         assert self._held is not None
         assert self._held[0] is db
         conn = self._bind(db, self._held[1])
-        with RolledBackTest(conn):
+        with RolledBackTest(conn, begin_ahead=self._begin_ahead):
             yield conn
 
     @contextlib.contextmanager
