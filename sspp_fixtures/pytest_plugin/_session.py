@@ -15,8 +15,6 @@ This module is imported when pytest loads the plugin: the server and template co
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 import shutil
 import time
@@ -46,13 +44,13 @@ __all__ = [
 _RUNS = "runs"
 #: Where the workers of a run note the server they made databases on (one file per worker, mode 0600).
 _SERVERS = "servers"
-#: Where the first worker to need a template notes its name for the run's other workers.
-_TEMPLATES = "templates"
+#: Made by the run's first worker to sweep (the others do not).
+_SWEPT = "swept"
 #: Where the workers of a run note their pid (one empty file per worker), for the connection budget.
 _WORKERS = "workers"
 #: The run folder's entries that are the plugin's own notes, not a server's (an xdist run makes them whether or not
 #: it uses a database: they alone do not need the server code loaded to clean up).
-_BOOKKEEPING = frozenset({_SERVERS, _TEMPLATES, _WORKERS})
+_BOOKKEEPING = frozenset({_SERVERS, _SWEPT, _WORKERS})
 #: Templates unused this long are dropped (each change of code or data makes a new one).
 _TEMPLATE_MAX_AGE_S = 3 * 86400
 
@@ -171,36 +169,29 @@ class PluginSession:
         """The template holding the spec's scenario and seed, built if no process built it yet."""
         key = (spec.scenario, spec.seed)
         if key not in self._templates:
-            self._templates[key] = self._run_template(spec) if self.worker_id != "main" else self._ensure(spec)
+            from ..scenarios import load_scenario
+            from ..templates import ensure_template, sweep
+
+            if not self._swept:
+                self._swept = True
+                if self._first_to_sweep():
+                    sweep(self.server.dsn, templates_older_than_s=_TEMPLATE_MAX_AGE_S)
+            scenario = load_scenario(spec.scenario).with_overrides(seed=spec.seed)
+            self._templates[key] = ensure_template(self.server.dsn, scenario)
         return self._templates[key]
 
-    def _ensure(self, spec: TestSpec) -> TemplateInfo:
-        """Sweep what dead runs left (once: under xdist, by the first worker only), then find or build."""
-        from ..scenarios import load_scenario
-        from ..templates import ensure_template, sweep
-
-        if not self._swept:
-            sweep(self.server.dsn, templates_older_than_s=_TEMPLATE_MAX_AGE_S)
-            self._swept = True
-        scenario = load_scenario(spec.scenario).with_overrides(seed=spec.seed)
-        return ensure_template(self.server.dsn, scenario)
-
-    def _run_template(self, spec: TestSpec) -> TemplateInfo:
-        """The template as the first of the run's workers to need it found it: the others wait for that one (a
-        file lock in the run's folder) and read its name, instead of each loading the scenario and data code and
-        fingerprinting it again (measured: 0.5-0.8 s of imports per worker, on the cores the workers share)."""
-        from ..server._runtime import file_lock
-        from ..templates import TemplateInfo
-
-        digest = hashlib.sha256(f"{spec.scenario}\0{spec.seed}".encode()).hexdigest()[:16]
-        path = run_dir(self.run_id) / _TEMPLATES / f"{digest}.json"
-        with file_lock(path.with_suffix(".lock")):
-            with contextlib.suppress(OSError, ValueError, KeyError):
-                data = json.loads(path.read_text(encoding="utf-8"))
-                return TemplateInfo(str(data["name"]), str(data["fingerprint"]), 0.0, built_now=False)
-            info = self._ensure(spec)
-            path.write_text(json.dumps({"name": info.name, "fingerprint": info.fingerprint}), encoding="utf-8")
-            return info
+    def _first_to_sweep(self) -> bool:
+        """Whether this process sweeps what dead runs left: in-process yes; under xdist only the run's first
+        worker to get here (the others would wait on the same drops, each a checkpoint, at the same time)."""
+        if self.worker_id == "main":
+            return True
+        marker = run_dir(self.run_id) / _SWEPT
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:
+            return False
+        return True
 
     def check_budget(self) -> None:
         """Before the process's first test database: fail (now and for every later test) when the server has no
