@@ -1,6 +1,7 @@
 """The pytest plugin: per-test overhead and a whole suite, against pytest-postgresql 10 on the same server.
 
-    python benchmarks/bench_plugin.py [--dsn URL] [--tests 120] [--variants all] [--seed N]
+    python benchmarks/bench_plugin.py [--dsn URL] [--tests 120] [--variants all] [--seed N] [--repeats 3]
+                                      [--load idle,busy] [--startup-repeats 5]
 
 The consumer project (benchmarks/plugin_project/, copied per variant into a scratch folder with the run's
 ``bench.json``): N small tests (one third read-only SELECTs that check the seeded row counts, one third insert +
@@ -20,7 +21,18 @@ Each variant is one ``python -m pytest`` subprocess, timed from process start to
 - pytest-postgresql: ``postgresql_noproc`` + ``postgresql`` from ``pytest_postgresql.factories``, its template
   cloned from a database loaded beforehand with the same scenario, ``-p no:sspp``; a database per test;
 - floor: a plain ``psycopg.connect()`` + ``close()`` to one shared database (no isolation at all, no commit):
-  what any per-test connection costs.
+  what any per-test connection costs;
+- hand-written rollback: one session-scoped connection to that database, ``rollback()`` after each test (what
+  one writes by hand instead of isolation 'transaction'; compared on the whole test: setup + body + teardown,
+  since its ``BEGIN`` is sent by the body's first statement).
+
+Each variant runs ``--repeats`` times (the cold one drops the template first each time), under each ``--load``:
+``idle``, and ``busy`` with a busy-loop process burning one core for the whole condition. The last round's tables
+are printed, then min / median over the rounds.
+
+Start-up under xdist (``--startup-repeats``): a project of 10 trivial tests taking ``sspp_db``, in-process and
+under ``-n 2``, beside ``-n 2`` runs of 10 tests taking no database (plugin loaded, and ``-p no:sspp``): the
+difference is what the plugin's start-up (template lookup, first clones) and end (drops) cost under xdist.
 
 Nothing is asserted about times: the figures and the goals are printed side by side.
 """
@@ -38,7 +50,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,13 +63,16 @@ GOAL_REUSE_MS = 5.0
 GOAL_RECYCLE_MS = 30.0
 GOAL_TRANSACTION_MS = 1.0
 GOAL_SUITE_RATIO = 10.0
+GOAL_SUITE_RATIO_COLD = 5.0
+GOAL_HAND_RATIO = 1.2
+STARTUP_TESTS = 10
 
 
 @dataclass(frozen=True)
 class Variant:
     key: str
     label: str
-    fixture: str  # "sspp" | "pgp" | "floor"
+    fixture: str  # "sspp" | "pgp" | "floor" | "hand"
     isolation: str | None = None
     ddl_every: int = 0  # every k-th test runs an ALTER TABLE, which recycles its database (0: none)
     commit: bool = True
@@ -72,6 +87,7 @@ VARIANTS: dict[str, Variant] = {
         Variant("cold", "ours, database, cold template", "sspp", "database"),
         Variant("database", "ours, database (reuse)", "sspp", "database", goal_ms=GOAL_REUSE_MS),
         Variant("transaction", "ours, transaction", "sspp", "transaction", commit=False, goal_ms=GOAL_TRANSACTION_MS),
+        Variant("hand", "hand-written: session connection, rollback per test", "hand", commit=False),
         Variant(
             "recycle", "ours, DDL in 1 test of 10 (recycle)", "sspp", "database", ddl_every=10, goal_ms=GOAL_RECYCLE_MS
         ),
@@ -105,6 +121,18 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         help="work each test body does besides its SQL, in ms (a sleep; default 0: the bodies are a few ms of SQL)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the consumer projects as run (their path is printed)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each variant per load condition (default 3)")
+    parser.add_argument(
+        "--load",
+        default="idle,busy",
+        help="comma-separated load conditions: idle, busy (a busy-loop process on one core) (default idle,busy)",
+    )
+    parser.add_argument(
+        "--startup-repeats",
+        type=int,
+        default=5,
+        help="runs of each -n 2 start-up case per load condition (default 5; 0 skips them)",
+    )
     return parser.parse_args(argv)
 
 
@@ -268,6 +296,10 @@ class SuiteResult:
             ]
         return [_overhead(t) for t in tests[1:-1]]
 
+    def totals(self) -> list[float]:
+        """setup + body + teardown ms of each test but the first and the last."""
+        return [_overhead(t) + float(t.get("call_ms") or 0.0) for t in self.tests[1:-1]]
+
 
 def _overhead(test: dict[str, Any]) -> float:
     return float(test.get("setup_ms") or 0.0) + float(test.get("teardown_ms") or 0.0)
@@ -289,7 +321,12 @@ def run_suite(variant: Variant, ctx: Context, folder: Path) -> SuiteResult:
     out = project / "result.json"
     env = dict(os.environ, DATABASE_URL=ctx.dsn)
     env.pop("PYTEST_ADDOPTS", None)
-    disable = {"sspp": ["pytest_postgresql"], "pgp": ["sspp"], "floor": ["sspp", "pytest_postgresql"]}[variant.fixture]
+    disable = {
+        "sspp": ["pytest_postgresql"],
+        "pgp": ["sspp"],
+        "floor": ["sspp", "pytest_postgresql"],
+        "hand": ["sspp", "pytest_postgresql"],
+    }[variant.fixture]
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly"]
     for name in disable:
         cmd += ["-p", f"no:{name}"]
@@ -303,7 +340,7 @@ def run_suite(variant: Variant, ctx: Context, folder: Path) -> SuiteResult:
         elif variant.fixture == "pgp":
             pattern = ctx.pgp_dbname.replace("_", "\\_") + "%"
         else:
-            pattern = psycopg.conninfo.conninfo_to_dict(ctx.floor_dsn)["dbname"].replace("_", "\\_")
+            pattern = str(psycopg.conninfo.conninfo_to_dict(ctx.floor_dsn)["dbname"]).replace("_", "\\_")
         poller = Poller(ctx.dsn, pattern, ctx.poll).start()
         try:
             returncode = proc.wait()
@@ -490,7 +527,7 @@ def _report_problems(results: list[SuiteResult]) -> None:
             problems += [f"    {f}" for f in r.data.get("failed", [])[:5]]
             if not r.data:
                 problems += [f"    {line}" for line in r.stderr_tail]
-        if r.left_dbs and r.variant.fixture != "floor":  # the floor's database is the benchmark's own
+        if r.left_dbs and r.variant.fixture not in ("floor", "hand"):  # their database is the benchmark's own
             problems.append(f"{r.variant.label}: {len(r.left_dbs)} databases left after exit: {r.left_dbs[:5]}")
         if r.left_conns:
             problems.append(f"{r.variant.label}: {len(r.left_conns)} sessions left after exit: {r.left_conns[:5]}")
@@ -516,7 +553,7 @@ def _prepare(ctx: Context, dbs: BenchDatabases, scenario: Any, keys: list[str], 
         f"{ctx.counts[2]:,} signals; loaded for pytest-postgresql beforehand (untimed) in "
         f"{time.monotonic() - started:.2f} s (loader {sum(report.seconds.values()):.2f} s)"
     )
-    if "floor" in keys:
+    if "floor" in keys or "hand" in keys:
         ctx.floor_dsn = dbs.create("floor")
         load_scenario_into(ctx.floor_dsn, scenario, workers=0)
     name, existed = tpl
@@ -544,6 +581,140 @@ def _cleanup(ctx: Context, pgp_names: list[str], tpl: tuple[str, bool]) -> None:
             drop_templates(ctx.dsn, names=[name])
 
 
+@contextlib.contextmanager
+def _load(condition: str) -> Iterator[None]:
+    """``busy``: a busy-loop process burning one core while the block runs; ``idle``: nothing."""
+    if condition != "busy":
+        yield
+        return
+    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
+    try:
+        yield
+    finally:
+        burner.kill()
+        burner.wait()
+
+
+def _ratio_line(results: list[SuiteResult]) -> list[str]:
+    """The goals that compare two variants of one round: suite wall ratios and transaction vs hand-written."""
+    by_key = {r.variant.key: r for r in results}
+    lines = []
+    theirs = by_key.get("pgp")
+    for key, goal in (("database", GOAL_SUITE_RATIO), ("cold", GOAL_SUITE_RATIO_COLD)):
+        if theirs and key in by_key:
+            ratio = theirs.wall_s / by_key[key].wall_s
+            lines.append(f"pgp/{key} {ratio:.2f}x ({'met' if ratio >= goal else 'NOT met'} >= {goal:g}x)")
+    ours, hand = by_key.get("transaction"), by_key.get("hand")
+    if ours and hand and ours.totals() and hand.totals():
+        ratio = _pct(ours.totals(), 50) / _pct(hand.totals(), 50)
+        met = "met" if ratio <= GOAL_HAND_RATIO else "NOT met"
+        lines.append(f"transaction/hand {ratio:.2f}x per test ({met} <= {GOAL_HAND_RATIO:g}x)")
+    return lines
+
+
+def _report_rounds(rounds: dict[str, list[list[SuiteResult]]]) -> None:
+    """Min / median over the rounds of each condition: wall, per-test p50/p95, and the ratios."""
+    for condition, by_round in rounds.items():
+        print(f"== over {len(by_round)} round(s), machine {condition}: min / median")
+        rows = []
+        for i in range(len(by_round[0])):
+            runs = [one[i] for one in by_round if i < len(one)]
+            walls = [r.wall_s for r in runs]
+            p50s = [_pct(r.overheads(), 50) for r in runs if r.overheads()]
+            p95s = [_pct(r.overheads(), 95) for r in runs if r.overheads()]
+            totals = [_pct(r.totals(), 50) for r in runs if r.totals()]
+
+            def mm(values: list[float], fmt: Any = _ms) -> str:
+                return f"{fmt(min(values))} / {fmt(_pct(values, 50))}" if values else "-"
+
+            rows.append([runs[0].variant.label, mm(walls, lambda v: f"{v:.2f}"), mm(p50s), mm(p95s), mm(totals)])
+        print_table(["variant", "wall s", "overhead p50 ms", "overhead p95 ms", "whole test p50 ms"], rows)
+        ratios: dict[str, list[float]] = {}
+        for one in by_round:
+            for line in _ratio_line(one):
+                name, value = line.split(" ", 1)
+                ratios.setdefault(name, []).append(float(value.split("x", 1)[0]))
+        for name, values in ratios.items():
+            print(f"{name}: min {min(values):.2f}x, median {_pct(values, 50):.2f}x over {len(values)} round(s)")
+        print()
+
+
+# --------------------------------------------------------------------------------------------- -n 2 start-up
+
+STARTUP_TEST = """
+import pytest
+
+pytestmark = pytest.mark.sspp(scenario={scenario!r}, seed={seed!r})
+
+
+@pytest.mark.parametrize("n", range({tests}))
+def test_trivial(sspp_db, n):
+    assert sspp_db.execute("SELECT 1").fetchone() == (1,)
+"""
+NO_DB_TEST = """
+import pytest
+
+
+@pytest.mark.parametrize("n", range({tests}))
+def test_trivial(n):
+    assert n >= 0
+"""
+
+#: (label, test file, extra pytest arguments)
+STARTUP_CASES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("10 tests with sspp_db, in-process", STARTUP_TEST, ()),
+    ("10 tests with sspp_db, -n 2", STARTUP_TEST, ("-n", "2")),
+    ("10 tests, no database, -n 2 (plugin loaded)", NO_DB_TEST, ("-n", "2")),
+    ("10 tests, no database, -n 2, -p no:sspp", NO_DB_TEST, ("-n", "2", "-p", "no:sspp")),
+)
+
+
+def run_startup(ctx: Context, folder: Path, repeats: int) -> list[tuple[str, list[float]]]:
+    """Wall seconds of each start-up case, ``repeats`` times (the cases interleaved)."""
+    env = dict(os.environ, DATABASE_URL=ctx.dsn)
+    env.pop("PYTEST_ADDOPTS", None)
+    walls: dict[str, list[float]] = {label: [] for label, _, _ in STARTUP_CASES}
+    folder.mkdir()
+    for _ in range(repeats):
+        for label, text, extra in STARTUP_CASES:
+            project = folder / f"startup_{len(walls[label])}_{abs(hash(label))}"
+            project.mkdir()
+            body = text.format(scenario=ctx.scenario, seed=ctx.seed, tests=STARTUP_TESTS)
+            (project / "test_startup.py").write_text(body, encoding="utf-8")
+            cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
+            cmd += ["-p", "no:pytest_postgresql", *extra]
+            started = time.monotonic()
+            proc = subprocess.Popen(
+                cmd, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+            )
+            try:
+                out, _ = proc.communicate(timeout=300)
+            except BaseException:
+                _stop_group(proc)
+                raise
+            if proc.returncode != 0:
+                print(f"  {label}: exit {proc.returncode}: {out.decode(errors='replace').strip().splitlines()[-1:]}")
+            walls[label].append(time.monotonic() - started)
+            ctx.patterns.append(f"sspp\\_t\\_%\\_{proc.pid}\\_%")
+    return list(walls.items())
+
+
+def _report_startup(condition: str, walls: list[tuple[str, list[float]]]) -> None:
+    print(f"== start-up under xdist, machine {condition}: wall s, min / median of {len(walls[0][1])} runs")
+    print_table(["case", "min", "median"], [[label, f"{min(v):.2f}", f"{_pct(v, 50):.2f}"] for label, v in walls if v])
+    by_label = dict(walls)
+    inproc, xdist = by_label[STARTUP_CASES[0][0]], by_label[STARTUP_CASES[1][0]]
+    plain = by_label[STARTUP_CASES[3][0]]
+    print(
+        f"-n 2 over in-process: {_pct(xdist, 50) / _pct(inproc, 50):.2f}x (median); what the database adds "
+        f"under -n 2 (sspp_db vs no database, -p no:sspp): +{_pct(xdist, 50) - _pct(plain, 50):.2f} s (median)"
+    )
+    print()
+
+
+# --------------------------------------------------------------------------------------------- main
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     install_sigterm()
@@ -551,6 +722,10 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [k for k in keys if k not in VARIANTS]
     if unknown:
         print(f"unknown variant(s) {unknown}: choose from {', '.join(VARIANTS)}", file=sys.stderr)
+        return 2
+    conditions = [c.strip() for c in args.load.split(",") if c.strip()]
+    if not conditions or any(c not in ("idle", "busy") for c in conditions):
+        print(f"--load {args.load!r}: choose from idle, busy", file=sys.stderr)
         return 2
     keys = [k for k in VARIANTS if k in keys]  # cold before the warm runs, which reuse its template
     print_header(f"bench_plugin: {args.tests} tests per suite, ours vs pytest-postgresql", args.dsn)
@@ -567,19 +742,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     ctx.pgp_dbname = f"{DB_PREFIX}{os.getpid()}_pgp"
     pgp_names = [ctx.pgp_dbname, f"{ctx.pgp_dbname}_tmpl"]
-    results: list[SuiteResult] = []
+    rounds: dict[str, list[list[SuiteResult]]] = {}
 
     with BenchDatabases(args.dsn) as dbs, scratch_dir("sspp_bench_plugin_") as folder:
         dbs.names.extend(pgp_names)  # dropped at the end whatever happens to pytest-postgresql's own cleanup
         try:
             _prepare(ctx, dbs, scenario, keys, tpl)
-            for key in keys:
-                print(f"running {VARIANTS[key].label} ...", flush=True)
-                results.append(run_suite(VARIANTS[key], ctx, folder))
-            print()
-            _report_overheads(results, ctx)
-            _report_suites(results, ctx, None if tpl[1] else True)
-            _report_problems(results)
+            for condition in conditions:
+                with _load(condition):
+                    rounds[condition] = _run_condition(condition, args, keys, ctx, folder, tpl, conditions)
+            if any(rounds.values()):
+                _report_rounds({c: r for c, r in rounds.items() if r})
             if args.keep:
                 keep = Path(f"/tmp/sspp_bench_plugin_kept_{os.getpid()}")
                 shutil.copytree(folder, keep)
@@ -587,6 +760,45 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             _cleanup(ctx, pgp_names, tpl)
     return 0
+
+
+def _run_condition(
+    condition: str,
+    args: argparse.Namespace,
+    keys: list[str],
+    ctx: Context,
+    folder: Path,
+    tpl: tuple[str, bool],
+    conditions: list[str],
+) -> list[list[SuiteResult]]:
+    """The rounds of suites and the start-up cases under one load condition; prints the last round's tables."""
+    from sspp_fixtures.templates import drop_templates
+
+    by_round: list[list[SuiteResult]] = []
+    for number in range(args.repeats):
+        results: list[SuiteResult] = []
+        run_folder = folder / f"{condition}_{number}"
+        run_folder.mkdir()
+        for key in keys:
+            if key == "cold" and (number > 0 or condition != conditions[0]) and not tpl[1]:
+                drop_templates(ctx.dsn, names=[tpl[0]])  # so that this run builds it again
+            print(f"[{condition} {number + 1}/{args.repeats}] {VARIANTS[key].label} ...", flush=True)
+            results.append(run_suite(VARIANTS[key], ctx, run_folder))
+        by_round.append(results)
+    walls = []
+    if args.startup_repeats > 0:
+        print(f"[{condition}] start-up under xdist ...", flush=True)
+        walls = run_startup(ctx, folder / f"{condition}_startup", args.startup_repeats)
+    print()
+    if by_round and by_round[-1]:
+        print(f"#### machine {condition}: the last round")
+        _report_overheads(by_round[-1], ctx)
+        _report_suites(by_round[-1], ctx, None if tpl[1] else True)
+        _report_problems(by_round[-1])
+        print()
+    if walls:
+        _report_startup(condition, walls)
+    return by_round
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import psycopg
 from psycopg import conninfo as _conninfo
 
+from ._defaults import DATABASE_URL_ENV, resolve_dsn
 from ._dsnmask import mask_dsn, mask_text
 from .errors import DatabaseUnreachableError, UsageError
 
@@ -28,20 +29,11 @@ __all__ = [
     "with_database",
 ]
 
-DATABASE_URL_ENV = "DATABASE_URL"
 _CONNECT_TIMEOUT_S = 10
 
 
 def _is_url(dsn: str) -> bool:
     return dsn.startswith(("postgresql://", "postgres://"))
-
-
-def resolve_dsn(explicit: str | None) -> str | None:
-    """The DSN the user asked for: ``explicit`` (``--dsn``) first, then ``$DATABASE_URL``, else ``None``."""
-    if explicit:
-        return explicit
-    from_env = os.environ.get(DATABASE_URL_ENV, "").strip()
-    return from_env or None
 
 
 #: libpq's environment variables that choose a server or database, with the keyword each stands for; psql

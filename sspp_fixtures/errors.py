@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 __all__ = [
     "BackupError",
+    "ConnectionBudgetError",
     "DatabaseUnreachableError",
     "ExitCode",
     "LoadError",
@@ -133,6 +134,19 @@ class ServerUnavailableError(SsppError):
     stderr: str | None = None
     log: str | None = None
     dsn: str | None = None
+
+
+@dataclass(eq=False, kw_only=True)
+class ConnectionBudgetError(ServerUnavailableError):
+    """The server has too few free connections for the run's xdist workers and the code under test:
+    ``max_connections``, ``reserved`` and ``in_use`` (by other clients) as seen, ``workers`` and what each needs
+    (``needed_per_worker``)."""
+
+    max_connections: int | None = None
+    reserved: int | None = None
+    in_use: int | None = None
+    workers: int | None = None
+    needed_per_worker: int | None = None
 
 
 @dataclass(eq=False, kw_only=True)

@@ -4,7 +4,9 @@ tests a ``db`` connection from the fixture the run measures (``bench.json``'s ``
 - ``sspp``: the project's own plugin (``sspp_db``);
 - ``pgp``: pytest-postgresql 10, ``postgresql_noproc`` + ``postgresql``, its template cloned from a database the
   benchmark loaded beforehand (named by a ``NoopExecutor``'s ``template_dbname``);
-- ``floor``: a bare ``psycopg.connect()`` + ``close()`` on one shared database.
+- ``floor``: a bare ``psycopg.connect()`` + ``close()`` on one shared database;
+- ``hand``: what one writes by hand for rolled-back tests: one session-scoped connection to that database, a
+  ``rollback()`` after each test (the ``BEGIN`` is sent by the test's first statement).
 
 bench_plugin.py copies this folder per run and writes ``bench.json`` next to this file.
 """
@@ -24,6 +26,7 @@ BENCH: dict[str, Any] = json.loads(Path(__file__).with_name("bench.json").read_t
 DB_NAME = pytest.StashKey[str]()
 _MARKS = {"conftest": time.monotonic()}
 _SETUP: dict[str, float] = {}
+_CALL: dict[str, float] = {}
 _RECORDS: list[dict[str, Any]] = []
 _FAILED: list[str] = []
 
@@ -39,6 +42,15 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    started = time.monotonic()
+    try:
+        return (yield)
+    finally:
+        _CALL[item.nodeid] = (time.monotonic() - started) * 1000.0
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, None, None]:
     started = time.monotonic()
     try:
@@ -50,6 +62,7 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
             {
                 "test": item.nodeid,
                 "setup_ms": _SETUP.pop(item.nodeid, None),
+                "call_ms": _CALL.pop(item.nodeid, None),
                 "teardown_ms": (ended - started) * 1000.0,
                 "db": item.stash.get(DB_NAME, None),
                 "last": nextitem is None,
@@ -105,6 +118,22 @@ elif BENCH["fixture"] == "pgp":
     @pytest.fixture
     def db(request: pytest.FixtureRequest, postgresql: psycopg.Connection[Any]) -> psycopg.Connection[Any]:
         return _remember(request, postgresql)
+
+elif BENCH["fixture"] == "hand":
+
+    @pytest.fixture(scope="session")
+    def bench_session_conn() -> Iterator[psycopg.Connection[Any]]:
+        with psycopg.connect(BENCH["floor_dsn"]) as conn:
+            yield conn
+
+    @pytest.fixture
+    def db(
+        request: pytest.FixtureRequest, bench_session_conn: psycopg.Connection[Any]
+    ) -> Iterator[psycopg.Connection[Any]]:
+        try:
+            yield _remember(request, bench_session_conn)
+        finally:
+            bench_session_conn.rollback()
 
 else:
 

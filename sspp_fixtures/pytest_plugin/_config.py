@@ -1,16 +1,21 @@
-"""The plugin's settings: one frozen dataclass, command line over ini over environment over defaults."""
+"""The plugin's settings: one frozen dataclass, command line over ini over environment over defaults.
+
+Imported when pytest loads the plugin, so it imports nothing heavy (no psycopg, no server code).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from ..dsn import resolve_dsn
+from .._defaults import PROVIDER_NAMES, resolve_dsn
 from ..errors import UsageError
-from ..server import PROVIDER_NAMES
-from ._isolation import ISOLATIONS
 
-__all__ = ["SERVER_KINDS", "SsppConfig", "TestSpec"]
+__all__ = ["ISOLATIONS", "SERVER_KINDS", "SsppConfig", "TestSpec"]
+
+#: The isolation names a marker or ``--sspp-isolation`` accepts (``database`` is the default); each is a class
+#: in :mod:`._isolation`, which checks at import that it has one for each name.
+ISOLATIONS: tuple[str, ...] = ("database", "clone", "transaction")
 
 #: What ``--sspp-server`` accepts: ``auto`` (the policy of :func:`sspp_fixtures.server.get_server`) or a provider.
 SERVER_KINDS: tuple[str, ...] = ("auto", *PROVIDER_NAMES)
@@ -30,6 +35,13 @@ OPTIONS: tuple[tuple[str, str, str, str | None], ...] = (
         "sspp_isolation",
         "default isolation: database (reuse, restored) | clone (always fresh) | transaction (rolled back)",
         "database",
+    ),
+    (
+        "--sspp-reserve-connections",
+        "sspp_reserve_connections",
+        "connections per xdist worker left free for the code under test: a server without room for them and the "
+        "plugin's fails the run before its first test (default: 2)",
+        "2",
     ),
 )
 
@@ -51,6 +63,7 @@ class SsppConfig:
     server: str
     scenario: str
     isolation: str
+    reserve_connections: int = 2
 
     @classmethod
     def from_values(cls, values: dict[str, Any]) -> SsppConfig:
@@ -64,7 +77,19 @@ class SsppConfig:
         dsn = resolve_dsn(values.get("sspp_dsn") or None)
         if server == "dsn" and dsn is None:
             raise UsageError("--sspp-server dsn needs a DSN", hint="pass --sspp-dsn URL or set DATABASE_URL")
-        return cls(dsn=dsn, server=server, scenario=str(values.get("sspp_scenario") or "smoke"), isolation=isolation)
+        reserve = str(values.get("sspp_reserve_connections") or "2").strip()
+        if not reserve.isdigit():
+            raise UsageError(
+                f"--sspp-reserve-connections {reserve!r} is not a whole number",
+                hint="give the connections per worker the code under test opens itself, e.g. 2",
+            )
+        return cls(
+            dsn=dsn,
+            server=server,
+            scenario=str(values.get("sspp_scenario") or "smoke"),
+            isolation=isolation,
+            reserve_connections=int(reserve),
+        )
 
     def spec(self, marker_kwargs: dict[str, Any]) -> TestSpec:
         """The test's needs: its ``@pytest.mark.sspp(...)`` arguments over the session's defaults."""

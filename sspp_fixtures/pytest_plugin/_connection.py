@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any
+from types import TracebackType
 
 import psycopg
 from psycopg.rows import TupleRow
@@ -24,6 +25,8 @@ class SsppConnection(psycopg.Connection[TupleRow]):
     """A psycopg connection to a test's database, with :meth:`restoring` for Hypothesis examples."""
 
     _sspp_restoring: Callable[[], AbstractContextManager[None]] | None = None
+    #: Set while an ``isolation='transaction'`` test runs: ``commit()`` and ``rollback()`` refuse.
+    _sspp_rolled_back: bool = False
 
     def bind_restore(self, restoring: Callable[[], AbstractContextManager[None]]) -> None:
         """What :meth:`restoring` wraps a block in (given by the test's isolation mode)."""
@@ -41,16 +44,56 @@ class SsppConnection(psycopg.Connection[TupleRow]):
         with self._sspp_restoring():
             yield self
 
+    def commit(self) -> None:
+        self._refuse_in_rolled_back_test("commit")
+        super().commit()
 
-class RolledBackTest(psycopg.Transaction):
-    """The transaction around an ``isolation='transaction'`` test: always rolled back, and the session reset
-    in the same round trip as the ``ROLLBACK`` (one message of several statements), so a test costs two
-    round trips in all: ``BEGIN`` before it and this after it.
+    def rollback(self) -> None:
+        self._refuse_in_rolled_back_test("rollback")
+        super().rollback()
+
+    def _refuse_in_rolled_back_test(self, what: str) -> None:
+        if self._sspp_rolled_back:
+            raise psycopg.ProgrammingError(
+                f"{what}() is refused with isolation='transaction': the test runs in one transaction that is rolled "
+                "back after it (use 'with sspp_db.transaction():' for a savepoint, or isolation='database')"
+            )
+
+
+class RolledBackTest:
+    """The transaction around an ``isolation='transaction'`` test on a kept autocommit connection: rolled back
+    after the test, and the session reset, in one message.
+
+    ``begin_ahead``: that message also opens the next test's transaction (``ROLLBACK; <reset>; BEGIN``), so a test
+    costs one round trip in all, against two for a hand-written fixture (``BEGIN`` sent by the test's first
+    statement, ``ROLLBACK`` after it). Only where the server has no ``idle_in_transaction_session_timeout``:
+    between two tests the connection is idle in that transaction. Otherwise ``BEGIN`` is sent before the test.
+
+    The open transaction is what keeps the test inside it: psycopg makes ``transaction()`` blocks savepoints and
+    refuses to switch autocommit off, and the connection refuses ``commit()`` and ``rollback()``.
     """
 
-    def __init__(self, connection: psycopg.Connection[Any]) -> None:
-        super().__init__(connection, None, force_rollback=True)
+    def __init__(self, conn: SsppConnection, *, begin_ahead: bool) -> None:
+        self.conn = conn
+        self.begin_ahead = begin_ahead
 
-    def _get_rollback_commands(self) -> Iterator[bytes]:
-        for command in super()._get_rollback_commands():
-            yield command + b"; " + SESSION_RESET if command == b"ROLLBACK" else command
+    def __enter__(self) -> SsppConnection:
+        if self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            self.conn.execute(b"BEGIN")
+        self.conn._sspp_rolled_back = True
+        return self.conn
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc_val: BaseException | None, exc_tb: TracebackType | None
+    ) -> None:
+        conn = self.conn
+        conn._sspp_rolled_back = False
+        if not (conn.closed or conn.broken):
+            with contextlib.suppress(psycopg.Error):  # then it is broken: the next test gets a new one
+                conn.execute(_ROLLBACK_RESET_BEGIN if self.begin_ahead else _ROLLBACK_RESET)
+
+
+_ROLLBACK_RESET = b"ROLLBACK; " + SESSION_RESET
+#: After a BEGIN in a multi-statement message the statements before it join the new transaction: harmless here,
+#: they only reset what the ROLLBACK already undid or what is not transactional (advisory locks).
+_ROLLBACK_RESET_BEGIN = _ROLLBACK_RESET + b"; BEGIN"

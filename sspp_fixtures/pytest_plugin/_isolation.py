@@ -18,6 +18,7 @@ import psycopg
 from psycopg.rows import tuple_row
 
 from ..errors import UsageError
+from ._config import ISOLATIONS
 from ._connection import SESSION_RESET, RolledBackTest, SsppConnection
 
 if TYPE_CHECKING:  # the engines load when a test first asks for a database
@@ -150,7 +151,8 @@ class FreshClone(Isolation):
 
 class RolledBack(Isolation):
     """``transaction``: one database and one open connection for all such tests of a template; each test runs in
-    a transaction that is rolled back, so it pays no connect (the path under a millisecond).
+    a transaction that is rolled back, so it pays no connect (the path under a millisecond; one round trip a test
+    where the server allows a transaction to stay open between tests, see :class:`RolledBackTest`).
 
     A connection a test broke is replaced, and its database put back, before the next test.
     """
@@ -160,13 +162,17 @@ class RolledBack(Isolation):
     def __init__(self, pool: TestDatabases) -> None:
         super().__init__(pool)
         self._held: tuple[TestDb, SsppConnection] | None = None
+        self._begin_ahead = False
 
     def acquire(self) -> TestDb:
         if self._held is not None and not (self._held[1].closed or self._held[1].broken):
             return self._held[0]
         self.close()
         db = self.pool.acquire()
-        self._held = (db, SsppConnection.connect(db.dsn, autocommit=True, application_name=_APP))
+        conn = SsppConnection.connect(db.dsn, autocommit=True, application_name=_APP)
+        timeout = conn.execute("SELECT current_setting('idle_in_transaction_session_timeout')").fetchone()
+        self._begin_ahead = timeout is not None and str(timeout[0]) == "0"
+        self._held = (db, conn)
         return db
 
     def dsn(self, db: TestDb) -> str:
@@ -181,7 +187,7 @@ class RolledBack(Isolation):
         assert self._held is not None
         assert self._held[0] is db
         conn = self._bind(db, self._held[1])
-        with RolledBackTest(conn):
+        with RolledBackTest(conn, begin_ahead=self._begin_ahead):
             yield conn
 
     @contextlib.contextmanager
@@ -202,8 +208,8 @@ class RolledBack(Isolation):
 
 
 _MODES: dict[str, type[Isolation]] = {mode.name: mode for mode in (ReuseDatabase, FreshClone, RolledBack)}
-#: The isolation names a marker or ``--sspp-isolation`` accepts (``database`` is the default).
-ISOLATIONS: tuple[str, ...] = tuple(_MODES)
+if tuple(_MODES) != ISOLATIONS:  # the names are listed in _config, which the plugin imports at start-up
+    raise ImportError(f"isolation classes {tuple(_MODES)} do not match _config.ISOLATIONS {ISOLATIONS}")
 
 
 def isolation_for(name: str, pool: TestDatabases) -> Isolation:

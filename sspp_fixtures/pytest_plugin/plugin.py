@@ -5,22 +5,33 @@ Fixtures: ``sspp_db`` (a psycopg connection to this test's database), ``sspp_dsn
 connects itself), ``sspp_factories`` (factories bound to ``sspp_db``), ``sspp_server`` (the session's server),
 ``sspp_queue`` (a Bull queue of the test's own on a real Redis).
 Marker: ``@pytest.mark.sspp(scenario="smoke", seed=None, isolation="database" | "clone" | "transaction")``.
+
+pytest imports this module in every run of an environment where sspp-fixtures is installed, used or not: it
+imports only what registering options, markers and fixtures needs. psycopg, the server and template code, the
+generator's libraries load when a test first asks for a database (``tests/plugin/test_plugin_import.py``).
+
+Life cycle: each process closes its connections and drops its test databases when its session finishes (an
+xdist worker does it before telling the controller it is done, so the controller waits for it rather than
+killing a worker slow to exit); the controller, once its workers are gone, sweeps what a worker that did not
+finish (killed, crashed, interrupted) left, and stops a server the run started.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ..errors import SsppError, UsageError
-from ..server import Server
+from ..errors import ConnectionBudgetError, SsppError, UsageError
 from ._config import OPTIONS, SsppConfig, TestSpec
-from ._connection import SsppConnection
 from ._queue import add_queue_options, sspp_queue
-from ._session import PluginSession, cleanup_run, new_run_id, sweep_stale_runs
+from ._session import PluginSession, cleanup_run, new_run_id, note_worker, sweep_run_servers, sweep_stale_runs
+
+if TYPE_CHECKING:
+    from ..server import Server
+    from ._connection import SsppConnection
 
 __all__ = ["sspp_db", "sspp_dsn", "sspp_factories", "sspp_queue", "sspp_server"]
 
@@ -41,13 +52,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 class _XdistHooks:
-    """Hands the controller's run id to each xdist worker, so all of them share one server and its templates."""
+    """Hands the controller's run id to each xdist worker, so all of them share one server and its templates;
+    counts the workers that finished their session (and so dropped their databases)."""
 
     def __init__(self, run_id: str) -> None:
         self.run_id = run_id
+        self.started = 0
+        self.finished = 0
 
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput["sspp_run_id"] = self.run_id
+        self.started += 1
+
+    def pytest_testnodedown(self, node: Any, error: object | None) -> None:
+        if error is None:
+            self.finished += 1
+
+    @property
+    def all_finished(self) -> bool:
+        """Whether every worker finished its session: none was killed, crashed or interrupted before."""
+        return self.finished >= self.started
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -60,21 +84,36 @@ def pytest_configure(config: pytest.Config) -> None:
     worker_input = getattr(config, "workerinput", None)
     if worker_input is not None and "sspp_run_id" in worker_input:
         run_id, worker_id = str(worker_input["sspp_run_id"]), str(worker_input.get("workerid", "gw"))
+        workers = int(worker_input.get("workercount") or 1)
+        with contextlib.suppress(OSError):
+            note_worker(run_id)
     else:
-        run_id, worker_id = new_run_id(), "main"
+        run_id, worker_id, workers = new_run_id(), "main", 1
         with contextlib.suppress(Exception):
             sweep_stale_runs()
-        if config.pluginmanager.hasplugin("xdist"):
+        if any(config.pluginmanager.hasplugin(name) for name in ("xdist", "xdist.plugin")):  # entry point, -p
             config.pluginmanager.register(_XdistHooks(run_id), "sspp-xdist")
-    config.stash[_SESSION] = PluginSession(settings, run_id, worker_id)
+    config.stash[_SESSION] = PluginSession(settings, run_id, worker_id, workers)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Drop this process's databases once the session's fixtures are torn down (trylast: after pytest's own)."""
+    plugin_session = session.config.stash.get(_SESSION, None)
+    if plugin_session is not None:
+        plugin_session.close()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     session = config.stash.get(_SESSION, None)
     if session is None:
         return
-    session.close()
+    session.close()  # a run that never reached sessionfinish (a usage error, an interrupted start-up)
     if getattr(config, "workerinput", None) is None:
+        hooks = config.pluginmanager.get_plugin("sspp-xdist")
+        if isinstance(hooks, _XdistHooks) and not hooks.all_finished:
+            with contextlib.suppress(Exception):  # the workers have exited or been killed: what they left is stale
+                sweep_run_servers(session.run_id)
         cleanup_run(session.run_id)
 
 
@@ -108,7 +147,13 @@ def _sspp_database(request: pytest.FixtureRequest) -> Iterator[_TestDatabase]:
     try:
         database = _TestDatabase(_session(request.config), _spec(request))
     except SsppError as error:
-        pytest.fail(f"{request.node.nodeid}: sspp-fixtures could not provide a database: {error}", pytrace=False)
+        failure: SsppError | None = error
+    else:
+        failure = None
+    if failure is not None:  # failed outside the except block: no "during handling..." chain in the report
+        if isinstance(failure, ConnectionBudgetError):  # every later test would fail alike: stop the run
+            request.session.shouldstop = f"sspp-fixtures: {failure}"
+        pytest.fail(f"{request.node.nodeid}: sspp-fixtures could not provide a database: {failure}", pytrace=False)
     try:
         yield database
     finally:

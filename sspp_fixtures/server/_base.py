@@ -7,12 +7,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import ClassVar, Self
 
+from .._defaults import PROVIDER_NAMES
 from ..dsn import connect, mask_dsn, with_database
 
 __all__ = ["PROVIDER_NAMES", "STARTED_BY_AUTO", "Server"]
 
-#: Provider names in the order ``auto`` tries them.
-PROVIDER_NAMES: tuple[str, ...] = ("dsn", "local", "embedded", "docker")
 #: The providers ``auto`` starts a server with, in order, when no running server is named.
 STARTED_BY_AUTO: tuple[str, ...] = tuple(name for name in PROVIDER_NAMES if name != "dsn")
 

@@ -1,0 +1,113 @@
+"""The plugin's life cycle under pytest-xdist: a worker's databases are dropped when its session finishes (before
+unconfigure), and what a killed worker left is swept by the controller once its workers are gone, so a run
+leaves no test database behind.
+
+The consumer runs are subprocesses on the shared server; this run's databases are told apart from concurrent
+suites' by the pids of its workers, which are in every test database's name.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from sspp_fixtures.dsn import connect
+from sspp_fixtures.server import Server
+
+KILLED_SUITE = """
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+NOTES = Path({notes!r})
+
+
+def _note(sspp_db):
+    (NOTES / "pids" / str(os.getpid())).touch()
+    pattern = f"^sspp_t_.*_{{os.getpid()}}_[0-9]+$"
+    rows = sspp_db.execute("SELECT datname FROM pg_database WHERE datname ~ %s", (pattern,)).fetchall()
+    return [r[0] for r in rows]
+
+
+@pytest.mark.parametrize("n", range(6))
+def test_uses_its_database(sspp_db, n):
+    _note(sspp_db)
+    sspp_db.execute("DELETE FROM signals")
+    sspp_db.commit()
+
+
+def test_kills_its_worker(sspp_db):
+    names = _note(sspp_db)
+    (NOTES / "killed").write_text(f"{{os.getpid()}}\\n" + "\\n".join(names))
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+CONFTEST = """
+import os
+from pathlib import Path
+
+import psycopg
+import pytest
+
+NOTES = Path({notes!r})
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_unconfigure(config):
+    \"\"\"In each worker, before any other unconfigure hook: the worker's databases still on the server.\"\"\"
+    if not hasattr(config, "workerinput"):
+        return
+    with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
+        pattern = f"^sspp_t_.*_{{os.getpid()}}_[0-9]+$"
+        rows = conn.execute("SELECT datname FROM pg_database WHERE datname ~ %s", (pattern,)).fetchall()
+    (NOTES / "at-unconfigure").mkdir(exist_ok=True)
+    (NOTES / "at-unconfigure" / str(os.getpid())).write_text("\\n".join(r[0] for r in rows))
+"""
+
+
+def _run_databases(admin_dsn: str, pids: list[int]) -> list[str]:
+    """Test databases named after one of ``pids`` (``sspp_t_<fingerprint>_<worker>_<pid>_<n>``)."""
+    pattern = rf"^sspp_t_[0-9a-f]{{8}}_[a-z0-9]+_({'|'.join(map(str, pids))})_\d+$"
+    with connect(admin_dsn) as admin:
+        rows = admin.execute("SELECT datname FROM pg_database WHERE datname ~ %s ORDER BY 1", (pattern,)).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def test_a_killed_worker_leaves_no_database_once_the_controller_ends(pg_server: Server, tmp_path: Path) -> None:
+    notes = tmp_path / "notes"
+    (notes / "pids").mkdir(parents=True)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "conftest.py").write_text(textwrap.dedent(CONFTEST).format(notes=str(notes)), encoding="utf-8")
+    (project / "test_killed.py").write_text(textwrap.dedent(KILLED_SUITE).format(notes=str(notes)), encoding="utf-8")
+    env = {**os.environ, "DATABASE_URL": pg_server.dsn, "PYTHONDONTWRITEBYTECODE": "1"}
+    env.pop("PYTEST_ADDOPTS", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-n", "2"],
+        cwd=project,
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output  # the killed test is reported as failed ("worker crashed")
+    assert "6 passed" in output, output
+    killed_pid, *killed_dbs = (notes / "killed").read_text().split()
+    assert killed_dbs, "the killed worker had no database: the test proves nothing"
+    pids = sorted({int(p.name) for p in (notes / "pids").iterdir()} | {int(killed_pid)})
+    assert len(pids) >= 2, pids
+    assert _run_databases(pg_server.dsn, pids) == []
+    # The workers that finished had dropped their databases before unconfigure (in sessionfinish, which xdist's
+    # controller waits for), not at the last moment of the process, when the controller may kill it.
+    finished = {path.name: path.read_text().split() for path in (notes / "at-unconfigure").iterdir()}
+    assert finished, output
+    assert killed_pid not in finished
+    assert all(names == [] for names in finished.values()), finished
