@@ -3,7 +3,8 @@
 One :class:`TestDatabases` per process (per xdist worker) and template. ``acquire()`` hands out a database holding
 exactly the template's data; ``release()`` puts it back for the next test in one round trip (see
 :mod:`._reuse`) or, when it cannot be restored exactly, replaces it by a never-used clone from a pool of spares
-that a background thread keeps filled. The replacement keeps the database's name: the old database is renamed
+that a background thread keeps filled (from the first clone asked for on: a run that replaces nothing makes
+one clone per database it uses, no spares). The replacement keeps the database's name: the old database is renamed
 away (and dropped in the background) and the spare renamed into its place, so a connection pool or URL a
 service keeps for the whole run still points at the test's database. Drops run in a thread of their own: each
 ``DROP DATABASE`` waits for a checkpoint, which would otherwise hold up the next clone. When a test has to wait
@@ -124,8 +125,10 @@ class TestDatabases:
         self.template = template
         self.worker_id = worker_id
         self._prefix = f"{TEST_PREFIX}{template.fingerprint[:8]}_{safe_label(worker_id, 10)}_{os.getpid()}_"
-        self._spares_wanted = spares
+        self._spares_target = spares
+        self._spares_wanted = 0  # none until a database is first replaced or a fresh one asked for
         self._spares_max = 2 * spares
+        self._waiting = 0  # callers of _take_spare waiting for a clone
         self._clone_timeout_s = clone_timeout_s
         self._release_wait_ms = release_wait_ms
         self._database_settings = dict(database_settings or {})
@@ -160,7 +163,7 @@ class TestDatabases:
         """
         with self._cond:
             self._check_open()
-            slot = self._idle.pop() if not fresh and self._idle else self._take_spare()
+            slot = self._idle.pop() if not fresh and self._idle else self._take_spare(keep_spares=fresh)
             slot.fresh = fresh
             self._in_use[slot.name] = slot
         if fresh:
@@ -427,11 +430,26 @@ class TestDatabases:
         if self._closed:
             raise UsageError("this pool of test databases is closed", hint="make a new TestDatabases")
 
-    def _take_spare(self) -> _Slot:
-        """A never-used clone (caller holds the condition); waits for the refill thread."""
+    def _take_spare(self, *, keep_spares: bool = True) -> _Slot:
+        """A never-used clone (caller holds the condition); waits for the refill thread.
+
+        ``keep_spares``: from now on keep spares ready (a replacement, a fresh database); a database's first
+        clone does not ask for them: most runs replace none, and each unused spare costs a ``CREATE DATABASE`` at
+        the start and a ``DROP`` (a checkpoint) at the end.
+        """
         deadline = time.monotonic() + self._clone_timeout_s
-        if not self._spares and self._spares_wanted < self._spares_max:
-            self._spares_wanted += 1  # this test waits: keep one more ready for the next burst of recycles
+        if keep_spares:
+            if self._spares_wanted < self._spares_target:
+                self._spares_wanted = self._spares_target
+            elif not self._spares and self._spares_wanted < self._spares_max:
+                self._spares_wanted += 1  # this test waits: keep one more ready for the next burst of recycles
+        self._waiting += 1
+        try:
+            return self._wait_for_spare(deadline)
+        finally:
+            self._waiting -= 1
+
+    def _wait_for_spare(self, deadline: float) -> _Slot:
         while not self._spares:
             self._check_open()
             if self._error is not None and self._creating == 0:
@@ -457,7 +475,8 @@ class TestDatabases:
         """Whether the ``create`` or ``drop`` thread has work waiting (caller holds the condition)."""
         if role == "drop":
             return bool(self._to_drop)
-        return len(self._spares) + self._creating < self._spares_wanted and self._error is None
+        wanted = max(self._spares_wanted, self._waiting)
+        return len(self._spares) + self._creating < wanted and self._error is None
 
     def _next_job(self, role: str) -> str | None:
         """Name of the next database the ``create`` or ``drop`` thread works on; ``None`` to stop.

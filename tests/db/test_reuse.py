@@ -395,6 +395,19 @@ def test_close_drops_every_database_it_made(pg_server: Server, template: Templat
     assert _databases_of(pg_server, "gw9") == []
 
 
+def test_spares_are_made_only_once_a_database_is_replaced(pg_server: Server, template: TemplateInfo) -> None:
+    """A run that replaces nothing makes one clone per database it uses: no spare to create, nor to drop."""
+    with TestDatabases(pg_server.dsn, template, worker_id="gw7", spares=2) as pool:
+        for _ in range(3):
+            one_test(pool, lambda c: c.execute("DELETE FROM events"), autocommit=True)
+        time.sleep(0.3)
+        assert len(_databases_of(pg_server, "gw7")) == 1
+        assert pool.spares_ready == 0
+        one_test(pool, lambda c: c.execute("ALTER TABLE events ADD COLUMN x int"), autocommit=True)
+        assert pool.wait_spares(timeout_s=60)
+        assert pool.spares_ready == 2
+
+
 def _databases_of(server: Server, worker_id: str) -> list[str]:
     """The per-test databases this process's pools with ``worker_id`` have on the server (not another run's)."""
     pattern = f"sspp\\_t\\_%\\_{worker_id}\\_{os.getpid()}\\_%"
