@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +32,21 @@ OPTIONS: tuple[tuple[str, str, str, str | None], ...] = (
         "default isolation: database (reuse, restored) | clone (always fresh) | transaction (rolled back)",
         "database",
     ),
+    (
+        "--sspp-lock-timeout",
+        "sspp_lock_timeout",
+        "lock_timeout of every session on a test's database: a lock wait fails instead of hanging (0: no limit)",
+        "10s",
+    ),
+    (
+        "--sspp-idle-timeout",
+        "sspp_idle_timeout",
+        "idle_in_transaction_session_timeout of sspp_db and sspp_adb (0: no limit)",
+        "30s",
+    ),
 )
+_DEFAULTS = {ini: default for _flag, ini, _text, default in OPTIONS}
+_DURATION = re.compile(r"\d+(ms|s|min|h)?")
 
 
 @dataclass(frozen=True)
@@ -51,6 +66,8 @@ class SsppConfig:
     server: str
     scenario: str
     isolation: str
+    lock_timeout: str = "10s"
+    idle_timeout: str = "30s"
 
     @classmethod
     def from_values(cls, values: dict[str, Any]) -> SsppConfig:
@@ -64,7 +81,19 @@ class SsppConfig:
         dsn = resolve_dsn(values.get("sspp_dsn") or None)
         if server == "dsn" and dsn is None:
             raise UsageError("--sspp-server dsn needs a DSN", hint="pass --sspp-dsn URL or set DATABASE_URL")
-        return cls(dsn=dsn, server=server, scenario=str(values.get("sspp_scenario") or "smoke"), isolation=isolation)
+        timeouts = {key: _duration(values, key) for key in ("sspp_lock_timeout", "sspp_idle_timeout")}
+        return cls(
+            dsn=dsn,
+            server=server,
+            scenario=str(values.get("sspp_scenario") or "smoke"),
+            isolation=isolation,
+            lock_timeout=timeouts["sspp_lock_timeout"],
+            idle_timeout=timeouts["sspp_idle_timeout"],
+        )
+
+    def session_settings(self) -> dict[str, str]:
+        """The PostgreSQL settings the plugin's own connections to a test's database start with."""
+        return {"lock_timeout": self.lock_timeout, "idle_in_transaction_session_timeout": self.idle_timeout}
 
     def spec(self, marker_kwargs: dict[str, Any]) -> TestSpec:
         """The test's needs: its ``@pytest.mark.sspp(...)`` arguments over the session's defaults."""
@@ -85,3 +114,14 @@ class SsppConfig:
 def _check_isolation(value: str, where: str) -> None:
     if value not in ISOLATIONS:
         raise UsageError(f"{where}: unknown isolation {value!r}", hint=f"choose one of: {', '.join(ISOLATIONS)}")
+
+
+def _duration(values: dict[str, Any], key: str) -> str:
+    value = str(values.get(key) or _DEFAULTS[key]).strip().replace(" ", "")
+    if not _DURATION.fullmatch(value):
+        flag = "--" + key.replace("_", "-")
+        raise UsageError(
+            f"{flag} / {key}: {value!r} is not a duration",
+            hint="give a whole number with a unit: 500ms, 10s, 2min (0 for no limit)",
+        )
+    return value

@@ -11,10 +11,11 @@ from __future__ import annotations
 import abc
 import contextlib
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, ClassVar
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import tuple_row
 
 from ..errors import UsageError
@@ -25,10 +26,14 @@ if TYPE_CHECKING:  # the engines load when a test first asks for a database
 
 __all__ = ["ISOLATIONS", "Isolation", "isolation_for"]
 
-_APP = "sspp-test"
-#: psycopg settings a test may change on ``sspp_db``, put back after it.
+#: The application_name of the plugin's connections to a test's database (what a lock report shows).
+TEST_APP = "sspp-test"
+_APP = TEST_APP
+#: psycopg settings a test may change on ``sspp_db``, put back after it. Autocommit, as in Django: a read holds no
+#: lock after it, so the code under test can TRUNCATE or ALTER right after the test read; ``with
+#: sspp_db.transaction():`` makes a block atomic.
 _CONNECTION_DEFAULTS: dict[str, object] = {
-    "autocommit": False,
+    "autocommit": True,
     "isolation_level": None,
     "read_only": None,
     "deferrable": None,
@@ -42,8 +47,27 @@ class Isolation(abc.ABC):
 
     name: ClassVar[str]
 
-    def __init__(self, pool: TestDatabases) -> None:
+    def __init__(self, pool: TestDatabases, settings: Mapping[str, str] | None = None) -> None:
         self.pool = pool
+        self.settings = dict(settings or {})
+
+    def connect(self, db: TestDb) -> SsppConnection:
+        """A new autocommit connection to the test's database, starting with the session's ``settings``
+        (``lock_timeout`` and ``idle_in_transaction_session_timeout``: a lock wait fails instead of hanging).
+
+        It also makes ``lock_timeout`` the database's own default, so every later session on it starts with it:
+        the code under test's connections and pools too.
+        """
+        options = " ".join(f"-c {name}={value}" for name, value in self.settings.items())
+        conn = SsppConnection.connect(db.dsn, autocommit=True, application_name=_APP, options=options)
+        lock_timeout = self.settings.get("lock_timeout")
+        if lock_timeout is not None and self.name != "transaction":
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} SET lock_timeout = {}").format(
+                    sql.Identifier(db.name), sql.Literal(lock_timeout)
+                )
+            )
+        return conn
 
     @abc.abstractmethod
     def acquire(self) -> TestDb:
@@ -90,20 +114,29 @@ class ReuseDatabase(Isolation):
 
     name = "database"
 
-    def __init__(self, pool: TestDatabases) -> None:
-        super().__init__(pool)
+    def __init__(self, pool: TestDatabases, settings: Mapping[str, str] | None = None) -> None:
+        super().__init__(pool, settings)
         self._kept: dict[str, SsppConnection] = {}
 
     def acquire(self) -> TestDb:
         return self.pool.acquire()
 
+    def dsn(self, db: TestDb) -> str:
+        self._kept_connection(db)  # a new or recycled database gets its lock_timeout before other code connects
+        return db.dsn
+
     @contextlib.contextmanager
     def connected(self, db: TestDb) -> Iterator[SsppConnection]:
+        yield self._bind(db, self._kept_connection(db))
+
+    def _kept_connection(self, db: TestDb) -> SsppConnection:
+        """The connection kept for ``db``, made (and the database's settings applied) when there is none: a new
+        database, a recycled one (its old connection was forgotten), or one the last test broke."""
         conn = self._kept.get(db.name)
         if conn is None or conn.closed or conn.broken:
-            conn = SsppConnection.connect(db.dsn, application_name=_APP)
+            conn = self.connect(db)
             self._kept[db.name] = conn
-        yield self._bind(db, conn)
+        return conn
 
     def release(self, db: TestDb) -> None:
         conn = self._kept.get(db.name)
@@ -133,9 +166,13 @@ class FreshClone(Isolation):
     def acquire(self) -> TestDb:
         return self.pool.acquire(fresh=True)
 
+    def dsn(self, db: TestDb) -> str:
+        self.connect(db).close()  # the clone gets its lock_timeout before other code connects
+        return db.dsn
+
     @contextlib.contextmanager
     def connected(self, db: TestDb) -> Iterator[SsppConnection]:
-        conn = SsppConnection.connect(db.dsn, application_name=_APP)
+        conn = self.connect(db)
         try:
             yield self._bind(db, conn)
         finally:
@@ -157,8 +194,8 @@ class RolledBack(Isolation):
 
     name = "transaction"
 
-    def __init__(self, pool: TestDatabases) -> None:
-        super().__init__(pool)
+    def __init__(self, pool: TestDatabases, settings: Mapping[str, str] | None = None) -> None:
+        super().__init__(pool, settings)
         self._held: tuple[TestDb, SsppConnection] | None = None
 
     def acquire(self) -> TestDb:
@@ -166,7 +203,7 @@ class RolledBack(Isolation):
             return self._held[0]
         self.close()
         db = self.pool.acquire()
-        self._held = (db, SsppConnection.connect(db.dsn, autocommit=True, application_name=_APP))
+        self._held = (db, self.connect(db))
         return db
 
     def dsn(self, db: TestDb) -> str:
@@ -206,9 +243,9 @@ _MODES: dict[str, type[Isolation]] = {mode.name: mode for mode in (ReuseDatabase
 ISOLATIONS: tuple[str, ...] = tuple(_MODES)
 
 
-def isolation_for(name: str, pool: TestDatabases) -> Isolation:
-    """The mode called ``name`` for the test databases of ``pool``."""
-    return _MODES[name](pool)
+def isolation_for(name: str, pool: TestDatabases, settings: Mapping[str, str] | None = None) -> Isolation:
+    """The mode called ``name`` for the test databases of ``pool``; its connections start with ``settings``."""
+    return _MODES[name](pool, settings)
 
 
 def _reset(conn: SsppConnection) -> bool:

@@ -112,7 +112,7 @@ class PluginSession:
 
                 pool = TestDatabases(self.server.dsn, template, worker_id=self.worker_id)
                 self._pools[template.name] = pool
-            mode = isolation_for(spec.isolation, pool)
+            mode = isolation_for(spec.isolation, pool, self.config.session_settings())
             self._isolations[(template.name, spec.isolation)] = mode
         return mode
 
