@@ -5,12 +5,18 @@ what to do: such a test would otherwise have hung, and its traceback alone shows
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
 from collections.abc import Generator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-__all__ = ["LOCK_SQLSTATES", "lock_report", "pytest_runtest_makereport"]
+if TYPE_CHECKING:
+    import psycopg
+
+__all__ = ["LOCK_SQLSTATES", "LockWatch", "lock_report", "pytest_runtest_call", "pytest_runtest_makereport"]
 
 #: The SQLSTATEs a lock wait ends in: lock_not_available (lock_timeout, NOWAIT), idle_in_transaction_session_timeout,
 #: deadlock_detected.
@@ -19,6 +25,8 @@ LOCK_SQLSTATES = {
     "25P03": "a session sat idle in a transaction longer than idle_in_transaction_session_timeout and was ended",
     "40P01": "a deadlock",
 }
+_WATCH = pytest.StashKey["LockWatch"]()
+_APP = "sspp-fixtures-lock-watch"
 
 _SESSIONS_SQL = """
 SELECT a.pid, a.application_name, a.state, extract(epoch FROM now() - a.xact_start)::float8,
@@ -28,9 +36,11 @@ SELECT a.pid, a.application_name, a.state, extract(epoch FROM now() - a.xact_sta
           FROM pg_locks l LEFT JOIN pg_class c ON c.oid = l.relation
          WHERE l.pid = a.pid AND l.locktype IN ('relation', 'advisory', 'transactionid')
            AND (c.oid IS NULL OR c.relnamespace <> 'pg_catalog'::regnamespace)
-           AND (l.locktype <> 'transactionid' OR NOT l.granted))
+           AND (l.locktype <> 'transactionid' OR NOT l.granted)),
+       pg_blocking_pids(a.pid)
   FROM pg_stat_activity a
  WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.backend_type = 'client backend'
+   AND a.application_name NOT LIKE 'sspp-fixtures-%'
  ORDER BY a.pid
 """
 
@@ -40,6 +50,8 @@ _ADVICE = (
     "sspp_db.transaction():` block, or commit()/rollback() it), or let the code under test use the same connection. "
     "The limits are --sspp-lock-timeout and --sspp-idle-timeout (ini sspp_lock_timeout, sspp_idle_timeout)."
 )
+_UNITS = {"ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0, "": 0.001}  # a bare number is milliseconds to PostgreSQL
+Session = tuple[Any, ...]
 
 
 def _chain(error: BaseException) -> Iterator[BaseException]:
@@ -74,30 +86,111 @@ def _pid(conn: Any) -> int | None:
         return None
 
 
-def lock_report(dsn: str, sqlstate: str, names: dict[int, str]) -> str:
-    """What the sessions on the database of ``dsn`` hold and wait for; ``names`` labels known pids (sspp_db)."""
+def _seconds(duration: str) -> float:
+    number = duration.rstrip("abcdefghijklmnopqrstuvwxyz")
+    return float(number) * _UNITS[duration[len(number) :]]
+
+
+def _connect(dsn: str) -> psycopg.Connection[Any]:
     import psycopg
 
+    options = "-c statement_timeout=5s -c lock_timeout=2s"
+    return psycopg.connect(dsn, autocommit=True, connect_timeout=5, application_name=_APP, options=options)
+
+
+def sessions(conn: psycopg.Connection[Any]) -> list[Session]:
+    """The client sessions on ``conn``'s database but its own: pid, application_name, state, seconds in a
+    transaction, last statement, locks held or awaited, pids blocking it."""
+    return conn.execute(_SESSIONS_SQL).fetchall()
+
+
+class LockWatch:
+    """Looks at the test database's sessions every ``interval`` seconds while a test runs, and keeps the last view
+    in which one was waiting for a lock: once the wait ends in an error, the holder may have let go already."""
+
+    def __init__(self, dsn: str, interval: float, names: dict[int, str]) -> None:
+        self.dsn = dsn
+        self.interval = interval
+        self.names = names
+        self.waiting: tuple[float, list[Session]] | None = None
+        self._started = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="sspp-lock-watch", daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        conn = None
+        try:
+            while not self._stop.wait(self.interval):
+                with contextlib.suppress(Exception):
+                    if conn is None or conn.closed:
+                        conn = _connect(self.dsn)
+                    rows = sessions(conn)
+                    if any(row[6] for row in rows):
+                        self.waiting = (time.monotonic() - self._started, rows)
+        finally:
+            if conn is not None:
+                conn.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+def lock_report(
+    dsn: str, sqlstate: str, names: dict[int, str], waiting: tuple[float, list[Session]] | None = None
+) -> str:
+    """What the sessions on the database of ``dsn`` held and waited for (``waiting``: as seen during the wait,
+    after so many seconds), else hold now; ``names`` labels known pids (sspp_db)."""
     lines = [f"sspp-fixtures: this test failed on a lock wait ({sqlstate}: {LOCK_SQLSTATES[sqlstate]})."]
-    try:
-        with psycopg.connect(dsn, autocommit=True, connect_timeout=5, options="-c statement_timeout=5s") as conn:
-            rows = conn.execute(_SESSIONS_SQL).fetchall()
-    except psycopg.Error as error:
-        lines.append(f"(could not list the sessions on the test's database: {error})")
-        rows = []
-    if rows:
-        lines.append("Sessions on the test's database now:")
-    for pid, app, state, in_transaction_s, query, locks in rows:
+    if waiting is not None:
+        lines.append(f"Sessions on the test's database {waiting[0]:.1f}s into the test, during the wait:")
+        rows = waiting[1]
+    else:
+        try:
+            with _connect(dsn) as conn:
+                rows = sessions(conn)
+        except Exception as error:
+            lines.append(f"(could not list the sessions on the test's database: {error})")
+            rows = []
+        lines.append("Sessions on the test's database after the test (none was seen waiting):")
+    for pid, app, state, in_transaction_s, query, locks, blockers in rows:
         label = names.get(pid, "another connection")
         since = f" for {in_transaction_s:.1f}s" if in_transaction_s is not None and state != "active" else ""
-        lines.append(
-            f"  pid {pid} {label} (application_name {app!r}): {state}{since}; "
-            f"holds {locks or 'no table locks'}; last statement: {query}"
+        blocked = (
+            " waiting for " + ", ".join(f"pid {b} ({names.get(b, 'another connection')})" for b in blockers)
+            if blockers
+            else ""
         )
-    if not rows:
-        lines.append("No session is left on the test's database (the waiting statement was cancelled).")
+        lines.append(
+            f"  pid {pid} {label} (application_name {app!r}): {state}{since}{blocked}; "
+            f"locks: {locks or 'no table locks'}; last statement: {query}"
+        )
     lines.append(_ADVICE)
     return "\n".join(lines)
+
+
+def _watch_interval(settings: dict[str, str]) -> float | None:
+    limits = [seconds for value in settings.values() if (seconds := _seconds(value)) > 0]
+    return max(0.2, min(limits) / 2) if limits else None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
+    database = getattr(item, "funcargs", {}).get("_sspp_database")
+    if database is None or database.mode.name == "transaction":  # no other session can wait on that one
+        return (yield)
+    interval = _watch_interval(database.mode.settings)
+    if interval is None:
+        return (yield)
+    funcargs = item.funcargs  # type: ignore[attr-defined]
+    names = {pid: name for name in ("sspp_db", "sspp_adb") if (pid := _pid(funcargs.get(name))) is not None}
+    watch = LockWatch(database.db.dsn, interval, names)
+    try:
+        return (yield)
+    finally:
+        watch.stop()
+        item.stash[_WATCH] = watch
 
 
 @pytest.hookimpl(wrapper=True)
@@ -111,5 +204,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         return report
     funcargs = item.funcargs  # type: ignore[attr-defined]
     names = {pid: name for name in ("sspp_db", "sspp_adb") if (pid := _pid(funcargs.get(name))) is not None}
-    report.sections.append(("sspp-fixtures lock wait", lock_report(database.db.dsn, sqlstate, names)))
+    watch = item.stash.get(_WATCH, None)
+    if watch is not None:
+        names = {**watch.names, **names}
+    text = lock_report(database.db.dsn, sqlstate, names, watch.waiting if watch is not None else None)
+    report.sections.append(("sspp-fixtures lock wait", text))
     return report

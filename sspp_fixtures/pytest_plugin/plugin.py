@@ -22,11 +22,12 @@ from ._clients import sspp_adb, sspp_url
 from ._config import OPTIONS, SsppConfig, TestSpec
 from ._connection import SsppConnection
 from ._django import sspp_django_db
-from ._locks import pytest_runtest_makereport
+from ._locks import pytest_runtest_call, pytest_runtest_makereport
 from ._queue import add_queue_options, sspp_queue
 from ._session import PluginSession, cleanup_run, new_run_id, sweep_stale_runs
 
 __all__ = [
+    "pytest_runtest_call",
     "pytest_runtest_makereport",
     "sspp_adb",
     "sspp_db",
