@@ -81,7 +81,7 @@ def sspp_adb(_sspp_database: Any) -> Iterator[psycopg.AsyncConnection[TupleRow]]
     """
     import psycopg
 
-    from ._isolation import TEST_APP
+    from ._isolation import TEST_APP, connect_options
 
     mode, db = _sspp_database.mode, _sspp_database.db
     if mode.name == "transaction":
@@ -89,7 +89,7 @@ def sspp_adb(_sspp_database: Any) -> Iterator[psycopg.AsyncConnection[TupleRow]]
             "sspp_adb is not available with isolation='transaction': its commits would escape the test's transaction",
             hint="use isolation='database' (the default) or 'clone'",
         )
-    options = " ".join(f"-c {name}={value}" for name, value in mode.settings.items())
+    options = connect_options(mode.settings)
     conn = _run_aside(
         psycopg.AsyncConnection.connect(db.dsn, autocommit=True, application_name=TEST_APP, options=options)
     )

@@ -24,7 +24,7 @@ from ._connection import SESSION_RESET, RolledBackTest, SsppConnection
 if TYPE_CHECKING:  # the engines load when a test first asks for a database
     from ..templates import TestDatabases, TestDb
 
-__all__ = ["ISOLATIONS", "Isolation", "isolation_for"]
+__all__ = ["ISOLATIONS", "TEST_APP", "Isolation", "connect_options", "isolation_for"]
 
 #: The application_name of the plugin's connections to a test's database (what a lock report shows).
 TEST_APP = "sspp-test"
@@ -40,6 +40,16 @@ _CONNECTION_DEFAULTS: dict[str, object] = {
     "prepare_threshold": 5,
     "row_factory": tuple_row,
 }
+
+
+#: Settings of every session on a test's database: a throw-away database need not wait for the WAL to reach the
+#: disk at each commit (sspp_db autocommits: each statement is a commit).
+_DATABASE_DEFAULTS = {"synchronous_commit": "off"}
+
+
+def connect_options(settings: Mapping[str, str]) -> str:
+    """libpq ``options`` that start a session on a test's database with ``settings`` (and its defaults)."""
+    return " ".join(f"-c {name}={value}" for name, value in {**_DATABASE_DEFAULTS, **settings}.items())
 
 
 class Isolation(abc.ABC):
@@ -58,13 +68,17 @@ class Isolation(abc.ABC):
         It also makes ``lock_timeout`` the database's own default, so every later session on it starts with it:
         the code under test's connections and pools too.
         """
-        options = " ".join(f"-c {name}={value}" for name, value in self.settings.items())
-        conn = SsppConnection.connect(db.dsn, autocommit=True, application_name=_APP, options=options)
-        lock_timeout = self.settings.get("lock_timeout")
-        if lock_timeout is not None and self.name != "transaction":
+        conn = SsppConnection.connect(
+            db.dsn, autocommit=True, application_name=_APP, options=connect_options(self.settings)
+        )
+        if self.name != "transaction":
+            defaults = {**_DATABASE_DEFAULTS, **{k: v for k, v in self.settings.items() if k == "lock_timeout"}}
             conn.execute(
-                sql.SQL("ALTER DATABASE {} SET lock_timeout = {}").format(
-                    sql.Identifier(db.name), sql.Literal(lock_timeout)
+                sql.SQL("; ").join(
+                    sql.SQL("ALTER DATABASE {} SET {} = {}").format(
+                        sql.Identifier(db.name), sql.Identifier(name), sql.Literal(value)
+                    )
+                    for name, value in defaults.items()
                 )
             )
         return conn

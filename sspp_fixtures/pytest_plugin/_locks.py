@@ -171,7 +171,8 @@ def lock_report(
 
 
 def _watch_interval(settings: dict[str, str]) -> float | None:
-    limits = [seconds for value in settings.values() if (seconds := _seconds(value)) > 0]
+    timeouts = ("lock_timeout", "idle_in_transaction_session_timeout")
+    limits = [seconds for key in timeouts if key in settings and (seconds := _seconds(settings[key])) > 0]
     return max(0.2, min(limits) / 2) if limits else None
 
 

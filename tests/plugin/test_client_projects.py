@@ -11,6 +11,7 @@ subprocess under ``-n 2`` (without pytest-django).
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -26,6 +27,8 @@ from sspp_fixtures.scenarios import load_scenario
 from sspp_fixtures.server import Server
 from tests.fix_db import BackgroundDrops, new_database
 from tests.plugin.test_consumer_project import CHECKSUM_SQL
+
+ROOT = Path(__file__).resolve().parents[2]
 
 #: What every service runs on its own connections to check the data (``{smoke!r}`` is filled in).
 SEEDED = """
@@ -311,11 +314,11 @@ async def test_alters_a_seeded_table(sspp_dsn):
     await svc.run(sspp_dsn, ALTER_SEEDED)
 
 
-async def test_truncates_right_after_the_test_read(sspp_db, sspp_dsn):
+async def test_truncates_right_after_the_test_read(sspp_adb, sspp_dsn):
     assert await svc.checksum(sspp_dsn) == SMOKE
-    assert sspp_db.execute("SELECT count(*) FROM signals").fetchone()[0] > 0
+    assert (await (await sspp_adb.execute("SELECT count(*) FROM signals")).fetchone())[0] > 0
     await svc.run(sspp_dsn, "TRUNCATE signals")
-    assert sspp_db.execute("SELECT count(*) FROM signals").fetchone()[0] == 0
+    assert (await (await sspp_adb.execute("SELECT count(*) FROM signals")).fetchone())[0] == 0
 
 
 async def test_seeded_again(sspp_dsn):
@@ -529,3 +532,18 @@ def test_client_projects_under_xdist_without_pytest_django(
     output = out.read_text(encoding="utf-8", errors="replace")
     assert code == 0, output
     assert f"{N_TESTS} passed" in output
+
+
+def test_readme_recipes_are_lines_of_these_projects() -> None:
+    """Each code line of the README's "Pools, ORMs and async tests" recipes is a line of a consumer project."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Pools, ORMs and async tests") :]
+    section = section[: section.index("\n## ", 10)]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+    assert len(blocks) >= 5
+    project_lines = {line.strip() for source in PROJECTS.values() for line in textwrap.dedent(source).splitlines()}
+    for block in blocks:
+        for line in block.splitlines():
+            code = line.split("  # ")[0].strip()
+            if code and not code.startswith("#"):
+                assert code in project_lines, f"README recipe line not in any consumer project: {code!r}"
