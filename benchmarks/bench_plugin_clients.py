@@ -71,9 +71,10 @@ def test_reads_and_writes(sspp_db, n):
         sspp_db.commit()
 """
 
+_NO_TIMEOUTS = ["--sspp-lock-timeout", "0", "--sspp-idle-timeout", "0"]
 VARIANTS = {
-    "before": ("before: one transaction, no timeouts", ["--sspp-lock-timeout", "0", "--sspp-idle-timeout", "0"]),
-    "sync-on": ("autocommit, synchronous_commit on, no timeouts", ["--sspp-lock-timeout", "0", "--sspp-idle-timeout", "0"]),
+    "before": ("before: one transaction, no timeouts", _NO_TIMEOUTS),
+    "sync-on": ("autocommit, synchronous_commit on, no timeouts", _NO_TIMEOUTS),
     "now": ("now: autocommit, sync commit off, timeouts + watch", []),
 }
 
@@ -117,7 +118,8 @@ def main() -> None:
         [label, f"{min(results[mode]) * 1000:.2f}", f"{statistics.median(results[mode]) * 1000:.2f}"]
         for mode, (label, _args) in VARIANTS.items()
     ]
-    print(f"{options.tests} tests per run, each a read and {options.writes} single-row INSERTs; {options.rounds} rounds")
+    each = f"a read and {options.writes} single-row INSERTs"
+    print(f"{options.tests} tests per run, each {each}; {options.rounds} rounds")
     print_table(["variant", "per test ms, min", "median"], rows)
 
 
