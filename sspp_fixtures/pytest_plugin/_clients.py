@@ -6,10 +6,8 @@ Nothing here imports psycopg at module level: the plugin loads without it until 
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Callable, Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
@@ -64,6 +62,9 @@ def sspp_url(sspp_dsn: str) -> Callable[[str | None], str]:
 def _run_aside(coroutine: Coroutine[Any, Any, _T]) -> _T:
     """Run ``coroutine`` to completion on an event loop of its own in another thread, so that the test's event loop
     (anyio's, pytest-asyncio's, any loop scope) is neither needed nor disturbed."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(1, thread_name_prefix="sspp-adb") as executor:
         return executor.submit(asyncio.run, coroutine).result()
 
