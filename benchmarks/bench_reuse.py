@@ -5,9 +5,11 @@
 - Template build: ``ensure_template`` for the scenario with a seed of this run's own (so it really builds),
   next to the baseline ``load_scenario_into`` of the same scenario into an empty database (the build is that
   load plus the reuse machinery and the rename into a template).
-- ``release()`` per path (clean: the test only read; restored: one insert + one jsonb update; recycled: an
-  ALTER TABLE, dropped and replaced by a spare clone), a whole test (acquire, connect, query, close, release),
-  next to the baseline: a bare connect + ``SELECT 1`` + close, no pool.
+- ``release()`` per path (clean: the test only read; restored: one insert + one jsonb update; DDL undone in
+  place: a CREATE TABLE and a CREATE INDEX on a seeded table, back to back; recycled: an ALTER TABLE, the
+  database replaced under its name by a spare clone, with the spares ready and back to back, where the clones
+  cannot keep up), a whole test (acquire, connect, query, close, release), next to the baseline: a bare
+  connect + ``SELECT 1`` + close, no pool.
 
 Nothing is asserted about times: the figures are printed side by side. The template and every database made
 here are dropped at the end.
@@ -54,7 +56,9 @@ def _row(label: str, samples: list[float]) -> list[str]:
 
 def _release_samples(pool: TestDatabases, rounds: int) -> dict[str, list[float]]:
     """Milliseconds per release path, per whole test, and for the baseline connect."""
-    found: dict[str, list[float]] = {"clean": [], "restored": [], "test": [], "connect": [], "recycled": []}
+    found: dict[str, list[float]] = {
+        key: [] for key in ("clean", "restored", "test", "connect", "ddl_in_place", "recycled", "recycled_b2b")
+    }
     for i in range(rounds):
         started = time.perf_counter()
         db = pool.acquire()
@@ -68,15 +72,25 @@ def _release_samples(pool: TestDatabases, rounds: int) -> dict[str, list[float]]
         with psycopg.connect(db.dsn, autocommit=True) as conn:
             conn.execute("SELECT 1")
         found["connect"].append(_ms(started))
-    for _ in range(10):
-        pool.wait_spares()
+    for _ in range(30):
         db = pool.acquire()
         with psycopg.connect(db.dsn, autocommit=True) as conn:
-            conn.execute("ALTER TABLE customers ADD COLUMN bench_extra int")
+            conn.execute("CREATE TABLE bench_notes (id int PRIMARY KEY, body text); CREATE INDEX ON customers (name)")
         started = time.perf_counter()
-        pool.release(db)
-        pool.release(pool.acquire())  # the recycle's cost: release + taking the spare + first restore
-        found["recycled"].append(_ms(started))
+        assert pool.release(db).path == "restored"
+        pool.release(pool.acquire())  # the next test's setup and its first restore
+        found["ddl_in_place"].append(_ms(started))
+    for key in ("recycled", "recycled_b2b"):
+        for _ in range(10):
+            if key == "recycled":
+                pool.wait_spares()
+            db = pool.acquire()
+            with psycopg.connect(db.dsn, autocommit=True) as conn:
+                conn.execute("ALTER TABLE customers ADD COLUMN bench_extra int")
+            started = time.perf_counter()
+            assert pool.release(db).path == "recycled"
+            pool.release(pool.acquire())  # the recycle's cost: release + the next test's setup + first restore
+            found[key].append(_ms(started))
     return found
 
 
@@ -110,7 +124,9 @@ def main() -> None:
             _row("release() clean (the test only read)", found["clean"]),
             _row("release() restored (1 insert + 1 jsonb update)", found["restored"]),
             _row("whole test: acquire, connect, query, close, release", found["test"]),
-            _row("recycle: release + next acquire/release on a spare", found["recycled"]),
+            _row("DDL undone in place, back to back: release + next acquire/release", found["ddl_in_place"]),
+            _row("recycle, spares ready: release + next acquire/release", found["recycled"]),
+            _row("recycle, back to back (bound by CREATE DATABASE)", found["recycled_b2b"]),
         ],
     )
 

@@ -22,7 +22,7 @@ from typing import IO
 from ._defaults import EXPORT_FORMATS
 from ._stale import pid_prefix, sweep_dead_owners
 from .bulkgen import DEFAULT_BATCH_ROWS, ES_INDEX, ES_MAPPING, FORMATS, TABLE_ORDER, TABLES, formatter, generate
-from .errors import SsppError, UsageError
+from .errors import UsageError, WriteError
 from .scenarios import Scenario
 
 __all__ = ["EXPORT_FORMATS", "ExportReport", "export_scenario"]
@@ -57,11 +57,11 @@ def _umask() -> int:
     return mask
 
 
-def _os_failure(exc: OSError, what: str, written: int = 0) -> SsppError:
+def _os_failure(exc: OSError, what: str, written: int = 0) -> WriteError:
     """One line for a failed write: what failed, why in words, that nothing was left behind, what to do."""
     so_far = f" after {written / 1e6:,.1f} MB" if written else ""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return SsppError(
+        return WriteError(
             f"{what} failed{so_far}: no space left on the device; nothing was left behind",
             hint="free disk space there (df -h shows how much is left), or choose another --out",
             errno=exc.errno,
@@ -74,7 +74,7 @@ def _os_failure(exc: OSError, what: str, written: int = 0) -> SsppError:
         errno.ENAMETOOLONG: "the path is too long",
         errno.EISDIR: "it is a folder",
     }.get(exc.errno or 0, exc.strerror or type(exc).__name__)
-    return SsppError(
+    return WriteError(
         f"{what} failed{so_far}: {reason}; nothing was left behind",
         hint="choose a writable --out location",
         errno=exc.errno,

@@ -18,7 +18,7 @@ from pathlib import Path
 from ruamel.yaml import YAML
 from ruamel.yaml.scalarstring import LiteralScalarString
 
-from .errors import SsppError, UsageError
+from .errors import SsppError, UsageError, WriteError
 from .export import export_scenario
 from .scenarios import load_scenario
 from .schema import load_migrations, render_init_sql
@@ -145,6 +145,8 @@ def render_sql_files(root: Path | None = None, *, check: bool = False) -> list[R
             try:
                 path.write_text(text, encoding="utf-8", newline="")
             except OSError as exc:
-                raise SsppError(f"cannot write {path}: {exc.strerror}", hint="make it writable") from None
+                raise WriteError(
+                    f"cannot write {path}: {exc.strerror}", hint="make it writable", errno=exc.errno
+                ) from None
         rendered.append(RenderedFile(path, stale, len(text.encode("utf-8"))))
     return rendered

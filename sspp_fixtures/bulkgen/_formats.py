@@ -162,7 +162,6 @@ def _key(spec: TableSpec) -> TableKey:
         raise SsppError(
             f"table {spec.name} has no primary key in sql/migrations, so its INSERTs cannot skip rows already there",
             hint=f"declare a PRIMARY KEY for {spec.name} in its CREATE TABLE",
-            table=spec.name,
         )
     missing = [column for column in key.columns if column not in spec.columns]
     if missing:
@@ -170,7 +169,6 @@ def _key(spec: TableSpec) -> TableKey:
             f"the rows of {spec.name} lack its primary key ({', '.join(missing)}), so running its INSERTs twice "
             "would store them twice",
             hint=f"generate {', '.join(missing)} for {spec.name} (explicit ids; the seed moves the sequence past them)",
-            table=spec.name,
         )
     return key
 

@@ -16,7 +16,7 @@ import click
 
 from .. import __version__
 from ..dsn import DATABASE_URL_ENV, mask_text
-from ..errors import ExitCode, SsppError
+from ..errors import DatabaseUnreachableError, ExitCode, SsppError
 from ._output import CliState, render_error
 
 __all__ = ["Terminated", "cli", "main", "run"]
@@ -132,7 +132,8 @@ def _name_this_commands_create(error: SsppError, argv: list[str]) -> None:
     name = next((word for word in argv if not word.startswith("-")), "")
     command = cli.commands.get(name)
     creates = command is not None and any(param.name == "create" for param in command.params)
-    if error.details.get("missing_database") and creates and "--create" not in argv:
+    missing = isinstance(error, DatabaseUnreachableError) and error.missing_database
+    if missing and creates and "--create" not in argv:
         error.hint = (
             f"create it: run the same sspp-seed {name} with --create (or createdb NAME), or check the database "
             "name in the DSN"

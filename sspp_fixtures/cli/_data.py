@@ -471,7 +471,7 @@ def scenarios_validate(state: CliState, files: tuple[Path, ...], as_json: bool) 
         try:
             scenario = load_scenario(path)
         except ScenarioError as error:
-            problems = error.details.get("problems", [])
+            problems = error.problems or []
             results.append({"file": str(path), "valid": False, "error": str(error), "problems": problems})
         else:
             results.append(

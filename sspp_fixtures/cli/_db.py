@@ -10,7 +10,7 @@ from rich.console import Console
 
 from ..databases import ensure_database
 from ..dsn import mask_dsn
-from ..errors import SsppError
+from ..errors import WriteError
 from ..schema import (
     DatabaseStatus,
     InitResult,
@@ -274,7 +274,9 @@ def init_sql_command(state: CliState, out: Path | None, check: bool) -> int:
     try:
         target.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise SsppError(f"cannot write {target}: {exc.strerror}", hint="choose a writable path with --out") from None
+        raise WriteError(
+            f"cannot write {target}: {exc.strerror}", hint="choose a writable path with --out", errno=exc.errno
+        ) from None
     state.info(f"wrote {target}")
     return 0
 

@@ -60,18 +60,18 @@ class Problem:
 def problems_error(problems: Sequence[Problem], *, listed: bool = True) -> ScenarioError:
     """One error naming every problem, file by file in line order; its hint is the problem's own when there is only one.
 
-    ``listed``: ``details['problems']`` lists them apart (problems of one file, as ``scenarios validate``
+    ``listed``: the error's ``problems`` lists them apart (problems of one file, as ``scenarios validate``
     prints them under that file's name).
     """
     ordered = sorted(problems, key=lambda p: (p.path, p.line or 0))
     first = ordered[0]
-    details: dict[str, Any] = {"file": first.path, "line": first.line, "field": first.field}
-    if listed:
-        details["problems"] = [p.as_dict() for p in ordered]
     return ScenarioError(
         "; ".join(map(str, ordered)),
         hint=first.hint if len(ordered) == 1 and first.hint else _FIX_THE_FILE,
-        **details,
+        file=first.path,
+        line=first.line,
+        field=first.field,
+        problems=[p.as_dict() for p in ordered] if listed else None,
     )
 
 

@@ -113,7 +113,7 @@ def get_server(
     to ``wait_s`` seconds; ``use_warm`` lets ``auto`` reuse the warm server. With ``state_dir``, a local or
     embedded server is started as the warm server recorded there: every process that looks there shares it,
     and :func:`stop_warm_server` with that folder stops it. Raises :class:`ServerUnavailableError`
-    (``details['tried']`` lists each provider and why it failed) or :class:`UsageError` for an unknown kind.
+    (its ``tried`` lists each provider and why it failed) or :class:`UsageError` for an unknown kind.
     """
     if kind not in KINDS:
         raise UsageError(f"unknown server kind {kind!r}", hint=f"use one of: {', '.join(KINDS)}", kind=kind)

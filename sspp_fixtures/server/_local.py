@@ -227,7 +227,7 @@ def _start(bin_dir: Path, data_dir: Path, log_file: Path, run_as: RunAs | None, 
             last = ServerUnavailableError(
                 f"{exc.message}; server log {log_file}:\n{log}" if log else exc.message,
                 hint=exc.hint,
-                stderr=exc.details.get("stderr", ""),
+                stderr=exc.stderr,
                 log=log,
             )
             if "could not bind" not in log and "already in use" not in log:

@@ -1,17 +1,18 @@
-"""Per-test databases cloned from a template: reused after an in-place restore, recycled when that cannot be exact.
+"""Per-test databases cloned from a template: reused after an in-place restore, replaced when that cannot be exact.
 
 One :class:`TestDatabases` per process (per xdist worker) and template. ``acquire()`` hands out a database holding
 exactly the template's data; ``release()`` puts it back for the next test in one round trip (see
-:mod:`._reuse`) or, when it cannot be restored exactly, has it dropped in the background and replaced by a
-never-used clone from a pool of spares that a background thread keeps filled. Drops run in a thread of their
-own: each ``DROP DATABASE`` waits for a checkpoint, which would otherwise hold up the next clone. When a test
-has to wait for a spare, the pool wants one more (up to ``2 * spares``): recycles come in bursts.
+:mod:`._reuse`) or, when it cannot be restored exactly, replaces it by a never-used clone from a pool of spares
+that a background thread keeps filled. The replacement keeps the database's name: the old database is renamed
+away (and dropped in the background) and the spare renamed into its place, so a connection pool or URL a
+service keeps for the whole run still points at the test's database. Drops run in a thread of their own: each
+``DROP DATABASE`` waits for a checkpoint, which would otherwise hold up the next clone. When a test has to wait
+for a spare, the pool wants one more (up to ``2 * spares``): recycles come in bursts.
 
-Connections: each reused database keeps one *keeper* connection (the restore runs on it, so a release costs no
-connect); each ready spare has its keeper already open and its restore function compiled (so a recycle costs no
-connect either); the refill and drop threads have an admin connection each. With ``spares=2`` that is 5
-connections per instance, 7 after bursts of recycles (one more per database acquired at the same time),
-whatever the number of tests.
+Connections (see :attr:`TestDatabases.CONNECTIONS`): each database in use or idle between tests keeps one
+*keeper* connection (the restore runs on it, so a release costs no connect); after the first replacement one
+admin connection stays open for the renames; the refill and drop threads hold an admin connection each only
+while they have work. Spares hold none: a database being renamed may have no session.
 """
 
 from __future__ import annotations
@@ -100,6 +101,10 @@ class TestDatabases:
 
     __test__: ClassVar[bool] = False
 
+    #: Most connections one instance holds at once, when one test at a time uses it: the keeper, the admin
+    #: connection for renames, and the refill and drop threads' admin connections while they work.
+    CONNECTIONS: ClassVar[int] = 4
+
     def __init__(
         self,
         admin_dsn: str,
@@ -130,6 +135,8 @@ class TestDatabases:
         self._drop_failures: dict[str, int] = {}
         self._error: BaseException | None = None
         self._closed = False
+        self._renamer: psycopg.Connection[Any] | None = None
+        self._renamer_lock = threading.Lock()
         self._threads = [
             threading.Thread(target=self._work_loop, args=(role,), name=f"sspp-{role}-{worker_id}", daemon=True)
             for role in ("create", "drop")
@@ -186,7 +193,10 @@ class TestDatabases:
                 else:
                     self._idle.append(slot)
             return Outcome(db.name, status, None, _ms(started))
-        self._recycle(slot)  # RECYCLED, or BUSY: a session the caller keeps was left inside a transaction
+        self._replace(slot)  # RECYCLED, or BUSY: a session the caller keeps was left inside a transaction
+        with self._cond:
+            if not self._closed:
+                self._idle.append(slot)
         return Outcome(db.name, Status.RECYCLED, reason or status.value, _ms(started))
 
     def restore(self, db: TestDb, *, keep_pids: Collection[int] | None = None) -> Outcome:
@@ -259,6 +269,11 @@ class TestDatabases:
             self._spares.clear()
         for slot in slots:
             self._close_keeper(slot)
+        with self._renamer_lock:
+            if self._renamer is not None:
+                with contextlib.suppress(Exception):
+                    self._renamer.close()
+                self._renamer = None
         with self._cond:
             names = sorted(self._made)
         if not names:
@@ -334,6 +349,70 @@ class TestDatabases:
             self._to_drop.append(slot.name)
             self._cond.notify_all()
 
+    def _replace(self, slot: _Slot) -> None:
+        """Put a never-used clone in the place of the slot's database, under the same name; the old one is dropped.
+
+        The old database is closed to new connections, its sessions are ended, and it is renamed away; then a
+        spare is renamed to its name. A connection pool the test's code keeps loses its connections (a checking
+        pool reconnects to the same URL); the next test starts on the clone.
+        """
+        self._close_keeper(slot)
+        with self._cond:
+            if self._closed:
+                self._to_drop.append(slot.name)
+                self._cond.notify_all()
+                return
+            try:
+                spare = self._take_spare()
+            except BaseException:
+                self._to_drop.append(slot.name)  # no clone to put in its place: the slot is given up
+                self._cond.notify_all()
+                raise
+            away = f"{self._prefix}{next(_CLONE_NUMBERS)}"
+            self._made.add(away)
+        try:
+            with self._renamer_lock:
+                self._rename_into_place(slot.name, away, spare.name)
+        except psycopg.Error:
+            # The old database may be half-renamed: drop whatever is left under either name and let the slot
+            # live on under the spare's name (the next test gets a fresh clone all the same).
+            with self._cond:
+                self._to_drop.extend([slot.name, away])
+                self._cond.notify_all()
+            slot.name = spare.name
+        else:
+            with self._cond:
+                self._made.discard(spare.name)
+                self._to_drop.append(away)
+                self._cond.notify_all()
+        slot.uses = 0
+        slot.server_started = None
+
+    def _rename_into_place(self, name: str, away: str, spare: str) -> None:
+        """``name`` becomes ``away`` (its sessions ended first), then ``spare`` becomes ``name``: two round trips."""
+        if self._renamer is None or self._renamer.closed or self._renamer.broken:
+            self._renamer = connect(self.admin_dsn, application_name=_KEEPER_APP)
+        admin = self._renamer
+        close = sql.SQL(
+            "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false; "
+            "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity "
+            "WHERE datname = {literal} AND pid <> pg_catalog.pg_backend_pid()"
+        ).format(name=sql.Identifier(name), literal=sql.Literal(name))
+        swap = sql.SQL("ALTER DATABASE {} RENAME TO {}; ALTER DATABASE {} RENAME TO {}").format(
+            sql.Identifier(name), sql.Identifier(away), sql.Identifier(spare), sql.Identifier(name)
+        )
+        deadline = time.monotonic() + self._release_wait_ms / 1000
+        admin.execute(close)
+        while True:
+            try:
+                admin.execute(swap)  # one transaction: both names change, or neither
+                return
+            except psycopg.errors.ObjectInUse:  # an ended session has not exited yet
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.002)
+                admin.execute(close)
+
     # ----------------------------------------------------------------------------------------------- spares
 
     def _check_open(self) -> None:
@@ -366,6 +445,12 @@ class TestDatabases:
             self._cond.wait(min(left, 1.0))
         return self._spares.popleft()
 
+    def _has_job(self, role: str) -> bool:
+        """Whether the ``create`` or ``drop`` thread has work waiting (caller holds the condition)."""
+        if role == "drop":
+            return bool(self._to_drop)
+        return len(self._spares) + self._creating < self._spares_wanted and self._error is None
+
     def _next_job(self, role: str) -> str | None:
         """Name of the next database the ``create`` or ``drop`` thread works on; ``None`` to stop.
 
@@ -376,7 +461,7 @@ class TestDatabases:
                 return None
             if role == "drop" and self._to_drop:
                 return self._to_drop.popleft()
-            if role == "create" and len(self._spares) + self._creating < self._spares_wanted and self._error is None:
+            if role == "create" and self._has_job(role):
                 self._creating += 1
                 name = f"{self._prefix}{next(_CLONE_NUMBERS)}"
                 self._made.add(name)
@@ -391,6 +476,11 @@ class TestDatabases:
         try:
             while True:
                 with self._cond:
+                    idle = not self._has_job(role)
+                if idle and admin is not None:  # no work queued: the connection goes back to the server's budget
+                    admin.close()
+                    admin = None
+                with self._cond:
                     name = self._next_job(role)
                 if name is None:
                     return
@@ -399,7 +489,7 @@ class TestDatabases:
                         admin = connect(self.admin_dsn, application_name=f"sspp-fixtures-{role}")
                     if role == "create":
                         self._clone(admin, name)
-                        spare = self._warm_spare(name)
+                        spare = _Slot(name)
                     else:
                         drop_database(admin, name, prefixes=OUR_PREFIXES)
                 except Exception as exc:
@@ -430,18 +520,6 @@ class TestDatabases:
             if admin is not None:
                 with contextlib.suppress(Exception):
                     admin.close()
-
-    def _warm_spare(self, name: str) -> _Slot:
-        """A slot for a new clone, its keeper connected and its restore function compiled (first call costs ms)."""
-        slot = _Slot(name)
-        try:
-            self._connect_keeper(slot)
-            assert slot.keeper is not None
-            slot.keeper.execute(release_statement(), (self._release_wait_ms, True, []))
-        except psycopg.Error:
-            self._close_keeper(slot)
-            raise
-        return slot
 
     def _clone(self, admin: psycopg.Connection[Any], name: str) -> None:
         """``CREATE DATABASE name TEMPLATE template``, retried while the template is busy (SQLSTATE 55006)."""

@@ -4,18 +4,23 @@ Everything lives in the schema ``sspp_reuse`` (never in ``public``):
 
 - ``p_<table oid>``: a pristine copy of each user table (same columns, same primary key);
 - ``seqs``: ``last_value``/``is_called`` of every user sequence, as in the template;
+- ``objects``: every object the template holds (class and oid), so DDL can tell the template's objects from a
+  test's new ones;
 - ``dirty``: an UNLOGGED table where statement-level AFTER INSERT/UPDATE/DELETE/TRUNCATE triggers
   (``sspp_reuse_mark``, ``ENABLE ALWAYS`` so ``session_replication_role = replica`` does not silence them) write
-  (table, operation), once per table and operation and transaction; an event trigger on ``ddl_command_end`` and
-  ``sql_drop`` (also ``ENABLE ALWAYS``) writes ``(0, 'X')`` for any DDL but that on temporary objects;
+  (table, operation), once per table and operation and transaction; event triggers on ``ddl_command_end`` and
+  ``sql_drop`` (also ``ENABLE ALWAYS``) write ``(0, 'X')`` for DDL that touches a template object or names none
+  (``GRANT``), and remember in ``created`` each object a ``CREATE`` made (DDL on temporary objects is ignored);
 - ``tracked``: per table, the two statements that restore it; ``state``: the xid of the last restore.
 
 ``sspp_reuse.release(wait_ms)`` does the whole job server-side in one call: it ends the sessions a test left
-open (``pg_terminate_backend`` then polls ``pg_stat_activity``), refuses what it cannot undo exactly, then for
-every table marked dirty deletes the rows whose ``xmin`` is newer than the last restore (compared with
-``age()``, safe across xid wraparound) and, after UPDATE/DELETE/TRUNCATE only, re-inserts the pristine rows
-whose key is missing; sequences that moved are set back. It returns ``clean``, ``restored``, ``busy`` or
-``recycle:<reason>`` (the caller then drops the database and takes a fresh clone), read by :func:`read_status`.
+that could break the next test's isolation (inside a transaction or running a statement, holding a lock, or
+listening) and keeps idle ones (a service's connection pool survives the test), refuses what it cannot undo
+exactly, drops the objects the test created, then for every table marked dirty deletes the rows whose ``xmin``
+is newer than the last restore (compared with ``age()``, safe across xid wraparound) and, after
+UPDATE/DELETE/TRUNCATE only, re-inserts the pristine rows whose key is missing; sequences that moved are set
+back. It returns ``clean``, ``restored``, ``busy`` or ``recycle:<reason>`` (the caller then replaces the
+database by a fresh clone), read by :func:`read_status`.
 """
 
 from __future__ import annotations
@@ -55,6 +60,14 @@ CREATE TABLE {REUSE_SCHEMA}.seqs (
     is_called  boolean NOT NULL
 );
 
+CREATE TABLE {REUSE_SCHEMA}.objects (classid oid NOT NULL, objid oid NOT NULL, PRIMARY KEY (classid, objid));
+
+CREATE UNLOGGED TABLE {REUSE_SCHEMA}.created (
+    n       bigint GENERATED ALWAYS AS IDENTITY,
+    classid oid NOT NULL,
+    objid   oid NOT NULL
+);
+
 CREATE TABLE {REUSE_SCHEMA}.state (
     singleton   boolean PRIMARY KEY DEFAULT true CHECK (singleton),
     fingerprint text NOT NULL,
@@ -83,26 +96,60 @@ $fn$;
 CREATE FUNCTION {REUSE_SCHEMA}.on_ddl() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER AS $fn$
 BEGIN
-    -- DDL on temporary objects only (CREATE TEMP TABLE, DROP of one) dies with its session: no mark.
-    -- A DROP lists nothing at ddl_command_end: sql_drop, which fires before it, has judged what it dropped.
+    -- DDL on temporary objects (CREATE TEMP TABLE, DROP of one) dies with its session: ignored. A new object is
+    -- remembered and dropped at the restore; DDL on a template object, or naming no object (GRANT), is marked 'X'.
     IF TG_EVENT = 'ddl_command_end' THEN
-        IF TG_TAG LIKE 'DROP %' AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger_ddl_commands()) THEN
-            RETURN;
+        IF EXISTS (
+            SELECT 1 FROM pg_catalog.pg_event_trigger_ddl_commands() c
+            WHERE (c.schema_name IS NULL OR c.schema_name NOT LIKE 'pg\\_temp%')
+              AND (c.objid IS NULL OR EXISTS (
+                  SELECT 1 FROM {REUSE_SCHEMA}.objects o WHERE o.classid = c.classid AND o.objid = c.objid))) THEN
+            INSERT INTO {REUSE_SCHEMA}.dirty (tbl, op) VALUES (0, 'X');
         END IF;
-        IF EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger_ddl_commands())
-           AND NOT EXISTS (
-               SELECT 1 FROM pg_catalog.pg_event_trigger_ddl_commands() c
-               WHERE c.schema_name IS NULL OR c.schema_name NOT LIKE 'pg\\_temp%') THEN
-            RETURN;
-        END IF;
-    ELSIF TG_EVENT = 'sql_drop' THEN
-        IF EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger_dropped_objects())
-           AND NOT EXISTS (
-               SELECT 1 FROM pg_catalog.pg_event_trigger_dropped_objects() d WHERE NOT d.is_temporary) THEN
-            RETURN;
-        END IF;
+        INSERT INTO {REUSE_SCHEMA}.created (classid, objid)
+        SELECT DISTINCT c.classid, c.objid FROM pg_catalog.pg_event_trigger_ddl_commands() c
+        WHERE c.command_tag LIKE 'CREATE %' AND c.objid IS NOT NULL
+          AND (c.schema_name IS NULL OR c.schema_name NOT LIKE 'pg\\_temp%')
+          AND NOT EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.objects o WHERE o.classid = c.classid AND o.objid = c.objid)
+          AND NOT EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.created k WHERE k.classid = c.classid AND k.objid = c.objid);
+    ELSIF EXISTS (
+        SELECT 1 FROM pg_catalog.pg_event_trigger_dropped_objects() d
+        WHERE NOT d.is_temporary AND EXISTS (
+            SELECT 1 FROM {REUSE_SCHEMA}.objects o WHERE o.classid = d.classid AND o.objid = d.objid)) THEN
+        INSERT INTO {REUSE_SCHEMA}.dirty (tbl, op) VALUES (0, 'X');
     END IF;
-    INSERT INTO {REUSE_SCHEMA}.dirty (tbl, op) VALUES (0, 'X');
+END
+$fn$;
+
+CREATE FUNCTION {REUSE_SCHEMA}.drop_created() RETURNS boolean
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    k record;
+    a record;
+    target text;
+BEGIN
+    -- In creation order, each with CASCADE: a table goes before the indexes, sequences and views made with or on
+    -- it, so those are gone when their turn comes. False when an object is of a kind this cannot drop.
+    FOR k IN SELECT c.classid, c.objid FROM {REUSE_SCHEMA}.created c ORDER BY c.n LOOP
+        SELECT * INTO a FROM pg_catalog.pg_identify_object_as_address(k.classid, k.objid, 0);
+        CONTINUE WHEN a.object_names IS NULL;  -- dropped already
+        target := (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(x.name), '.' ORDER BY x.i)
+                   FROM unnest(a.object_names) WITH ORDINALITY AS x(name, i));
+        IF a.type IN ('table', 'view', 'materialized view', 'sequence', 'index', 'foreign table', 'schema') THEN
+            EXECUTE pg_catalog.format('DROP %s IF EXISTS %s CASCADE', pg_catalog.upper(a.type), target);
+        ELSIF a.type = 'type' THEN  -- one name, already qualified and quoted (domains too)
+            EXECUTE pg_catalog.format('DROP TYPE IF EXISTS %s CASCADE', a.object_names[1]);
+        ELSIF a.type IN ('function', 'procedure', 'aggregate') THEN
+            EXECUTE pg_catalog.format('DROP %s IF EXISTS %s(%s) CASCADE', pg_catalog.upper(a.type), target,
+                                      pg_catalog.array_to_string(a.object_args, ', '));
+        ELSIF a.type IN ('trigger', 'rule', 'policy') THEN
+            EXECUTE pg_catalog.format('DROP %s IF EXISTS %I ON %I.%I CASCADE', pg_catalog.upper(a.type),
+                                      a.object_names[3], a.object_names[1], a.object_names[2]);
+        ELSE
+            RETURN false;
+        END IF;
+    END LOOP;
+    RETURN true;
 END
 $fn$;
 
@@ -113,6 +160,7 @@ LANGUAGE plpgsql AS $fn$
 DECLARE
     st {REUSE_SCHEMA}.state%ROWTYPE;
     s record;
+    ended integer[];
     changed boolean := false;
     deadline timestamptz := pg_catalog.clock_timestamp() + wait_ms * interval '1 millisecond';
 BEGIN
@@ -126,20 +174,21 @@ BEGIN
         RETURN 'busy';
     END IF;
 
-    -- 1. end the sessions the test left open. Wait for those that were not idle (in a transaction, or running a
-    --    statement that may commit) to be gone; an idle one has settled its last transaction and, once signalled,
-    --    dies before it reads another command: its exit changes no data, so it is not waited for.
-    PERFORM pg_catalog.pg_terminate_backend(a.pid) FROM pg_catalog.pg_stat_activity a
+    -- 1. end the sessions the test left that could break the next test's isolation: inside a transaction or running
+    --    a statement (it may still commit), holding a lock (advisory locks outlive transactions), or listening (the
+    --    last statement of a listener is its LISTEN: the server shows no other sign). An idle session stays: a
+    --    service's pool keeps its connections from test to test. Ended sessions are waited for.
+    SELECT pg_catalog.array_agg(a.pid) INTO ended FROM pg_catalog.pg_stat_activity a
     WHERE end_sessions AND a.datname = pg_catalog.current_database() AND a.pid <> pg_catalog.pg_backend_pid()
-      AND a.backend_type = 'client backend' AND a.pid <> ALL(keep);
-    IF FOUND THEN
+      AND a.backend_type = 'client backend' AND a.pid <> ALL(keep)
+      AND (a.state IS DISTINCT FROM 'idle' OR a.backend_xid IS NOT NULL OR a.backend_xmin IS NOT NULL
+           OR EXISTS (SELECT 1 FROM pg_catalog.pg_locks l WHERE l.pid = a.pid)
+           OR a.query ~* '(^|;)\\s*listen\\s');
+    IF ended IS NOT NULL THEN
+        PERFORM pg_catalog.pg_terminate_backend(x) FROM unnest(ended) AS x;
         LOOP
             PERFORM pg_catalog.pg_stat_clear_snapshot();
-            EXIT WHEN NOT EXISTS (
-                SELECT 1 FROM pg_catalog.pg_stat_activity a
-                WHERE a.datname = pg_catalog.current_database() AND a.pid <> pg_catalog.pg_backend_pid()
-                  AND a.backend_type = 'client backend' AND a.pid <> ALL(keep)
-                  AND a.state IS DISTINCT FROM 'idle');
+            EXIT WHEN NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a WHERE a.pid = ANY(ended));
             IF pg_catalog.clock_timestamp() > deadline THEN
                 RETURN 'recycle:sessions';
             END IF;
@@ -164,6 +213,23 @@ BEGIN
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_prepared_xacts p WHERE p.database = pg_catalog.current_database()) THEN
         RETURN 'recycle:prepared_transaction';
     END IF;
+
+    -- 3. objects the test created go (tables, indexes, views, functions, ...); dropping one must not have taken a
+    --    template object with it
+    IF EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.created) THEN
+        BEGIN
+            IF NOT {REUSE_SCHEMA}.drop_created() THEN
+                RETURN 'recycle:ddl';
+            END IF;
+        EXCEPTION WHEN OTHERS THEN
+            RETURN 'recycle:ddl';
+        END;
+        IF EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.dirty d WHERE d.op = 'X') THEN
+            RETURN 'recycle:ddl';
+        END IF;
+        DELETE FROM {REUSE_SCHEMA}.created;
+        changed := true;
+    END IF;
     SELECT * INTO STRICT st FROM {REUSE_SCHEMA}.state;
     IF (SELECT count(*) FROM pg_catalog.pg_trigger g
         WHERE g.tgname = '{_MARK_TRIGGER}' AND g.tgenabled = 'A') <> st.ntables
@@ -176,7 +242,7 @@ BEGIN
         RETURN 'recycle:untracked_table';
     END IF;
 
-    -- 3. sequences (nextval fires no trigger): set back those that moved
+    -- 4. sequences (nextval fires no trigger): set back those that moved
     FOR s IN SELECT q.seq, q.last_value, q.is_called FROM {REUSE_SCHEMA}.seqs q
              WHERE pg_catalog.pg_sequence_last_value(q.seq::regclass)
                    IS DISTINCT FROM CASE WHEN q.is_called THEN q.last_value END LOOP
@@ -184,7 +250,7 @@ BEGIN
         changed := true;
     END LOOP;
 
-    -- 4. tables: rows newer than the last restore go; after UPDATE/DELETE/TRUNCATE missing keys come back
+    -- 5. tables: rows newer than the last restore go; after UPDATE/DELETE/TRUNCATE missing keys come back
     IF EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.dirty) THEN
         IF st.use_replica THEN  -- foreign keys and user triggers must not act on the restore's own changes
             SET LOCAL session_replication_role = replica;
@@ -368,7 +434,23 @@ def install_reuse(conn: psycopg.Connection[Any], *, fingerprint: str, reuse_form
             (fingerprint, reuse_format, use_replica, len(tables)),
         )
         conn.execute(_EVENT_DDL.encode())
+        _record_objects(conn)
     return len(tables)
+
+
+def _record_objects(conn: psycopg.Connection[Any]) -> None:
+    """Fill ``objects`` with every object of the database (from each per-database catalog that has oids)."""
+    catalogs = conn.execute(
+        "SELECT c.oid::regclass::text FROM pg_catalog.pg_class c "
+        "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attname = 'oid' "
+        "WHERE c.relnamespace = 'pg_catalog'::regnamespace AND c.relkind = 'r' AND NOT c.relisshared ORDER BY 1"
+    ).fetchall()
+    for (catalog,) in catalogs:
+        conn.execute(
+            sql.SQL("INSERT INTO {}.objects SELECT {}::regclass, oid FROM {}").format(
+                sql.Identifier(REUSE_SCHEMA), sql.Literal(catalog), sql.Identifier("pg_catalog", catalog)
+            )
+        )
 
 
 def release_statement() -> str:

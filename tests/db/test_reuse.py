@@ -42,7 +42,23 @@ def state_of(dsn: str) -> dict[str, Any]:
             "SELECT (SELECT count(*) FROM pg_indexes WHERE schemaname = 'public'), "
             "(SELECT count(*) FROM information_schema.columns WHERE table_schema = 'public')"
         ).fetchone()
+        found["catalog"] = conn.execute(CATALOG_SQL).fetchone()
     return found
+
+
+#: What the database's catalogs hold outside the system schemas: any object a test made and the restore missed
+#: shows here (relations, functions, types, schemas, triggers, rules, policies, grants).
+CATALOG_SQL = """
+SELECT (SELECT md5(string_agg(r, ',' ORDER BY r)) FROM (
+            SELECT n.nspname || '.' || c.relname || c.relkind::text || coalesce(c.relacl::text, '') AS r
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_to%'
+              AND n.nspname NOT LIKE 'pg\\_temp%') AS relations),
+       (SELECT count(*) FROM pg_proc WHERE pronamespace <> 'pg_catalog'::regnamespace),
+       (SELECT count(*) FROM pg_type WHERE typnamespace <> 'pg_catalog'::regnamespace),
+       (SELECT string_agg(nspname, ',' ORDER BY nspname) FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%'),
+       (SELECT count(*) FROM pg_trigger), (SELECT count(*) FROM pg_rewrite), (SELECT count(*) FROM pg_policy)
+"""
 
 
 @pytest.fixture(scope="module")
@@ -138,27 +154,78 @@ def test_only_the_schema_tables_are_visible(pool: TestDatabases) -> None:
     assert [t[0] for t in tables] == ["customers", "events", "sales_signals", "signal_analytics", "signals"]
 
 
-DDL: dict[str, str] = {
-    "alter_table": "ALTER TABLE events ADD COLUMN extra int",
-    "disable_trigger": "ALTER TABLE events DISABLE TRIGGER ALL; DELETE FROM events",
+#: DDL that only makes new objects: the restore drops them, the database stays (and keeps its connections).
+DDL_UNDONE: dict[str, str] = {
     "create_table": "CREATE TABLE notes (id int)",
     "create_index": "CREATE INDEX ON customers (name)",
-    "drop_index": "DROP INDEX idx_signals_data",
-    "grant": "GRANT DELETE ON events TO sspp_api",
+    "table_with_keys": "CREATE TABLE notes (id serial PRIMARY KEY, customer_id text REFERENCES customers, "
+    "body text UNIQUE); INSERT INTO notes (customer_id, body) SELECT customer_id, name FROM customers LIMIT 3",
+    "view_and_function": "CREATE VIEW buyers AS SELECT * FROM customers; "
+    "CREATE FUNCTION twice(x int) RETURNS int LANGUAGE sql AS 'SELECT 2 * x'; "
+    "CREATE MATERIALIZED VIEW counts AS SELECT count(*) FROM events",
+    "schema_type_domain": "CREATE SCHEMA scratch; CREATE TABLE scratch.t (a int); CREATE TYPE mood AS ENUM ('ok'); "
+    "CREATE DOMAIN positive AS int CHECK (VALUE > 0); CREATE SEQUENCE scratch.s",
+    "trigger_on_a_seeded_table": "CREATE FUNCTION no_op() RETURNS trigger LANGUAGE plpgsql AS "
+    "'BEGIN RETURN NEW; END'; CREATE TRIGGER t_no_op BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION no_op(); "
+    "INSERT INTO events (event_type, customer_id, payload) VALUES ('x', 'y', '{}')",
+    "child_of_a_seeded_table": "CREATE TABLE more_events () INHERITS (events); "
+    "INSERT INTO more_events (event_type, customer_id, payload) VALUES ('x', 'y', '{}')",
+    "created_then_dropped": "CREATE TABLE gone (id int); DROP TABLE gone; CREATE INDEX i ON events (source)",
 }
 
 
-@pytest.mark.parametrize("change", list(DDL))
-def test_ddl_recycles_the_database(pool: TestDatabases, pristine: dict[str, Any], change: str) -> None:
+@pytest.mark.parametrize("change", list(DDL_UNDONE))
+def test_ddl_that_makes_new_objects_is_undone_in_place(
+    pool: TestDatabases, pristine: dict[str, Any], change: str
+) -> None:
     db = pool.acquire()
     with psycopg.connect(db.dsn, autocommit=True) as conn:
-        conn.execute(DDL[change])
+        conn.execute(DDL_UNDONE[change])
+    assert state_of(db.dsn) != pristine
+    outcome = pool.release(db)
+    assert outcome.path == "restored", outcome
+    again = pool.acquire()
+    assert (again.name, again.uses) == (db.name, db.uses + 1)
+    assert state_of(again.dsn) == pristine
+    assert pool.release(again).path == "clean"
+
+
+def test_ddl_rolled_back_leaves_it_clean(pool: TestDatabases) -> None:
+    outcome = one_test(
+        pool, lambda c: (c.execute("ALTER TABLE events ADD COLUMN x int; CREATE TABLE t ()"), c.rollback())
+    )
+    assert outcome.path == "clean"
+
+
+#: DDL on the template's own objects, or that names none: the database is replaced by a fresh clone.
+DDL_REPLACED: dict[str, str] = {
+    "alter_table": "ALTER TABLE events ADD COLUMN extra int",
+    "disable_trigger": "ALTER TABLE events DISABLE TRIGGER ALL; DELETE FROM events",
+    "drop_index": "DROP INDEX idx_signals_data",
+    "grant": "GRANT DELETE ON events TO sspp_api",
+    "replace_function": "CREATE OR REPLACE FUNCTION update_updated_at_column() RETURNS trigger LANGUAGE plpgsql "
+    "AS 'BEGIN RETURN NEW; END'",
+    "seeded_column_on_a_new_function": "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'; "
+    "ALTER TABLE events ALTER COLUMN source SET DEFAULT f()::text",
+}
+
+
+@pytest.mark.parametrize("change", list(DDL_REPLACED))
+def test_ddl_on_seeded_objects_replaces_the_database_under_its_name(
+    pool: TestDatabases, pristine: dict[str, Any], change: str
+) -> None:
+    db = pool.acquire()
+    with psycopg.connect(db.dsn, autocommit=True) as conn:
+        conn.execute(DDL_REPLACED[change])
+    kept = psycopg.connect(db.dsn, autocommit=True)  # a service's pooled connection: ended by the replacement
     outcome = pool.release(db)
     assert (outcome.path, outcome.reason) == ("recycled", "ddl")
     fresh = pool.acquire()
-    assert fresh.name != db.name
-    assert fresh.uses == 0
+    assert (fresh.name, fresh.dsn, fresh.uses) == (db.name, db.dsn, 0)
     assert state_of(fresh.dsn) == pristine
+    with pytest.raises(psycopg.OperationalError):
+        kept.execute("SELECT 1")
+    kept.close()
     assert pool.release(fresh).path == "clean"
 
 
@@ -190,13 +257,19 @@ def test_prepared_transactions_recycle(pool: TestDatabases, pristine: dict[str, 
     assert state_of(next_db(pool).dsn) == pristine
 
 
-def test_connections_left_open_are_ended_and_undone(pool: TestDatabases, pristine: dict[str, Any]) -> None:
+def test_connections_that_could_break_isolation_are_ended_and_undone(
+    pool: TestDatabases, pristine: dict[str, Any]
+) -> None:
     db = pool.acquire()
     uncommitted = psycopg.connect(db.dsn)  # idle in transaction, holding row locks
     uncommitted.execute(
         "DELETE FROM customers; INSERT INTO events (event_type, customer_id, payload) VALUES ('open', 'x', '{}')"
     )
-    committed = psycopg.connect(db.dsn, autocommit=True)  # idle, its insert committed
+    locking = psycopg.connect(db.dsn, autocommit=True)  # idle, holding a session-level advisory lock
+    locking.execute("SELECT pg_advisory_lock(42)")
+    listening = psycopg.connect(db.dsn, autocommit=True)  # idle, listening: the next test's NOTIFYs would reach it
+    listening.execute("LISTEN sspp_test_channel")
+    committed = psycopg.connect(db.dsn, autocommit=True)  # idle, its insert committed: a pool's connection, kept
     committed.execute("INSERT INTO signals (event_type, customer_id, signal_data) VALUES ('open', 'x', '{}')")
     busy = psycopg.connect(db.dsn, autocommit=True)  # running a statement when the test ends
     runner = threading.Thread(
@@ -210,11 +283,41 @@ def test_connections_left_open_are_ended_and_undone(pool: TestDatabases, pristin
     runner.join(5)
     assert outcome.path == "restored"
     assert not runner.is_alive()
-    for conn in (uncommitted, committed, busy):
+    for conn in (uncommitted, locking, listening, busy):
         with pytest.raises(psycopg.OperationalError):
             conn.execute("SELECT 1")
         conn.close()
+    assert committed.execute("SELECT count(*) FROM signals WHERE event_type = 'open'").fetchone() == (0,)
+    committed.close()
     assert state_of(next_db(pool).dsn) == pristine
+
+
+def test_a_kept_pool_survives_restores_and_follows_a_replacement(pool: TestDatabases, pristine: dict[str, Any]) -> None:
+    """A service's pool, made once: its idle connections live through restores; after a replacement (DDL on a
+    seeded table) the URL it was made with still leads to the test's database."""
+    db = pool.acquire()
+    kept = [psycopg.connect(db.dsn, autocommit=True) for _ in range(2)]
+    for _ in range(3):
+        kept[0].execute("DELETE FROM events")
+        kept[1].execute("SELECT count(*) FROM customers")
+        assert pool.release(db).path == "restored"
+        db = pool.acquire()
+        assert kept[0].execute("SELECT count(*) FROM events").fetchone() == (pristine["events"][0],)
+    kept[0].execute("ALTER TABLE events ADD COLUMN extra int")
+    assert pool.release(db).path == "recycled"
+    again = pool.acquire()
+    assert again.dsn == db.dsn
+    for conn in kept:
+        conn.close()
+    with psycopg.connect(db.dsn) as reconnected:
+        assert "extra" not in columns_of(reconnected, "events")
+    assert state_of(again.dsn) == pristine
+    pool.release(again)
+
+
+def columns_of(conn: psycopg.Connection[Any], table: str) -> list[str]:
+    rows = conn.execute("SELECT column_name FROM information_schema.columns WHERE table_name = %s", (table,))
+    return [row[0] for row in rows]
 
 
 def _quietly(conn: psycopg.Connection[Any], query: str) -> None:
@@ -287,6 +390,8 @@ def test_restore_during_a_test_keeps_its_sessions(pool: TestDatabases, pristine:
             with pytest.raises(UsageError, match="inside a transaction"):
                 pool.restore(db)
             open_transaction.rollback()
+        conn.execute("CREATE INDEX ON events (source)")  # a new object: undone in place
+        assert pool.restore(db).path == "restored"
         conn.execute("ALTER TABLE events ADD COLUMN x int")
         with pytest.raises(TemplateError, match="cannot be restored in place"):
             pool.restore(db)

@@ -33,7 +33,7 @@ def test_a_huge_document_is_refused_as_too_large_after_reading_only_the_limit(te
     message = str(caught.value)
     assert f"the document holds more than {MAX_WRITTEN:,} values" in message
     assert "alias" not in message
-    line = caught.value.details["line"]
+    line = caught.value.line
     assert line <= MAX_WRITTEN, f"stopped at line {line}: it read further than the limit"
 
 

@@ -48,7 +48,7 @@ def test_auto_with_nothing_lists_every_provider_and_the_remedies(monkeypatch: py
     with pytest.raises(ServerUnavailableError) as caught:
         get_server("auto")
     error = caught.value
-    tried = dict(error.details["tried"])
+    tried = dict(error.tried or [])
     assert list(tried) == ["dsn", "warm", "local", "embedded", "docker"]
     assert "no PostgreSQL server binaries" in tried["local"]
     assert "not importable" in tried["embedded"]

@@ -10,11 +10,15 @@ from sspp_fixtures.dsn import database_name, mask_dsn, mask_text, resolve_dsn, w
 from sspp_fixtures.errors import (
     DatabaseUnreachableError,
     ExitCode,
+    LoadError,
     MigrationDriftError,
     MigrationError,
+    ScenarioError,
     SsppError,
+    TemplateError,
     UnsafeTargetError,
     UsageError,
+    WriteError,
 )
 
 SECRET = "pw-S3cr#t"
@@ -64,21 +68,32 @@ def test_malformed_dsn_is_a_usage_error_without_the_password() -> None:
 @pytest.mark.parametrize(
     ("error", "code"),
     [
-        (SsppError("x"), ExitCode.USER_ERROR),
-        (UsageError("x"), ExitCode.USAGE),
-        (DatabaseUnreachableError("x"), ExitCode.UNREACHABLE),
-        (UnsafeTargetError("x"), ExitCode.UNSAFE_TARGET),
-        (MigrationError("x"), ExitCode.SCHEMA_CONFLICT),
-        (MigrationDriftError("x"), ExitCode.SCHEMA_CONFLICT),
+        (SsppError("x", hint="do y"), ExitCode.USER_ERROR),
+        (UsageError("x", field="--rate", value=0), ExitCode.USAGE),
+        (DatabaseUnreachableError("x", dsn="postgresql://db/x", missing_database=True), ExitCode.UNREACHABLE),
+        (UnsafeTargetError("x", database="prod", tables=["orders"]), ExitCode.UNSAFE_TARGET),
+        (MigrationError("x", file="a.sql", version=2), ExitCode.SCHEMA_CONFLICT),
+        (MigrationDriftError("x", file="a.sql"), ExitCode.SCHEMA_CONFLICT),
+        (ScenarioError("x", file="s.yaml", line=3, field="rows", problems=[{"line": 3}]), ExitCode.USER_ERROR),
+        (TemplateError("x", template="sspp_tpl_x", holder_pid=12, timeout_s=1.5), ExitCode.USER_ERROR),
+        (LoadError("x", table="events", sqlstate="23505"), ExitCode.LOAD_FAILED),
+        (WriteError("x", errno=28), ExitCode.USER_ERROR),
     ],
 )
 def test_each_error_has_its_exit_code_and_survives_pickling(error: SsppError, code: int) -> None:
     assert error.exit_code == code
-    error.details["file"] = "a.sql"
     again = pickle.loads(pickle.dumps(error))
     assert type(again) is type(error)
-    assert again.details == {"file": "a.sql"}
+    assert (again.details, again.hint, again.args) == (error.details, error.hint, error.args)
     assert str(again) == str(error)
+
+
+def test_details_are_the_fields_that_are_set() -> None:
+    error = DatabaseUnreachableError("cannot connect", dsn="postgresql://db/x")
+    assert error.details == {"dsn": "postgresql://db/x"}
+    assert ScenarioError("bad", file="s.yaml", line=2).details == {"file": "s.yaml", "line": 2}
+    with pytest.raises(TypeError):
+        UsageError("x", table="events")  # type: ignore[call-arg]  # a field UsageError does not have
 
 
 def test_message_ends_with_the_fix() -> None:

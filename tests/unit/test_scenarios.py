@@ -171,7 +171,7 @@ def test_error_in_a_parent_names_the_parent(tmp_path: Path) -> None:
     write(tmp_path, "child.yaml", "extends: parent.yaml\n")
     with pytest.raises(ScenarioError, match=r"parent\.yaml:8: activity_skew") as caught:
         load_scenario(tmp_path / "child.yaml")
-    assert [p["file"] for p in caught.value.details["problems"]] == [str(parent)]
+    assert [p["file"] for p in caught.value.problems or []] == [str(parent)]
 
 
 def test_unknown_names_and_missing_files() -> None:
@@ -196,7 +196,7 @@ def problems_of(path: Path) -> tuple[list[tuple[int, str, str]], str]:
     """The (line, field, problem) of each problem load_scenario reports for ``path``, and its message."""
     with pytest.raises(ScenarioError) as caught:
         load_scenario(path)
-    return [(p["line"], p["field"], p["problem"]) for p in caught.value.details["problems"]], str(caught.value)
+    return [(p["line"], p["field"], p["problem"]) for p in caught.value.problems or []], str(caught.value)
 
 
 def test_every_problem_of_a_file_is_reported_at_once_each_at_its_line(tmp_path: Path) -> None:
