@@ -35,7 +35,8 @@ OPTIONS: tuple[tuple[str, str, str, str | None], ...] = (
     (
         "--sspp-lock-timeout",
         "sspp_lock_timeout",
-        "lock_timeout of every session on a test's database: a lock wait fails instead of hanging (0: no limit)",
+        "lock_timeout of sspp_db and sspp_adb; a statement of the code under test waiting longer for a lock they "
+        "hold is cancelled (0: no limit)",
         "10s",
     ),
     (

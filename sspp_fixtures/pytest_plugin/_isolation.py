@@ -15,7 +15,6 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, ClassVar
 
 import psycopg
-from psycopg import sql
 from psycopg.rows import tuple_row
 
 from ..errors import UsageError
@@ -42,14 +41,14 @@ _CONNECTION_DEFAULTS: dict[str, object] = {
 }
 
 
-#: Settings of every session on a test's database: a throw-away database need not wait for the WAL to reach the
-#: disk at each commit (sspp_db autocommits: each statement is a commit).
-_DATABASE_DEFAULTS = {"synchronous_commit": "off"}
+#: Settings of the plugin's sessions on a test's database: a throw-away database need not wait for the WAL to reach
+#: the disk at each commit (sspp_db autocommits: each statement is a commit).
+_SESSION_DEFAULTS = {"synchronous_commit": "off"}
 
 
 def connect_options(settings: Mapping[str, str]) -> str:
     """libpq ``options`` that start a session on a test's database with ``settings`` (and its defaults)."""
-    return " ".join(f"-c {name}={value}" for name, value in {**_DATABASE_DEFAULTS, **settings}.items())
+    return " ".join(f"-c {name}={value}" for name, value in {**_SESSION_DEFAULTS, **settings}.items())
 
 
 class Isolation(abc.ABC):
@@ -64,24 +63,11 @@ class Isolation(abc.ABC):
     def connect(self, db: TestDb) -> SsppConnection:
         """A new autocommit connection to the test's database, starting with the session's ``settings``
         (``lock_timeout`` and ``idle_in_transaction_session_timeout``: a lock wait fails instead of hanging).
-
-        It also makes ``lock_timeout`` the database's own default, so every later session on it starts with it:
-        the code under test's connections and pools too.
-        """
-        conn = SsppConnection.connect(
+        The database's own settings stay as the template's: an ``ALTER DATABASE ... SET`` would have the restore
+        replace it after every test."""
+        return SsppConnection.connect(
             db.dsn, autocommit=True, application_name=_APP, options=connect_options(self.settings)
         )
-        if self.name != "transaction":
-            defaults = {**_DATABASE_DEFAULTS, **{k: v for k, v in self.settings.items() if k == "lock_timeout"}}
-            conn.execute(
-                sql.SQL("; ").join(
-                    sql.SQL("ALTER DATABASE {} SET {} = {}").format(
-                        sql.Identifier(db.name), sql.Identifier(name), sql.Literal(value)
-                    )
-                    for name, value in defaults.items()
-                )
-            )
-        return conn
 
     @abc.abstractmethod
     def acquire(self) -> TestDb:
@@ -135,22 +121,13 @@ class ReuseDatabase(Isolation):
     def acquire(self) -> TestDb:
         return self.pool.acquire()
 
-    def dsn(self, db: TestDb) -> str:
-        self._kept_connection(db)  # a new or recycled database gets its lock_timeout before other code connects
-        return db.dsn
-
     @contextlib.contextmanager
     def connected(self, db: TestDb) -> Iterator[SsppConnection]:
-        yield self._bind(db, self._kept_connection(db))
-
-    def _kept_connection(self, db: TestDb) -> SsppConnection:
-        """The connection kept for ``db``, made (and the database's settings applied) when there is none: a new
-        database, a recycled one (its old connection was forgotten), or one the last test broke."""
         conn = self._kept.get(db.name)
         if conn is None or conn.closed or conn.broken:
             conn = self.connect(db)
             self._kept[db.name] = conn
-        return conn
+        yield self._bind(db, conn)
 
     def release(self, db: TestDb) -> None:
         conn = self._kept.get(db.name)
@@ -179,10 +156,6 @@ class FreshClone(Isolation):
 
     def acquire(self) -> TestDb:
         return self.pool.acquire(fresh=True)
-
-    def dsn(self, db: TestDb) -> str:
-        self.connect(db).close()  # the clone gets its lock_timeout before other code connects
-        return db.dsn
 
     @contextlib.contextmanager
     def connected(self, db: TestDb) -> Iterator[SsppConnection]:

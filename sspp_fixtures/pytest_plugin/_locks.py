@@ -1,6 +1,11 @@
-"""When a test fails on a lock wait (``lock_timeout``) or because its ``sspp_db`` was killed for sitting idle in a
-transaction, the failure report names the sessions on the test's database, what each holds and waits for, and says
-what to do: such a test would otherwise have hung, and its traceback alone shows only one side of the wait.
+"""Lock waits between a test's own sessions (``sspp_db``, ``sspp_adb``) and the code under test end in an error, not a
+hang, and the failure report names the sessions on the test's database, what each held and waited for, and says what
+to do: the traceback alone shows only one side of the wait.
+
+The plugin's sessions start with ``lock_timeout`` and ``idle_in_transaction_session_timeout``. The code under test's
+sessions keep their own settings (an ``ALTER DATABASE ... SET`` would make the restore replace the database), so
+while a test runs a watch looks at the database's sessions, and cancels a statement that has waited longer than
+``lock_timeout`` for a lock one of the test's own sessions holds: single-threaded, the test can never let go of it.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ LOCK_SQLSTATES = {
     "55P03": "a statement waited longer than lock_timeout for a lock",
     "25P03": "a session sat idle in a transaction longer than idle_in_transaction_session_timeout and was ended",
     "40P01": "a deadlock",
+    "57014": "the plugin cancelled a statement that waited longer than lock_timeout for a lock a session of the test "
+    "(sspp_db, sspp_adb) held",
 }
 _WATCH = pytest.StashKey["LockWatch"]()
 _APP = "sspp-fixtures-lock-watch"
@@ -37,7 +44,8 @@ SELECT a.pid, a.application_name, a.state, extract(epoch FROM now() - a.xact_sta
          WHERE l.pid = a.pid AND l.locktype IN ('relation', 'advisory', 'transactionid')
            AND (c.oid IS NULL OR c.relnamespace <> 'pg_catalog'::regnamespace)
            AND (l.locktype <> 'transactionid' OR NOT l.granted)),
-       pg_blocking_pids(a.pid)
+       pg_blocking_pids(a.pid),
+       CASE WHEN a.wait_event_type = 'Lock' THEN extract(epoch FROM now() - a.query_start)::float8 END
   FROM pg_stat_activity a
  WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.backend_type = 'client backend'
    AND a.application_name NOT LIKE 'sspp-fixtures-%'
@@ -69,12 +77,13 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
             todo.extend(current.exceptions)
 
 
-def _sqlstate(error: BaseException) -> str | None:
-    """The SQLSTATE of a lock-wait error anywhere in ``error``'s chain (psycopg, psycopg2, asyncpg, wrapped)."""
+def _sqlstate(error: BaseException, *, cancelled: bool) -> str | None:
+    """The SQLSTATE of a lock-wait error anywhere in ``error``'s chain (psycopg, psycopg2, asyncpg, wrapped);
+    a cancelled statement counts only if the watch ``cancelled`` one."""
     for current in _chain(error):
         for attribute in ("sqlstate", "pgcode"):
             code = getattr(current, attribute, None)
-            if isinstance(code, str) and code in LOCK_SQLSTATES:
+            if isinstance(code, str) and code in LOCK_SQLSTATES and (code != "57014" or cancelled):
                 return code
     return None
 
@@ -108,10 +117,12 @@ class LockWatch:
     """Looks at the test database's sessions every ``interval`` seconds while a test runs, and keeps the last view
     in which one was waiting for a lock: once the wait ends in an error, the holder may have let go already."""
 
-    def __init__(self, dsn: str, interval: float, names: dict[int, str]) -> None:
+    def __init__(self, dsn: str, interval: float, names: dict[int, str], lock_timeout_s: float) -> None:
         self.dsn = dsn
         self.interval = interval
         self.names = names
+        self.lock_timeout_s = lock_timeout_s
+        self.cancelled: list[int] = []
         self.waiting: tuple[float, list[Session]] | None = None
         self._started = time.monotonic()
         self._stop = threading.Event()
@@ -128,9 +139,25 @@ class LockWatch:
                     rows = sessions(conn)
                     if any(row[6] for row in rows):
                         self.waiting = (time.monotonic() - self._started, rows)
+                    for pid in self._stuck(rows):
+                        conn.execute("SELECT pg_cancel_backend(%s)", (pid,))
+                        self.cancelled.append(pid)
         finally:
             if conn is not None:
                 conn.close()
+
+    def _stuck(self, rows: list[Session]) -> list[int]:
+        """Sessions that have waited longer than lock_timeout for a lock held by one of the test's own."""
+        if self.lock_timeout_s <= 0:
+            return []
+        return [
+            row[0]
+            for row in rows
+            if row[0] not in self.names
+            and row[7] is not None
+            and row[7] >= self.lock_timeout_s
+            and any(blocker in self.names for blocker in row[6])
+        ]
 
     def stop(self) -> None:
         self._stop.set()
@@ -154,7 +181,7 @@ def lock_report(
             lines.append(f"(could not list the sessions on the test's database: {error})")
             rows = []
         lines.append("Sessions on the test's database after the test (none was seen waiting):")
-    for pid, app, state, in_transaction_s, query, locks, blockers in rows:
+    for pid, app, state, in_transaction_s, query, locks, blockers, _waited_s in rows:
         label = names.get(pid, "another connection")
         since = f" for {in_transaction_s:.1f}s" if in_transaction_s is not None and state != "active" else ""
         blocked = (
@@ -181,12 +208,13 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     database = getattr(item, "funcargs", {}).get("_sspp_database")
     if database is None or database.mode.name == "transaction":  # no other session can wait on that one
         return (yield)
-    interval = _watch_interval(database.mode.settings)
+    settings = database.mode.settings
+    interval = _watch_interval(settings)
     if interval is None:
         return (yield)
     funcargs = item.funcargs  # type: ignore[attr-defined]
     names = {pid: name for name in ("sspp_db", "sspp_adb") if (pid := _pid(funcargs.get(name))) is not None}
-    watch = LockWatch(database.db.dsn, interval, names)
+    watch = LockWatch(database.db.dsn, interval, names, _seconds(settings.get("lock_timeout", "0")))
     try:
         return (yield)
     finally:
@@ -200,14 +228,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if call.when != "call" or call.excinfo is None or not report.failed:
         return report
     database = getattr(item, "funcargs", {}).get("_sspp_database")
-    sqlstate = _sqlstate(call.excinfo.value)
+    watch = item.stash.get(_WATCH, None)
+    sqlstate = _sqlstate(call.excinfo.value, cancelled=watch is not None and bool(watch.cancelled))
     if database is None or sqlstate is None:
         return report
     funcargs = item.funcargs  # type: ignore[attr-defined]
     names = {pid: name for name in ("sspp_db", "sspp_adb") if (pid := _pid(funcargs.get(name))) is not None}
-    watch = item.stash.get(_WATCH, None)
     if watch is not None:
-        names = {**watch.names, **names}
+        cancelled = dict.fromkeys(watch.cancelled, "another connection, its statement cancelled")
+        names = {**cancelled, **watch.names, **names}
     text = lock_report(database.db.dsn, sqlstate, names, watch.waiting if watch is not None else None)
     report.sections.append(("sspp-fixtures lock wait", text))
     return report

@@ -25,7 +25,7 @@ def on_server(pg_server: Server, monkeypatch: pytest.MonkeyPatch) -> Server:
 
 @pytest.mark.usefixtures("on_server")
 def test_a_lock_wait_fails_fast_and_names_both_sessions(pytester: pytest.Pytester) -> None:
-    pytester.makeini(ASYNCIO_INI.format(mode="strict") + "sspp_lock_timeout = 1s\nsspp_idle_timeout = 2s\n")
+    pytester.makeini(ASYNCIO_INI.format(mode="strict") + "sspp_lock_timeout = 1s\nsspp_idle_timeout = 3s\n")
     pytester.makepyfile(
         test_locks="""
 import time
@@ -61,7 +61,7 @@ def test_after_a_read_the_code_under_test_can_truncate(sspp_db, sspp_dsn):
 def test_sspp_db_left_idle_in_a_transaction_is_ended(sspp_db):
     with sspp_db.transaction():
         sspp_db.execute("SELECT count(*) FROM events").fetchone()
-        time.sleep(3)
+        time.sleep(4)
         sspp_db.execute("SELECT 1")
 """
     )
@@ -69,13 +69,15 @@ def test_sspp_db_left_idle_in_a_transaction_is_ended(sspp_db):
     result.assert_outcomes(passed=1, failed=2)
     result.stdout.fnmatch_lines(
         [
-            "*LockNotAvailable*lock timeout*",
+            "*QueryCanceled*",
             "*sspp-fixtures lock wait*",
-            "sspp-fixtures: this test failed on a lock wait (55P03: a statement waited longer than lock_timeout*",
+            "sspp-fixtures: this test failed on a lock wait (57014: the plugin cancelled a statement that waited "
+            "longer than lock_timeout for a lock a session of the test (sspp_db, sspp_adb) held).",
             "Sessions on the test's database *s into the test, during the wait:",
             "*pid * sspp_db (application_name 'sspp-test'): idle in transaction for *s; locks: AccessShareLock on "
             "customers*; last statement: SELECT count(*) FROM customers",
-            "*pid * another connection (application_name ''): active waiting for pid * (sspp_db); "
+            "*pid * another connection, its statement cancelled (application_name ''): active waiting for pid * "
+            "(sspp_db); "
             "locks: AccessExclusiveLock on customers (WAITING)*; last statement: TRUNCATE customers",
             "What to do: *sspp_db.transaction()*--sspp-lock-timeout*",
         ]
