@@ -34,6 +34,7 @@ LOCK_SQLSTATES = {
 }
 _WATCH = pytest.StashKey["LockWatch"]()
 _APP = "sspp-fixtures-lock-watch"
+_OWN = ("sspp_db", "sspp_adb")
 
 _SESSIONS_SQL = """
 SELECT a.pid, a.application_name, a.state, extract(epoch FROM now() - a.xact_start)::float8,
@@ -52,12 +53,21 @@ SELECT a.pid, a.application_name, a.state, extract(epoch FROM now() - a.xact_sta
  ORDER BY a.pid
 """
 
-_ADVICE = (
-    "What to do: a session of the test kept a transaction open while another needed a lock it held. End that "
-    "transaction before the code under test runs (sspp_db autocommits unless you opened one: close the `with "
-    "sspp_db.transaction():` block, or commit()/rollback() it), or let the code under test use the same connection. "
-    "The limits are --sspp-lock-timeout and --sspp-idle-timeout (ini sspp_lock_timeout, sspp_idle_timeout)."
+_ADVICE_TEST_HOLDS = (
+    "What to do: a session of the test kept a transaction open while the code under test needed a lock it held. "
+    "End that transaction before the code under test runs (sspp_db autocommits unless you opened one: close the "
+    "`with sspp_db.transaction():` block, or commit()/rollback() it), or let the code under test use the same "
+    "connection."
 )
+_ADVICE_CODE_HOLDS = (
+    "What to do: the code under test kept a transaction open, holding a lock the test's own session needed. Have it "
+    "commit or roll back (or give its connection back to its pool) before the test uses the same table."
+)
+_ADVICE_IDLE = (
+    "What to do: keep a transaction of sspp_db or sspp_adb short (both autocommit unless you open one), or raise "
+    "--sspp-idle-timeout while you stop in a debugger inside one."
+)
+_LIMITS = "The limits are --sspp-lock-timeout and --sspp-idle-timeout (ini sspp_lock_timeout, sspp_idle_timeout)."
 _UNITS = {"ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0, "": 0.001}  # a bare number is milliseconds to PostgreSQL
 Session = tuple[Any, ...]
 
@@ -193,7 +203,19 @@ def lock_report(
             f"  pid {pid} {label} (application_name {app!r}): {state}{since}{blocked}; "
             f"locks: {locks or 'no table locks'}; last statement: {query}"
         )
-    lines.append(_ADVICE)
+    waits = [
+        (pid in names and names[pid] in _OWN, any(b in names and names[b] in _OWN for b in row[6]))
+        for row in rows
+        for pid in [row[0]]
+        if row[6]
+    ]
+    if any(not waiter_own and holder_own for waiter_own, holder_own in waits):
+        lines.append(_ADVICE_TEST_HOLDS)
+    elif any(waiter_own for waiter_own, _holder_own in waits):
+        lines.append(_ADVICE_CODE_HOLDS)
+    else:
+        lines.append(_ADVICE_IDLE)
+    lines.append(_LIMITS)
     return "\n".join(lines)
 
 

@@ -51,6 +51,13 @@ def test_truncate_while_sspp_db_holds_a_read_lock(sspp_db, sspp_dsn):
         other.execute("TRUNCATE customers")
 
 
+def test_sspp_db_waits_for_a_lock_the_code_under_test_keeps(sspp_db, sspp_dsn):
+    other = psycopg.connect(sspp_dsn)
+    KEPT.append(other)
+    other.execute("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")  # and its transaction left open
+    sspp_db.execute("SELECT count(*) FROM events")
+
+
 def test_after_a_read_the_code_under_test_can_truncate(sspp_db, sspp_dsn):
     assert sspp_db.execute("SELECT count(*) FROM customers").fetchone()[0] == 61
     with psycopg.connect(sspp_dsn) as other:
@@ -66,7 +73,7 @@ def test_sspp_db_left_idle_in_a_transaction_is_ended(sspp_db):
 """
     )
     result = pytester.runpytest_inprocess("-q", "-p", "no:cacheprovider", "-p", "no:randomly")
-    result.assert_outcomes(passed=1, failed=2)
+    result.assert_outcomes(passed=1, failed=3)
     result.stdout.fnmatch_lines(
         [
             "*QueryCanceled*",
@@ -79,10 +86,25 @@ def test_sspp_db_left_idle_in_a_transaction_is_ended(sspp_db):
             "*pid * another connection, its statement cancelled (application_name ''): active waiting for pid * "
             "(sspp_db); "
             "locks: AccessExclusiveLock on customers (WAITING)*; last statement: TRUNCATE customers",
-            "What to do: *sspp_db.transaction()*--sspp-lock-timeout*",
+            "What to do: a session of the test kept a transaction open while the code under test needed a lock it "
+            "held*sspp_db.transaction()*",
+            "The limits are --sspp-lock-timeout and --sspp-idle-timeout*",
         ]
     )
-    result.stdout.fnmatch_lines(["*25P03: a session sat idle in a transaction longer than*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*LockNotAvailable: canceling statement due to lock timeout*",
+            "sspp-fixtures: this test failed on a lock wait (55P03: a statement waited longer than lock_timeout*",
+            "*pid * sspp_db (application_name 'sspp-test'): active waiting for pid * (another connection); "
+            "locks: AccessShareLock on events (WAITING)*",
+            "*pid * another connection (application_name ''): idle in transaction for *s; "
+            "locks: AccessExclusiveLock on events; last statement: LOCK TABLE events IN ACCESS EXCLUSIVE MODE",
+            "What to do: the code under test kept a transaction open, holding a lock the test's own session needed*",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        ["*25P03: a session sat idle in a transaction longer than*", "What to do: keep a transaction of sspp_db*"]
+    )
 
 
 def test_sspp_url_spells_the_database_for_each_driver() -> None:
