@@ -175,5 +175,5 @@ async def test_refused(sspp_adb):
 def test_sspp_adb_under_pytest_asyncio_auto_mode(pytester: pytest.Pytester) -> None:
     pytester.makeini(ASYNCIO_INI.format(mode="auto"))
     pytester.makepyfile(test_auto=ASYNC_TESTS.format(mark=""))
-    result = pytester.runpytest_inprocess("-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:anyio")
+    result = pytester.runpytest_inprocess("-q", "-p", "no:cacheprovider", "-p", "no:randomly")
     result.assert_outcomes(passed=2)
