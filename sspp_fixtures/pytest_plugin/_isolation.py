@@ -42,7 +42,8 @@ _CONNECTION_DEFAULTS: dict[str, object] = {
 
 
 #: Settings of the plugin's sessions on a test's database: a throw-away database need not wait for the WAL to reach
-#: the disk at each commit (sspp_db autocommits: each statement is a commit).
+#: the disk at each commit (sspp_db autocommits: each statement is a commit). Measured (bench_plugin_clients.py):
+#: 20 single-row INSERTs take 1.69 ms (median) so, 1.64 ms in one transaction, 5.36 ms with synchronous_commit on.
 _SESSION_DEFAULTS = {"synchronous_commit": "off"}
 
 
