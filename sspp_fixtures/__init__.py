@@ -11,4 +11,7 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
-__all__ = ["SsppError", "__version__"]
+__all__ = [
+    "SsppError",
+    "__version__",
+]

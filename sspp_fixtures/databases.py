@@ -11,7 +11,12 @@ from psycopg import sql
 from .dsn import connect, database_name, with_database
 from .errors import DatabaseUnreachableError, UsageError
 
-__all__ = ["create_database", "database_exists", "drop_database", "ensure_database"]
+__all__ = [
+    "create_database",
+    "database_exists",
+    "drop_database",
+    "ensure_database",
+]
 
 _MAX_NAME = 63
 

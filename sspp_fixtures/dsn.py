@@ -15,16 +15,13 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import psycopg
 from psycopg import conninfo as _conninfo
 
-from ._dsnmask import MASK, mask_dsn, mask_text
+from ._dsnmask import mask_dsn, mask_text
 from .errors import DatabaseUnreachableError, UsageError
 
 __all__ = [
     "DATABASE_URL_ENV",
-    "LIBPQ_TARGET_ENV",
-    "MASK",
     "connect",
     "database_name",
-    "libpq_env_dsn",
     "mask_dsn",
     "mask_text",
     "resolve_dsn",

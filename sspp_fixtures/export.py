@@ -25,7 +25,11 @@ from .bulkgen import DEFAULT_BATCH_ROWS, ES_INDEX, ES_MAPPING, FORMATS, TABLE_OR
 from .errors import UsageError, WriteError
 from .scenarios import Scenario
 
-__all__ = ["EXPORT_FORMATS", "ExportReport", "export_scenario"]
+__all__ = [
+    "EXPORT_FORMATS",
+    "ExportReport",
+    "export_scenario",
+]
 
 
 @dataclass

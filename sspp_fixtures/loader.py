@@ -27,7 +27,12 @@ from .errors import LoadError
 from .scenarios import Scenario
 from .schema import init_database, load_purpose, write_marker
 
-__all__ = ["LoadReport", "ProgressCallback", "check_live_schema", "load_scenario_into"]
+__all__ = [
+    "LoadReport",
+    "ProgressCallback",
+    "check_live_schema",
+    "load_scenario_into",
+]
 
 #: Called with (table, rows just sent), with ("phase:<name>", 0) when a phase starts, and with
 #: ("index:<name>", 0) before each index is built.

@@ -24,12 +24,7 @@ from .scenarios import load_scenario
 from .schema import load_migrations, render_init_sql
 
 __all__ = [
-    "APPLY_ANNOTATION_LIMIT",
-    "CONFIGMAP_NAME",
-    "REGENERATE",
-    "SEED_SCENARIO",
     "RenderedFile",
-    "checkout_root",
     "render_configmap",
     "render_sql_files",
 ]

@@ -78,10 +78,6 @@ from .model import (
 )
 
 __all__ = [
-    "ADVERSARIAL_TIME_RANGE",
-    "MAX_ANNUAL_VALUE",
-    "MAX_JSON_INT_DIGITS",
-    "TIME_RANGE",
     "customers",
     "events",
     "payloads",

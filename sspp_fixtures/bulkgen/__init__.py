@@ -2,39 +2,33 @@
 
 from __future__ import annotations
 
-from ._copy import copy_columns, copy_statement
-from ._formats import ES_INDEX, ES_MAPPING, FORMATS, CopyText, Csv, EsBulk, Formatter, JsonLines, SqlInserts, formatter
-from ._generate import CHUNK_ROWS, ChunkMaker, Columns, PlatformEvents, chunk_count
-from ._stream import DEFAULT_BATCH_ROWS, Piece, default_workers, generate, plan_tasks, scenario_locales
-from ._string_pool_cache import load_pools
-from ._tables import TABLE_ORDER, TABLES, TableSpec
+from ._formats import ES_INDEX, ES_MAPPING, FORMATS
+from ._generate import chunk_count
+from ._stream import generate
+from ._tables import TABLE_ORDER, TABLES
 
 __all__ = [
-    "CHUNK_ROWS",
-    "DEFAULT_BATCH_ROWS",
     "ES_INDEX",
     "ES_MAPPING",
     "FORMATS",
     "TABLES",
     "TABLE_ORDER",
-    "ChunkMaker",
-    "Columns",
-    "CopyText",
-    "Csv",
-    "EsBulk",
-    "Formatter",
-    "JsonLines",
-    "Piece",
-    "PlatformEvents",
-    "SqlInserts",
-    "TableSpec",
     "chunk_count",
-    "copy_columns",
-    "copy_statement",
-    "default_workers",
-    "formatter",
     "generate",
-    "load_pools",
-    "plan_tasks",
-    "scenario_locales",
 ]
+
+# For the other packages of sspp-fixtures and its tests: not part of the supported API
+# (README, "Python API"); they may change without notice.
+from ._copy import copy_columns as copy_columns
+from ._copy import copy_statement as copy_statement
+from ._formats import CopyText as CopyText
+from ._formats import formatter as formatter
+from ._generate import CHUNK_ROWS as CHUNK_ROWS
+from ._generate import ChunkMaker as ChunkMaker
+from ._generate import Columns as Columns
+from ._generate import PlatformEvents as PlatformEvents
+from ._stream import DEFAULT_BATCH_ROWS as DEFAULT_BATCH_ROWS
+from ._stream import Piece as Piece
+from ._stream import default_workers as default_workers
+from ._stream import scenario_locales as scenario_locales
+from ._string_pool_cache import load_pools as load_pools

@@ -14,15 +14,12 @@ import time
 
 from ..dsn import DATABASE_URL_ENV, resolve_dsn
 from ..errors import ExitCode
-from ._database import SERVICE_ROLES, backup_check, database_checks
+from ._database import backup_check, database_checks
 from ._dsntext import secrets_of, shown_dsn
-from ._machine import PROVIDER_CHECKS, machine_checks
-from ._report import STATUSES, Check, DoctorReport, Status, hide
+from ._machine import machine_checks
+from ._report import Check, DoctorReport, Status, hide
 
 __all__ = [
-    "PROVIDER_CHECKS",
-    "SERVICE_ROLES",
-    "STATUSES",
     "Check",
     "DoctorReport",
     "Status",

@@ -2,4 +2,6 @@
 
 from ._connection import SsppConnection
 
-__all__ = ["SsppConnection"]
+__all__ = [
+    "SsppConnection",
+]

@@ -2,65 +2,44 @@
 
 from __future__ import annotations
 
-from ._initsql import init_sql_path, render_init_sql, write_init_sql
-from ._inspect import TargetState, describe_schema, inspect_target
-from ._lifecycle import (
-    EMPTY_SCHEMA_STATEMENTS,
-    DatabaseStatus,
-    InitResult,
-    database_status,
-    init_database,
-    refuse_unless_safe,
-    reset_database,
-    schema_objects,
-    schema_tables,
-)
-from ._meta import (
-    META_SCHEMA,
-    AppliedMigration,
-    Marker,
-    applied_migrations,
-    load_purpose,
-    loaded_scenario,
-    read_marker,
-    write_marker,
-)
-from ._migrations import Migration, load_migrations, migrations_checksum, migrations_dir, sql_dir
-from ._runner import MIGRATION_LOCK_KEY, MigrationPlan, MigrationRun, apply_migrations, check_drift, plan
+from ._initsql import render_init_sql
+from ._lifecycle import DatabaseStatus, InitResult, database_status, init_database, reset_database
+from ._meta import AppliedMigration, applied_migrations
+from ._migrations import Migration, load_migrations
+from ._runner import MigrationPlan, apply_migrations, check_drift, plan
 
 __all__ = [
-    "EMPTY_SCHEMA_STATEMENTS",
-    "META_SCHEMA",
-    "MIGRATION_LOCK_KEY",
     "AppliedMigration",
     "DatabaseStatus",
     "InitResult",
-    "Marker",
     "Migration",
     "MigrationPlan",
-    "MigrationRun",
-    "TargetState",
     "applied_migrations",
     "apply_migrations",
     "check_drift",
     "database_status",
-    "describe_schema",
     "init_database",
-    "init_sql_path",
-    "inspect_target",
     "load_migrations",
-    "load_purpose",
-    "loaded_scenario",
-    "migrations_checksum",
-    "migrations_dir",
     "plan",
-    "read_marker",
-    "refuse_unless_safe",
     "render_init_sql",
     "reset_database",
-    "schema_objects",
-    "schema_tables",
-    "sql_dir",
-    "write_init_sql",
-    "write_marker",
 ]
+
+# For the other packages of sspp-fixtures and its tests: not part of the supported API
+# (README, "Python API"); they may change without notice.
+from ._initsql import init_sql_path as init_sql_path
+from ._inspect import TargetState as TargetState
+from ._inspect import describe_schema as describe_schema
+from ._inspect import inspect_target as inspect_target
+from ._lifecycle import EMPTY_SCHEMA_STATEMENTS as EMPTY_SCHEMA_STATEMENTS
+from ._lifecycle import refuse_unless_safe as refuse_unless_safe
+from ._lifecycle import schema_objects as schema_objects
+from ._lifecycle import schema_tables as schema_tables
+from ._meta import META_SCHEMA as META_SCHEMA
+from ._meta import load_purpose as load_purpose
+from ._meta import loaded_scenario as loaded_scenario
+from ._meta import read_marker as read_marker
+from ._meta import write_marker as write_marker
+from ._migrations import migrations_checksum as migrations_checksum
+from ._migrations import sql_dir as sql_dir
+from ._runner import MigrationRun as MigrationRun

@@ -17,31 +17,15 @@ from pathlib import Path
 
 from ..dsn import DATABASE_URL_ENV, connect, libpq_env_dsn, mask_dsn
 from ..errors import DatabaseUnreachableError, ServerUnavailableError, UsageError
-from . import _docker, _embedded, _local, _warm
-from ._base import PROVIDER_NAMES, STARTED_BY_AUTO, Server
-from ._docker import DEFAULT_IMAGE, DockerServer
-from ._embedded import EmbeddedServer
-from ._external import DsnServer, connect_dsn
-from ._local import LocalServer
-from ._warm import (
-    WarmServer,
-    WarmServerState,
-    start_warm_server,
-    stop_warm_server,
-    warm_server_status,
-)
+from ._base import STARTED_BY_AUTO, Server
+from ._docker import DEFAULT_IMAGE
+from ._external import connect_dsn
+from ._warm import WarmServerState, start_warm_server, stop_warm_server, warm_server_status
 
 __all__ = [
     "KINDS",
-    "PROVIDER_NAMES",
-    "DockerServer",
-    "DsnServer",
-    "EmbeddedServer",
-    "LocalServer",
     "ProviderStatus",
-    "Running",
     "Server",
-    "WarmServer",
     "WarmServerState",
     "find_running",
     "get_server",
@@ -51,6 +35,18 @@ __all__ = [
     "warm_server_status",
 ]
 
+# For the other packages of sspp-fixtures and its tests: not part of the supported API
+# (README, "Python API"); they may change without notice.
+from . import _docker as _docker
+from . import _embedded as _embedded
+from . import _local as _local
+from . import _warm as _warm
+from ._base import PROVIDER_NAMES as PROVIDER_NAMES
+from ._docker import DockerServer as DockerServer
+from ._embedded import EmbeddedServer as EmbeddedServer
+from ._external import DsnServer as DsnServer
+from ._local import LocalServer as LocalServer
+from ._warm import WarmServer as WarmServer
 
 #: What ``get_server(kind=...)`` accepts: ``auto``, the warm server, and each provider.
 KINDS: tuple[str, ...] = ("auto", "warm", *PROVIDER_NAMES)

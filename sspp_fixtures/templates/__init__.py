@@ -8,19 +8,15 @@
 
 from __future__ import annotations
 
-from ..errors import TemplateError
 from ._clone_pool import Outcome, TestDatabases, TestDb
-from ._fingerprint import REUSE_FORMAT, template_fingerprint, template_name
-from ._reuse import REUSE_SCHEMA, Status
+from ._fingerprint import template_fingerprint, template_name
+from ._reuse import Status
 from ._sweep import sweep
 from ._template import TemplateInfo, drop_templates, ensure_template, list_templates
 
 __all__ = [
-    "REUSE_FORMAT",
-    "REUSE_SCHEMA",
     "Outcome",
     "Status",
-    "TemplateError",
     "TemplateInfo",
     "TestDatabases",
     "TestDb",
@@ -31,3 +27,7 @@ __all__ = [
     "template_fingerprint",
     "template_name",
 ]
+
+# For the other packages of sspp-fixtures and its tests: not part of the supported API
+# (README, "Python API"); they may change without notice.
+from ..errors import TemplateError as TemplateError

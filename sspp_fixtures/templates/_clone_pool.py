@@ -23,7 +23,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
@@ -97,6 +97,8 @@ class TestDatabases:
 
     Thread-safe: ``acquire``/``release`` may be called from several threads (each database is used by one test
     at a time). ``close()`` stops the refill thread and drops every database this instance created.
+    ``database_settings``: defaults of every session on the databases (``ALTER DATABASE ... SET``, made when each
+    clone is made, so no test pays for it), e.g. ``lock_timeout``; a test that changes them gets a fresh clone.
     """
 
     __test__: ClassVar[bool] = False
@@ -114,6 +116,7 @@ class TestDatabases:
         spares: int = 2,
         clone_timeout_s: float = 120.0,
         release_wait_ms: int = 5000,
+        database_settings: Mapping[str, str] | None = None,
     ) -> None:
         if spares < 1:
             raise UsageError(f"spares={spares}: need at least 1", hint="use spares=1 or more (2 is the default)")
@@ -125,6 +128,9 @@ class TestDatabases:
         self._spares_max = 2 * spares
         self._clone_timeout_s = clone_timeout_s
         self._release_wait_ms = release_wait_ms
+        self._database_settings = dict(database_settings or {})
+        #: The settings as the server stores them (``name=value``), read back from the first clone.
+        self._stored_settings: list[str] | None = None if self._database_settings else []
         self._cond = threading.Condition()
         self._spares: deque[_Slot] = deque()
         self._creating = 0
@@ -321,7 +327,9 @@ class TestDatabases:
                     return Status.RECYCLED, "server_restarted"
                 keeper = slot.keeper
                 assert keeper is not None
-                row = keeper.execute(release_statement(), (self._release_wait_ms, end_sessions, list(keep))).fetchone()
+                row = keeper.execute(
+                    release_statement(), (self._release_wait_ms, end_sessions, list(keep), self._stored_settings or [])
+                ).fetchone()
                 return read_status(str(row[0])) if row else (Status.RECYCLED, "no_status")
             except psycopg.OperationalError:
                 # The test ended our keeper (pg_terminate_backend on every session), or the server hiccuped:
@@ -538,6 +546,21 @@ class TestDatabases:
                 time.sleep(delay)
                 delay = min(delay * 1.5, _CLONE_RETRY_S[1])
         set_comment(admin, name, comment(KIND_TEST, template=self.template.name, worker=self.worker_id))
+        if self._database_settings:
+            ident = sql.Identifier(name)
+            admin.execute(
+                sql.SQL("; ").join(
+                    sql.SQL("ALTER DATABASE {} SET {} = {}").format(ident, sql.Identifier(key), sql.Literal(value))
+                    for key, value in self._database_settings.items()
+                )
+            )
+            if self._stored_settings is None:
+                row = admin.execute(
+                    "SELECT r.setconfig FROM pg_catalog.pg_db_role_setting r "
+                    "JOIN pg_catalog.pg_database d ON d.oid = r.setdatabase WHERE d.datname = %s AND r.setrole = 0",
+                    (name,),
+                ).fetchone()
+                self._stored_settings = list(row[0]) if row else []
 
 
 def _ms(started: float) -> float:

@@ -154,7 +154,8 @@ END
 $fn$;
 
 CREATE FUNCTION {REUSE_SCHEMA}.release(
-    wait_ms integer DEFAULT 5000, end_sessions boolean DEFAULT true, keep integer[] DEFAULT '{{}}'
+    wait_ms integer DEFAULT 5000, end_sessions boolean DEFAULT true, keep integer[] DEFAULT '{{}}',
+    settings text[] DEFAULT '{{}}'
 ) RETURNS text
 LANGUAGE plpgsql AS $fn$
 DECLARE
@@ -200,11 +201,17 @@ BEGIN
     IF EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.dirty d WHERE d.op = 'X') THEN
         RETURN 'recycle:ddl';
     END IF;
-    -- ALTER DATABASE fires no event trigger: settings (ALTER DATABASE ... SET) and flags are checked here
+    -- ALTER DATABASE fires no event trigger: flags and settings (ALTER DATABASE ... SET) are checked here; the
+    -- settings must be exactly those the database was made with (``settings``, as pg_db_role_setting spells them)
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_database d
                WHERE d.datname = pg_catalog.current_database()
                  AND (d.datconnlimit <> -1 OR NOT d.datallowconn OR d.datistemplate
-                      OR EXISTS (SELECT 1 FROM pg_catalog.pg_db_role_setting r WHERE r.setdatabase = d.oid))) THEN
+                      OR EXISTS (SELECT 1 FROM pg_catalog.pg_db_role_setting r
+                                 WHERE r.setdatabase = d.oid
+                                   AND (r.setrole <> 0 OR NOT (r.setconfig @> settings AND settings @> r.setconfig)))
+                      OR (pg_catalog.cardinality(settings) > 0 AND NOT EXISTS (
+                              SELECT 1 FROM pg_catalog.pg_db_role_setting r
+                              WHERE r.setdatabase = d.oid AND r.setrole = 0)))) THEN
         RETURN 'recycle:database_settings';
     END IF;
     IF EXISTS (SELECT 1 FROM pg_catalog.pg_largeobject_metadata) THEN
@@ -456,10 +463,11 @@ def _record_objects(conn: psycopg.Connection[Any]) -> None:
 def release_statement() -> str:
     """The one statement that ends a test's sessions and restores its database (returns the status text).
 
-    Parameters: how long to wait for ended sessions to go (ms), whether to end them at all, and the pids of
-    sessions to keep. Kept sessions must be idle outside a transaction, else the status is ``busy``.
+    Parameters: how long to wait for ended sessions to go (ms), whether to end them at all, the pids of sessions
+    to keep, and the database's own settings (``name=value``, as ``pg_db_role_setting`` holds them). Kept
+    sessions must be idle outside a transaction, else the status is ``busy``.
     """
-    return f"SELECT {REUSE_SCHEMA}.release(%s, %s, %s)"
+    return f"SELECT {REUSE_SCHEMA}.release(%s, %s, %s, %s)"
 
 
 class Status(StrEnum):

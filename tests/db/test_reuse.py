@@ -239,6 +239,32 @@ def test_database_settings_recycle(pool: TestDatabases) -> None:
         assert conn.execute("SHOW work_mem").fetchone() != ("7MB",)
 
 
+def test_database_settings_are_made_with_each_clone_and_kept(
+    pg_server: Server, template: TemplateInfo, pristine: dict[str, Any]
+) -> None:
+    settings = {"lock_timeout": "3s", "synchronous_commit": "off"}
+    with TestDatabases(pg_server.dsn, template, worker_id="gw8", spares=1, database_settings=settings) as pool:
+        db = pool.acquire()
+        with psycopg.connect(db.dsn, autocommit=True) as conn:
+            assert conn.execute(
+                "SELECT current_setting('lock_timeout'), current_setting('synchronous_commit')"
+            ).fetchone() == ("3s", "off")
+            conn.execute("DELETE FROM events")
+        assert pool.release(db).path == "restored"
+        for change in (SET_WORK_MEM, RESET_LOCK_TIMEOUT):
+            outcome = one_test(pool, lambda c, change=change: c.execute(change), autocommit=True)
+            assert (outcome.path, outcome.reason) == ("recycled", "database_settings")
+            fresh = pool.acquire()
+            with psycopg.connect(fresh.dsn) as conn:
+                assert conn.execute("SHOW lock_timeout").fetchone() == ("3s",)
+                assert conn.execute("SHOW work_mem").fetchone() != ("7MB",)
+            assert state_of(fresh.dsn) == pristine
+            assert pool.release(fresh).path == "clean"
+
+
+RESET_LOCK_TIMEOUT = "DO $$BEGIN EXECUTE format('ALTER DATABASE %I RESET lock_timeout', current_database()); END$$"
+
+
 def test_large_objects_recycle(pool: TestDatabases, pristine: dict[str, Any]) -> None:
     outcome = one_test(pool, lambda c: c.execute("SELECT lo_from_bytea(0, 'blob')"))
     assert (outcome.path, outcome.reason) == ("recycled", "large_object")

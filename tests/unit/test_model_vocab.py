@@ -111,12 +111,6 @@ def test_vocabulary_values_fit_their_columns() -> None:
     assert set(model.LOCALE_CODES) == set(model.DEFAULT_LOCALE_SHARES)
 
 
-def test_public_names_are_exported() -> None:
-    assert sorted(model.__all__) == sorted(set(model.__all__))
-    for name in model.__all__:
-        assert hasattr(model, name), name
-
-
 def test_scenario_errors_name_the_field_and_what_is_allowed() -> None:
     rng = model.derive_rng(1, "test")
     with pytest.raises(ScenarioError, match=r"segment_shares: shares must add up to 1, these add up to 0\.9") as sums:

@@ -334,9 +334,3 @@ def test_adversarial_signals_may_lag_far_behind() -> None:
         settings=FIND,
     )
     assert signal.processed_at is not None
-
-
-def test_public_names() -> None:
-    assert set(strategies.__all__) >= {"customers", "events", "payloads", "signals"}
-    for name in strategies.__all__:
-        assert hasattr(strategies, name)
