@@ -35,8 +35,7 @@ OPTIONS: tuple[tuple[str, str, str, str | None], ...] = (
     (
         "--sspp-lock-timeout",
         "sspp_lock_timeout",
-        "lock_timeout of sspp_db and sspp_adb; a statement of the code under test waiting longer for a lock they "
-        "hold is cancelled (0: no limit)",
+        "lock_timeout of every session on a test's database: a lock wait fails instead of hanging (0: no limit)",
         "10s",
     ),
     (
@@ -95,6 +94,12 @@ class SsppConfig:
     def session_settings(self) -> dict[str, str]:
         """The PostgreSQL settings the plugin's own connections to a test's database start with."""
         return {"lock_timeout": self.lock_timeout, "idle_in_transaction_session_timeout": self.idle_timeout}
+
+    def database_settings(self) -> dict[str, str]:
+        """The defaults of every session on a test's database, the code under test's too, set on each clone when
+        it is made: ``lock_timeout`` (a lock wait fails instead of hanging) and ``synchronous_commit`` off (a
+        throw-away database need not wait for the disk at each commit)."""
+        return {"lock_timeout": self.lock_timeout, "synchronous_commit": "off"}
 
     def spec(self, marker_kwargs: dict[str, Any]) -> TestSpec:
         """The test's needs: its ``@pytest.mark.sspp(...)`` arguments over the session's defaults."""

@@ -63,9 +63,8 @@ class Isolation(abc.ABC):
 
     def connect(self, db: TestDb) -> SsppConnection:
         """A new autocommit connection to the test's database, starting with the session's ``settings``
-        (``lock_timeout`` and ``idle_in_transaction_session_timeout``: a lock wait fails instead of hanging).
-        The database's own settings stay as the template's: an ``ALTER DATABASE ... SET`` would have the restore
-        replace it after every test."""
+        (``lock_timeout`` and ``idle_in_transaction_session_timeout``: a lock wait fails instead of hanging; the
+        database's own defaults, set on each clone when it is made, give every other session ``lock_timeout``)."""
         return SsppConnection.connect(
             db.dsn, autocommit=True, application_name=_APP, options=connect_options(self.settings)
         )

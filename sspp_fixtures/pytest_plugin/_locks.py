@@ -2,10 +2,11 @@
 hang, and the failure report names the sessions on the test's database, what each held and waited for, and says what
 to do: the traceback alone shows only one side of the wait.
 
-The plugin's sessions start with ``lock_timeout`` and ``idle_in_transaction_session_timeout``. The code under test's
-sessions keep their own settings (an ``ALTER DATABASE ... SET`` would make the restore replace the database), so
-while a test runs a watch looks at the database's sessions, and cancels a statement that has waited longer than
-``lock_timeout`` for a lock one of the test's own sessions holds: single-threaded, the test can never let go of it.
+Every session on a test's database starts with ``lock_timeout`` (a default of the database, set on each clone when
+it is made); the plugin's own also with ``idle_in_transaction_session_timeout``. While a test runs, a watch looks at
+the database's sessions: it keeps what it saw during a wait for the report, and cancels a statement that has waited
+longer than ``lock_timeout`` for a lock one of the test's own sessions holds even though its session turned
+``lock_timeout`` off: single-threaded, the test can never let go of that lock.
 """
 
 from __future__ import annotations

@@ -110,7 +110,12 @@ class PluginSession:
             if pool is None:
                 from ..templates import TestDatabases
 
-                pool = TestDatabases(self.server.dsn, template, worker_id=self.worker_id)
+                pool = TestDatabases(
+                    self.server.dsn,
+                    template,
+                    worker_id=self.worker_id,
+                    database_settings=self.config.database_settings(),
+                )
                 self._pools[template.name] = pool
             mode = isolation_for(spec.isolation, pool, self.config.session_settings())
             self._isolations[(template.name, spec.isolation)] = mode

@@ -51,6 +51,15 @@ def test_truncate_while_sspp_db_holds_a_read_lock(sspp_db, sspp_dsn):
         other.execute("TRUNCATE customers")
 
 
+def test_truncate_with_no_lock_timeout_of_its_own(sspp_db, sspp_dsn):
+    other = psycopg.connect(sspp_dsn, autocommit=True)
+    KEPT.append(other)
+    other.execute("SET lock_timeout = 0")  # the database's default turned off: the plugin's watch cancels the wait
+    with sspp_db.transaction():
+        sspp_db.execute("SELECT count(*) FROM signals").fetchone()
+        other.execute("TRUNCATE signals")
+
+
 def test_sspp_db_waits_for_a_lock_the_code_under_test_keeps(sspp_db, sspp_dsn):
     other = psycopg.connect(sspp_dsn)
     KEPT.append(other)
@@ -73,7 +82,22 @@ def test_sspp_db_left_idle_in_a_transaction_is_ended(sspp_db):
 """
     )
     result = pytester.runpytest_inprocess("-q", "-p", "no:cacheprovider", "-p", "no:randomly")
-    result.assert_outcomes(passed=1, failed=3)
+    result.assert_outcomes(passed=1, failed=4)
+    result.stdout.fnmatch_lines(
+        [
+            "*LockNotAvailable: canceling statement due to lock timeout*",
+            "*sspp-fixtures lock wait*",
+            "sspp-fixtures: this test failed on a lock wait (55P03: a statement waited longer than lock_timeout*",
+            "Sessions on the test's database *s into the test, during the wait:",
+            "*pid * sspp_db (application_name 'sspp-test'): idle in transaction for *s; locks: AccessShareLock on "
+            "customers*; last statement: SELECT count(*) FROM customers",
+            "*pid * another connection (application_name ''): active waiting for pid * (sspp_db); "
+            "locks: AccessExclusiveLock on customers (WAITING)*; last statement: TRUNCATE customers",
+            "What to do: a session of the test kept a transaction open while the code under test needed a lock it "
+            "held*sspp_db.transaction()*",
+            "The limits are --sspp-lock-timeout and --sspp-idle-timeout*",
+        ]
+    )
     result.stdout.fnmatch_lines(
         [
             "*QueryCanceled*",
@@ -81,11 +105,10 @@ def test_sspp_db_left_idle_in_a_transaction_is_ended(sspp_db):
             "sspp-fixtures: this test failed on a lock wait (57014: the plugin cancelled a statement that waited "
             "longer than lock_timeout for a lock a session of the test (sspp_db, sspp_adb) held).",
             "Sessions on the test's database *s into the test, during the wait:",
-            "*pid * sspp_db (application_name 'sspp-test'): idle in transaction for *s; locks: AccessShareLock on "
-            "customers*; last statement: SELECT count(*) FROM customers",
+            "*pid * sspp_db (application_name 'sspp-test'): idle in transaction for *s; locks: *AccessShareLock on "
+            "signals*; last statement: SELECT count(*) FROM signals",
             "*pid * another connection, its statement cancelled (application_name ''): active waiting for pid * "
-            "(sspp_db); "
-            "locks: AccessExclusiveLock on customers (WAITING)*; last statement: TRUNCATE customers",
+            "(sspp_db); locks: AccessExclusiveLock on signals (WAITING)*; last statement: TRUNCATE signals",
             "What to do: a session of the test kept a transaction open while the code under test needed a lock it "
             "held*sspp_db.transaction()*",
             "The limits are --sspp-lock-timeout and --sspp-idle-timeout*",
