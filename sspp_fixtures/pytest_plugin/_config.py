@@ -5,6 +5,7 @@ Imported when pytest loads the plugin, so it imports nothing heavy (no psycopg, 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,7 +44,21 @@ OPTIONS: tuple[tuple[str, str, str, str | None], ...] = (
         "plugin's fails the run before its first test (default: 2)",
         "2",
     ),
+    (
+        "--sspp-lock-timeout",
+        "sspp_lock_timeout",
+        "lock_timeout of every session on a test's database: a lock wait fails instead of hanging (0: no limit)",
+        "10s",
+    ),
+    (
+        "--sspp-idle-timeout",
+        "sspp_idle_timeout",
+        "idle_in_transaction_session_timeout of sspp_db and sspp_adb (0: no limit)",
+        "30s",
+    ),
 )
+_DEFAULTS = {ini: default for _flag, ini, _text, default in OPTIONS}
+_DURATION = re.compile(r"\d+(ms|s|min|h)?")
 
 
 @dataclass(frozen=True)
@@ -64,6 +79,8 @@ class SsppConfig:
     scenario: str
     isolation: str
     reserve_connections: int = 2
+    lock_timeout: str = "10s"
+    idle_timeout: str = "30s"
 
     @classmethod
     def from_values(cls, values: dict[str, Any]) -> SsppConfig:
@@ -83,13 +100,26 @@ class SsppConfig:
                 f"--sspp-reserve-connections {reserve!r} is not a whole number",
                 hint="give the connections per worker the code under test opens itself, e.g. 2",
             )
+        timeouts = {key: _duration(values, key) for key in ("sspp_lock_timeout", "sspp_idle_timeout")}
         return cls(
             dsn=dsn,
             server=server,
             scenario=str(values.get("sspp_scenario") or "smoke"),
             isolation=isolation,
             reserve_connections=int(reserve),
+            lock_timeout=timeouts["sspp_lock_timeout"],
+            idle_timeout=timeouts["sspp_idle_timeout"],
         )
+
+    def session_settings(self) -> dict[str, str]:
+        """The PostgreSQL settings the plugin's own connections to a test's database start with."""
+        return {"lock_timeout": self.lock_timeout, "idle_in_transaction_session_timeout": self.idle_timeout}
+
+    def database_settings(self) -> dict[str, str]:
+        """The defaults of every session on a test's database, the code under test's too, set on each clone when
+        it is made: ``lock_timeout`` (a lock wait fails instead of hanging) and ``synchronous_commit`` off (a
+        throw-away database need not wait for the disk at each commit)."""
+        return {"lock_timeout": self.lock_timeout, "synchronous_commit": "off"}
 
     def spec(self, marker_kwargs: dict[str, Any]) -> TestSpec:
         """The test's needs: its ``@pytest.mark.sspp(...)`` arguments over the session's defaults."""
@@ -110,3 +140,14 @@ class SsppConfig:
 def _check_isolation(value: str, where: str) -> None:
     if value not in ISOLATIONS:
         raise UsageError(f"{where}: unknown isolation {value!r}", hint=f"choose one of: {', '.join(ISOLATIONS)}")
+
+
+def _duration(values: dict[str, Any], key: str) -> str:
+    value = str(values.get(key) or _DEFAULTS[key]).strip().replace(" ", "")
+    if not _DURATION.fullmatch(value):
+        flag = "--" + key.replace("_", "-")
+        raise UsageError(
+            f"{flag} / {key}: {value!r} is not a duration",
+            hint="give a whole number with a unit: 500ms, 10s, 2min (0 for no limit)",
+        )
+    return value

@@ -11,7 +11,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, ClassVar
 
 import psycopg
@@ -24,12 +24,16 @@ from ._connection import SESSION_RESET, RolledBackTest, SsppConnection
 if TYPE_CHECKING:  # the engines load when a test first asks for a database
     from ..templates import TestDatabases, TestDb
 
-__all__ = ["ISOLATIONS", "Isolation", "isolation_for"]
+__all__ = ["ISOLATIONS", "TEST_APP", "Isolation", "connect_options", "isolation_for"]
 
-_APP = "sspp-test"
-#: psycopg settings a test may change on ``sspp_db``, put back after it.
+#: The application_name of the plugin's connections to a test's database (what a lock report shows).
+TEST_APP = "sspp-test"
+_APP = TEST_APP
+#: psycopg settings a test may change on ``sspp_db``, put back after it. Autocommit, as in Django: a read holds no
+#: lock after it, so the code under test can TRUNCATE or ALTER right after the test read; ``with
+#: sspp_db.transaction():`` makes a block atomic.
 _CONNECTION_DEFAULTS: dict[str, object] = {
-    "autocommit": False,
+    "autocommit": True,
     "isolation_level": None,
     "read_only": None,
     "deferrable": None,
@@ -38,13 +42,33 @@ _CONNECTION_DEFAULTS: dict[str, object] = {
 }
 
 
+#: Settings of the plugin's sessions on a test's database: a throw-away database need not wait for the WAL to reach
+#: the disk at each commit (sspp_db autocommits: each statement is a commit). Measured (bench_plugin_clients.py):
+#: 20 single-row INSERTs take 1.69 ms (median) so, 1.64 ms in one transaction, 5.36 ms with synchronous_commit on.
+_SESSION_DEFAULTS = {"synchronous_commit": "off"}
+
+
+def connect_options(settings: Mapping[str, str]) -> str:
+    """libpq ``options`` that start a session on a test's database with ``settings`` (and its defaults)."""
+    return " ".join(f"-c {name}={value}" for name, value in {**_SESSION_DEFAULTS, **settings}.items())
+
+
 class Isolation(abc.ABC):
     """How the tests of one template get their database, in one mode; owns the connections it hands out."""
 
     name: ClassVar[str]
 
-    def __init__(self, pool: TestDatabases) -> None:
+    def __init__(self, pool: TestDatabases, settings: Mapping[str, str] | None = None) -> None:
         self.pool = pool
+        self.settings = dict(settings or {})
+
+    def connect(self, db: TestDb) -> SsppConnection:
+        """A new autocommit connection to the test's database, starting with the session's ``settings``
+        (``lock_timeout`` and ``idle_in_transaction_session_timeout``: a lock wait fails instead of hanging; the
+        database's own defaults, set on each clone when it is made, give every other session ``lock_timeout``)."""
+        return SsppConnection.connect(
+            db.dsn, autocommit=True, application_name=_APP, options=connect_options(self.settings)
+        )
 
     @abc.abstractmethod
     def acquire(self) -> TestDb:
@@ -91,8 +115,8 @@ class ReuseDatabase(Isolation):
 
     name = "database"
 
-    def __init__(self, pool: TestDatabases) -> None:
-        super().__init__(pool)
+    def __init__(self, pool: TestDatabases, settings: Mapping[str, str] | None = None) -> None:
+        super().__init__(pool, settings)
         self._kept: dict[str, SsppConnection] = {}
 
     def acquire(self) -> TestDb:
@@ -102,7 +126,7 @@ class ReuseDatabase(Isolation):
     def connected(self, db: TestDb) -> Iterator[SsppConnection]:
         conn = self._kept.get(db.name)
         if conn is None or conn.closed or conn.broken:
-            conn = SsppConnection.connect(db.dsn, application_name=_APP)
+            conn = self.connect(db)
             self._kept[db.name] = conn
         yield self._bind(db, conn)
 
@@ -136,7 +160,7 @@ class FreshClone(Isolation):
 
     @contextlib.contextmanager
     def connected(self, db: TestDb) -> Iterator[SsppConnection]:
-        conn = SsppConnection.connect(db.dsn, application_name=_APP)
+        conn = self.connect(db)
         try:
             yield self._bind(db, conn)
         finally:
@@ -159,8 +183,8 @@ class RolledBack(Isolation):
 
     name = "transaction"
 
-    def __init__(self, pool: TestDatabases) -> None:
-        super().__init__(pool)
+    def __init__(self, pool: TestDatabases, settings: Mapping[str, str] | None = None) -> None:
+        super().__init__(pool, settings)
         self._held: tuple[TestDb, SsppConnection] | None = None
         self._begin_ahead = False
 
@@ -169,7 +193,10 @@ class RolledBack(Isolation):
             return self._held[0]
         self.close()
         db = self.pool.acquire()
-        conn = SsppConnection.connect(db.dsn, autocommit=True, application_name=_APP)
+        # No other session can reach the test's transaction (sspp_dsn and sspp_adb are refused), so no limit on
+        # idling in it: then the next test's BEGIN goes out with this one's ROLLBACK (one round trip a test).
+        settings = {**self.settings, "idle_in_transaction_session_timeout": "0"}
+        conn = SsppConnection.connect(db.dsn, autocommit=True, application_name=_APP, options=connect_options(settings))
         timeout = conn.execute("SELECT current_setting('idle_in_transaction_session_timeout')").fetchone()
         self._begin_ahead = timeout is not None and str(timeout[0]) == "0"
         self._held = (db, conn)
@@ -212,9 +239,9 @@ if tuple(_MODES) != ISOLATIONS:  # the names are listed in _config, which the pl
     raise ImportError(f"isolation classes {tuple(_MODES)} do not match _config.ISOLATIONS {ISOLATIONS}")
 
 
-def isolation_for(name: str, pool: TestDatabases) -> Isolation:
-    """The mode called ``name`` for the test databases of ``pool``."""
-    return _MODES[name](pool)
+def isolation_for(name: str, pool: TestDatabases, settings: Mapping[str, str] | None = None) -> Isolation:
+    """The mode called ``name`` for the test databases of ``pool``; its connections start with ``settings``."""
+    return _MODES[name](pool, settings)
 
 
 def _reset(conn: SsppConnection) -> bool:

@@ -225,11 +225,16 @@ class PluginSession:
             if pool is None:
                 from ..templates import TestDatabases
 
-                pool = TestDatabases(self.server.dsn, template, worker_id=self.worker_id)
+                pool = TestDatabases(
+                    self.server.dsn,
+                    template,
+                    worker_id=self.worker_id,
+                    database_settings=self.config.database_settings(),
+                )
                 self._pools[template.name] = pool
             from ._isolation import isolation_for
 
-            mode = isolation_for(spec.isolation, pool)
+            mode = isolation_for(spec.isolation, pool, self.config.session_settings())
             self._isolations[(template.name, spec.isolation)] = mode
         return mode
 

@@ -3,7 +3,8 @@
 Registered through the ``pytest11`` entry point, so installing sspp-fixtures is all a service needs.
 Fixtures: ``sspp_db`` (a psycopg connection to this test's database), ``sspp_dsn`` (its URL, for code that
 connects itself), ``sspp_factories`` (factories bound to ``sspp_db``), ``sspp_server`` (the session's server),
-``sspp_queue`` (a Bull queue of the test's own on a real Redis).
+``sspp_queue`` (a Bull queue of the test's own on a real Redis), ``sspp_url`` (the URL for a driver, as SQLAlchemy
+spells it), ``sspp_adb`` (a psycopg ``AsyncConnection``), ``sspp_django_db`` (Django's default connection).
 Marker: ``@pytest.mark.sspp(scenario="smoke", seed=None, isolation="database" | "clone" | "transaction")``.
 
 pytest imports this module in every run of an environment where sspp-fixtures is installed, used or not: it
@@ -25,7 +26,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ..errors import ConnectionBudgetError, SsppError, UsageError
+from ._clients import sspp_adb, sspp_url
 from ._config import OPTIONS, SsppConfig, TestSpec
+from ._django import sspp_django_db
+from ._locks import pytest_runtest_call, pytest_runtest_makereport
 from ._queue import add_queue_options, sspp_queue
 from ._session import PluginSession, cleanup_run, new_run_id, note_worker, sweep_run_servers, sweep_stale_runs
 
@@ -33,7 +37,18 @@ if TYPE_CHECKING:
     from ..server import Server
     from ._connection import SsppConnection
 
-__all__ = ["sspp_db", "sspp_dsn", "sspp_factories", "sspp_queue", "sspp_server"]
+__all__ = [
+    "pytest_runtest_call",
+    "pytest_runtest_makereport",
+    "sspp_adb",
+    "sspp_db",
+    "sspp_django_db",
+    "sspp_dsn",
+    "sspp_factories",
+    "sspp_queue",
+    "sspp_server",
+    "sspp_url",
+]
 
 _SESSION = pytest.StashKey[PluginSession]()
 _MARKER_HELP = (
@@ -170,8 +185,10 @@ def sspp_dsn(_sspp_database: _TestDatabase) -> str:
 def sspp_db(_sspp_database: _TestDatabase) -> Iterator[SsppConnection]:
     """A psycopg connection to this test's database, which holds exactly the seeded data.
 
-    Commit freely: with isolation 'database' or 'clone' the database is this test's alone and is put back
-    after it; with 'transaction' everything runs in one transaction that is rolled back (commit() refuses).
+    With isolation 'database' or 'clone' it autocommits (a read holds no lock after it, so the code under test can
+    TRUNCATE or ALTER right after); ``with sspp_db.transaction():`` makes a block atomic; the database is this
+    test's alone and is put back after it. With 'transaction' everything runs in one transaction that is rolled
+    back (commit() refuses).
     ``with sspp_db.restoring(): ...`` puts the seeded data back at the end of the block (one Hypothesis example).
     """
     with _sspp_database.mode.connected(_sspp_database.db) as conn:

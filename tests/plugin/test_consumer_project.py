@@ -127,14 +127,16 @@ def test_transaction_isolation(sspp_db):
 
 @pytest.mark.parametrize("n", range(2))
 def test_sspp_db_starts_as_a_fresh_session(sspp_db, n):
-    assert sspp_db.autocommit is False
+    assert sspp_db.autocommit is True
     assert sspp_db.execute("SHOW statement_timeout").fetchone()[0] == "0"
+    assert sspp_db.execute("SHOW lock_timeout").fetchone()[0] == "10s"
     assert sspp_db.execute("SELECT current_user = session_user").fetchone()[0]
-    sspp_db.rollback()
-    sspp_db.autocommit = True
     sspp_db.execute("SET statement_timeout = '5s'")
+    sspp_db.execute("SET lock_timeout = '1min'")
     sspp_db.execute("SET ROLE sspp_readonly")
     sspp_db.execute("SELECT pg_advisory_lock(42)")
+    sspp_db.autocommit = False
+    sspp_db.execute("SELECT count(*) FROM customers")  # left in a transaction: rolled back after the test
 
 
 @pytest.mark.sspp(isolation="transaction")
