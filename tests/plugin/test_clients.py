@@ -197,6 +197,6 @@ async def test_refused(sspp_adb):
 @pytest.mark.usefixtures("on_server")
 def test_sspp_adb_under_pytest_asyncio_auto_mode(pytester: pytest.Pytester) -> None:
     pytester.makeini(ASYNCIO_INI.format(mode="auto"))
-    pytester.makepyfile(test_auto=ASYNC_TESTS.format(mark=""))
+    pytester.makepyfile(test_adb_auto_mode=ASYNC_TESTS.format(mark=""))  # a name no module of ours has
     result = pytester.runpytest_inprocess("-q", "-p", "no:cacheprovider", "-p", "no:randomly")
     result.assert_outcomes(passed=2)
