@@ -84,7 +84,7 @@ def _grants(conn: psycopg.Connection[Any], acl: str | None, owner: str) -> tuple
 def unsupported_features(conn: psycopg.Connection[Any], schema: str) -> list[str]:
     """What the live tables have that a shadow copy and swap would not reproduce exactly, one line each."""
     rows = conn.execute(
-        """
+        r"""
         WITH t AS (SELECT c.oid, c.relname, c.relkind, c.relpersistence, c.reltablespace, c.relreplident,
                           c.relrowsecurity, c.relhasrules
                    FROM pg_catalog.pg_class c

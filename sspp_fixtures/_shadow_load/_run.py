@@ -33,6 +33,9 @@ __all__ = ["default_connections", "expected_table_rows", "load_in_parallel"]
 _PARALLEL_FROM_ROWS = 500_000
 _MAX_CONNECTIONS = len(TABLE_ORDER)  # a table is copied by one connection, so more would only build indexes
 _APPLICATION = "sspp-fixtures parallel load"
+#: A backend whose client was killed mid-statement (an index build, a lock wait in the swap) ends within a
+#: second, freeing its locks, instead of when the statement is done.
+_CHECK_CLIENT = "SET client_connection_check_interval = '1s'"
 
 
 def expected_table_rows(scenario: Scenario) -> dict[str, int]:
@@ -130,6 +133,7 @@ class _ParallelLoad:
         self.phase = "prepare"
         self.lock_wait = "30s"
         coordinator.autocommit = True
+        coordinator.execute(_CHECK_CLIENT)
 
     def progress(self, what: str, rows: int) -> None:
         if what.startswith("phase:"):
@@ -250,8 +254,7 @@ def _member(stack: contextlib.ExitStack, dsn: str, connections: int, stall_timeo
         f"SET maintenance_work_mem = '{max(64, 512 // connections)}MB'",
         # The connections already build side by side; on few cores, parallel workers per build only compete.
         f"SET max_parallel_maintenance_workers = {max(0, min(4, cores) // connections - 1)}",
-        # A backend whose client was killed mid-statement (an index build) ends within a second, not when done.
-        "SET client_connection_check_interval = '1s'",
+        _CHECK_CLIENT,
     ):
         conn.execute(statement)
     conn.autocommit = False

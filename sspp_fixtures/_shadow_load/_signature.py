@@ -23,7 +23,7 @@ _QUERIES = {
                pg_catalog.obj_description(c.oid, 'pg_class')
         FROM pg_catalog.pg_class c WHERE c.relnamespace = %(schema)s::regnamespace AND c.relname = ANY(%(tables)s)
     """,
-    "column": """
+    "column": r"""
         SELECT c.relname, row_number() OVER (PARTITION BY c.oid ORDER BY a.attnum), a.attname,
                pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull,
                pg_catalog.pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated, a.attcollation::regcollation,
