@@ -96,11 +96,11 @@ def build_and_analyze(
         while (job := plan.next(crew)) is not None:
             with lock:
                 notify(f"index:{job.name}" if isinstance(job, IndexSpec) else f"analyze:{job}", 0)
-            if isinstance(job, IndexSpec):
-                member.conn.execute(shadow_index_definition(job, shadow).encode())
-            else:
-                _finish_table(member.conn, by_name[job], shadow)
-            member.watch.touch()
+            with member.watch.on_server():
+                if isinstance(job, IndexSpec):
+                    member.conn.execute(shadow_index_definition(job, shadow).encode())
+                else:
+                    _finish_table(member.conn, by_name[job], shadow)
             plan.done(job)
 
     crew.run(work, "index")

@@ -49,18 +49,19 @@ def fill_shadow(
 
     def work(member: Member) -> None:
         index = crew.members.index(member)
-        conn = member.conn
-        for table in TABLE_ORDER:
-            if assigned[table] == index:
-                create_shadow_table(conn, shadow, live, table, reloptions[table])
-        conn.execute(sql.SQL("SET LOCAL search_path = {}").format(sql.Identifier(shadow)))
+        conn, watch = member.conn, member.watch
+        with watch.on_server():
+            for table in TABLE_ORDER:
+                if assigned[table] == index:
+                    create_shadow_table(conn, shadow, live, table, reloptions[table])
+            conn.execute(sql.SQL("SET LOCAL search_path = {}").format(sql.Identifier(shadow)))
         with conn.cursor() as cursor:
-            for piece in member.watch.client_work(_drain(queues[index], crew)):
-                with cursor.copy(copy_statement(piece.table) + sql.SQL(" (FREEZE)")) as copy:
+            for piece in _drain(queues[index], crew):
+                with watch.on_server(), cursor.copy(copy_statement(piece.table) + sql.SQL(" (FREEZE)")) as copy:
                     copy.write(piece.data)
-                member.watch.touch()
         if not crew.failed.is_set():
-            conn.commit()
+            with watch.on_server():
+                conn.commit()
 
     crew.start(work, "copy")
     try:

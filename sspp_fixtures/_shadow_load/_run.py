@@ -258,7 +258,7 @@ def _member(stack: contextlib.ExitStack, dsn: str, connections: int, stall_timeo
     ):
         conn.execute(statement)
     conn.autocommit = False
-    return Member(conn, stack.enter_context(StallWatch(dsn, conn, timeout_s=stall_timeout_s)))
+    return Member(conn, stack.enter_context(StallWatch(dsn, conn, timeout_s=stall_timeout_s, idle_between=True)))
 
 
 def _sizes(conn: psycopg.Connection[Any], shadow: str) -> dict[str, int]:

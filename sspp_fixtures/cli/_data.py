@@ -180,7 +180,7 @@ def load_command(
       sspp-seed load smoke                  # $DATABASE_URL, PG*, else the tool's running server
       sspp-seed load smoke --dsn "$(sspp-seed server dsn --database sspp_test)" --create
       sspp-seed load sample --workers 2
-      sspp-seed load load-1m --connections 2
+      sspp-seed load sample --connections 2   # over 2 connections, swapped in
       sspp-seed load ./my-scenario.yaml --seed 7 --scale 0.5 --json
     """
     resolved = _resolve(scenario, seed, scale)

@@ -17,6 +17,7 @@ import psycopg
 import pytest
 
 from sspp_fixtures._shadow_load import catalog_signature, shadow_schemas, sweep_shadow_schemas
+from sspp_fixtures._stallwatch import StallWatch
 from sspp_fixtures.dsn import connect
 from sspp_fixtures.errors import LoadError
 from sspp_fixtures.loader import load_scenario_into
@@ -259,3 +260,15 @@ def test_a_load_killed_during_the_swap_leaves_the_live_tables_and_their_catalog(
     check_after_kill(dsn, before)
     check_swept(dsn)
     assert signature(dsn) == catalog
+
+
+def test_a_connection_waiting_for_its_siblings_is_not_a_stall_but_a_frozen_statement_is(empty_db: str) -> None:
+    """A parallel load's connection idles between its statements (while the others copy or build) for as long
+    as that takes; only a statement that shows no progress for the bound counts as a stall."""
+    with connect(empty_db) as conn, StallWatch(empty_db, conn, timeout_s=0.4, idle_between=True) as watch:
+        time.sleep(1.5)
+        assert watch.stall is None
+        conn.execute("SELECT 1")  # still usable
+        with pytest.raises(psycopg.OperationalError), watch.on_server():
+            conn.execute("SELECT pg_sleep(30)")  # a backend that changes nothing: what a frozen one looks like
+        assert watch.stall is not None
