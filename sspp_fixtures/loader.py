@@ -378,9 +378,10 @@ def load_scenario_into(
         workers=default_workers(scenario) if workers is None else max(0, workers),
     )
     with _phase(report, "prepare", given):
+        # first, or a killed parallel load's tables in their shadow schema would look like foreign data
+        sweep_shadow_schemas(dsn, wait_s=wait_s)
         # the marker changes only at the commit
         init_database(dsn, force=force, mark=False, wait_s=wait_s, command="load")
-        sweep_shadow_schemas(dsn)
         count = default_connections(dsn, scenario) if connections is None else max(1, connections)
     if count > 1:
         load_in_parallel(

@@ -88,14 +88,14 @@ def release_shadow_schema(conn: psycopg.Connection[Any], schema: str) -> None:
         conn.execute(sql.SQL("SELECT pg_catalog.pg_advisory_unlock({})").format(_lock_args(schema)))
 
 
-def sweep_shadow_schemas(dsn: str) -> list[str]:
+def sweep_shadow_schemas(dsn: str, *, wait_s: float = 0.0) -> list[str]:
     """Drop the shadow schemas no running load holds (left by a killed load); returns the names dropped.
 
     A schema still locked (its load runs, or its killed process's sessions have not ended yet) is left alone;
     so is one whose tables stay locked for more than a few seconds: the next sweep gets it.
     """
     dropped = []
-    with connect(dsn, application_name="sspp-fixtures shadow sweep") as conn:
+    with connect(dsn, wait_s=wait_s, application_name="sspp-fixtures shadow sweep") as conn:
         for schema in shadow_schemas(conn):
             row = conn.execute(
                 sql.SQL("SELECT pg_catalog.pg_try_advisory_lock({})").format(_lock_args(schema))

@@ -173,14 +173,19 @@ def kill(process: subprocess.Popen[str]) -> None:
     process.wait(timeout=30)
 
 
-def check_after_kill(dsn: str, before: dict[str, str]) -> None:
-    """Once the server has ended the killed load's sessions, the live tables are as before and a shadow schema
-    is left for the sweep (the load could not drop it)."""
+def wait_for_sessions_to_end(dsn: str) -> None:
+    """Until the server has noticed the kill and ended the load's sessions (which frees their locks)."""
     with connect(dsn) as conn:
         deadline = time.monotonic() + 30
         while conn.execute("SELECT 1 FROM pg_stat_activity WHERE application_name = %s", (APPLICATION,)).fetchone():
             assert time.monotonic() < deadline, "the killed load's sessions did not end"
             time.sleep(0.05)
+
+
+def check_after_kill(dsn: str, before: dict[str, str]) -> None:
+    """Once the server has ended the killed load's sessions, the live tables are as before and a shadow schema
+    is left for the sweep (the load could not drop it)."""
+    wait_for_sessions_to_end(dsn)
     assert state(dsn) == before
     assert shadows(dsn) != []
 
@@ -272,3 +277,23 @@ def test_a_connection_waiting_for_its_siblings_is_not_a_stall_but_a_frozen_state
         with pytest.raises(psycopg.OperationalError), watch.on_server():
             conn.execute("SELECT pg_sleep(30)")  # a backend that changes nothing: what a frozen one looks like
         assert watch.stall is not None
+
+
+def test_a_first_load_killed_during_index_builds_does_not_make_the_database_look_foreign(empty_db: str) -> None:
+    """The killed load's shadow tables hold committed rows; the next load (no --force) sweeps them before it
+    judges whether the database holds data the tool did not make."""
+    with loading_process(empty_db, "smoke", "--scale", "30") as process, connect(empty_db) as conn:
+        wait_for(
+            conn,
+            "SELECT 1 FROM pg_stat_activity WHERE application_name = %s AND state = 'active' "
+            "AND query LIKE 'CREATE %%INDEX%%'",
+            process,
+        )
+        kill(process)
+    wait_for_sessions_to_end(empty_db)
+    with connect(empty_db) as conn:
+        assert conn.execute("SELECT count(*) FROM customers").fetchone() == (0,)
+    assert shadows(empty_db) != []
+    load_scenario_into(empty_db, load_scenario("smoke"), connections=2)
+    assert shadows(empty_db) == []
+    assert state(empty_db)["marker"] == "sspp-seed load smoke (seed 42)"
