@@ -24,7 +24,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from ._shadow_load import default_connections, load_in_parallel, sweep_shadow_schemas
+from ._shadow_load import UnsupportedTables, default_connections, load_in_parallel, sweep_shadow_schemas
 from ._stallwatch import DEFAULT_STALL_TIMEOUT_S, Stall, StallWatch
 from .bulkgen import DEFAULT_BATCH_ROWS, TABLE_ORDER, TABLES, Piece, copy_statement, default_workers, generate
 from .dsn import connect, database_name, mask_dsn
@@ -347,6 +347,37 @@ def _explain(
     )
 
 
+def _loaded_in_parallel(
+    dsn: str,
+    scenario: Scenario,
+    report: LoadReport,
+    connections: int,
+    batch_rows: int,
+    stall_timeout_s: float,
+    progress: ProgressCallback,
+    *,
+    asked: bool,
+) -> bool:
+    """Load over ``connections`` connections; ``False`` when the tables have what the swap would not rebuild and
+    the count was the default's choice (one transaction keeps such tables as they are)."""
+    try:
+        load_in_parallel(
+            dsn,
+            scenario,
+            report,
+            connections=connections,
+            batch_rows=batch_rows,
+            stall_timeout_s=stall_timeout_s,
+            progress=progress,
+        )
+    except UnsupportedTables:
+        if asked:
+            raise
+        report.connections = 1
+        return False
+    return True
+
+
 def load_scenario_into(
     dsn: str,
     scenario: Scenario,
@@ -362,9 +393,9 @@ def load_scenario_into(
     """Load ``scenario``'s data into the database at ``dsn``, replacing what its SSPP tables held.
 
     ``connections``: 1 loads in one transaction; more fill a shadow schema over that many connections and swap
-    it in (see :mod:`sspp_fixtures._shadow_load`); default: 1 for small scenarios, else as many as cores and
-    the server allow (at most 4). Either way the load is atomic, and shadow schemas left by a killed parallel
-    load are swept first.
+    it in (see :mod:`sspp_fixtures._shadow_load`); default: 1 for small scenarios (or tables the swap would not
+    rebuild, such as a foreign key), else as many as cores and the server allow (at most 4). Either way the load
+    is atomic, and shadow schemas left by a killed parallel load are swept first.
 
     A server that shows no sign of work for ``stall_timeout_s`` seconds (frozen, paused) ends the load with a
     :class:`LoadError` instead of a wait without end (see :mod:`sspp_fixtures._stallwatch`).
@@ -383,16 +414,9 @@ def load_scenario_into(
         # the marker changes only at the commit
         init_database(dsn, force=force, mark=False, wait_s=wait_s, command="load")
         count = default_connections(dsn, scenario) if connections is None else max(1, connections)
-    if count > 1:
-        load_in_parallel(
-            dsn,
-            scenario,
-            report,
-            connections=count,
-            batch_rows=batch_rows,
-            stall_timeout_s=stall_timeout_s,
-            progress=given,
-        )
+    if count > 1 and _loaded_in_parallel(
+        dsn, scenario, report, count, batch_rows, stall_timeout_s, given, asked=connections is not None
+    ):
         return report
     lock_wait = _LOCK_TIMEOUT
     phase = "prepare"

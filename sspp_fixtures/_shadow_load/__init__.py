@@ -8,12 +8,13 @@ in the live ones' place in one transaction; ``_signature`` is the catalog that s
 
 from __future__ import annotations
 
-from ._run import default_connections, expected_table_rows, load_in_parallel
+from ._run import UnsupportedTables, default_connections, expected_table_rows, load_in_parallel
 from ._shadow import SHADOW_PREFIX, shadow_schemas, sweep_shadow_schemas
 from ._signature import catalog_signature
 
 __all__ = [
     "SHADOW_PREFIX",
+    "UnsupportedTables",
     "catalog_signature",
     "default_connections",
     "expected_table_rows",

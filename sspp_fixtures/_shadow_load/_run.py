@@ -26,16 +26,22 @@ from ._workers import Crew, Member
 if TYPE_CHECKING:
     from ..loader import LoadReport, ProgressCallback
 
-__all__ = ["default_connections", "expected_table_rows", "load_in_parallel"]
+__all__ = ["UnsupportedTables", "default_connections", "expected_table_rows", "load_in_parallel"]
 
-#: Below this many rows a parallel load costs more than it saves: its fixed costs (N more connections and their
-#: watches, a schema, the swap) are ~0.1-0.2 s here, while one transaction loads the whole of ``sample`` in ~1 s.
-_PARALLEL_FROM_ROWS = 500_000
+#: Below this many rows a parallel load does not pay. Measured here (2 busy cores, reloads, min of 3, 1 vs 2
+#: connections): smoke (2.7k rows) 0.53 vs 0.52 s, demo (137k) 2.35 vs 1.47 s, load-100k (254k) 3.68 vs 2.49 s.
+#: Small scenarios keep one transaction: no gain, and 4 fewer connections per load (template builds under xdist).
+_PARALLEL_FROM_ROWS = 100_000
 _MAX_CONNECTIONS = len(TABLE_ORDER)  # a table is copied by one connection, so more would only build indexes
 _APPLICATION = "sspp-fixtures parallel load"
 #: A backend whose client was killed mid-statement (an index build, a lock wait in the swap) ends within a
 #: second, freeing its locks, instead of when the statement is done.
 _CHECK_CLIENT = "SET client_connection_check_interval = '1s'"
+
+
+class UnsupportedTables(LoadError):
+    """The live tables have what the swap would not rebuild (raised before any work: a default choice of
+    connections falls back to one transaction)."""
 
 
 def expected_table_rows(scenario: Scenario) -> dict[str, int]:
@@ -150,7 +156,7 @@ class _ParallelLoad:
             self.live = str(row[0]) if row else "public"
             problems = unsupported_features(conn, self.live)
             if problems:
-                raise LoadError(
+                raise UnsupportedTables(
                     f"cannot load over several connections: {problems[0]}; nothing was loaded",
                     hint="load with --connections 1 (one transaction), which keeps such tables as they are",
                     database=self.report.database,

@@ -116,6 +116,10 @@ def test_tables_it_cannot_rebuild_are_refused_before_any_work(empty_db: str) -> 
     assert "--connections 1" in str(caught.value)
     assert state(empty_db) == before
     assert shadows(empty_db) == []
+    # Without --connections, a scenario big enough for the default to choose several falls back to one transaction.
+    report = load_scenario_into(empty_db, load_scenario("smoke").with_overrides(scale=40, seed=9))
+    assert report.connections == 1
+    assert state(empty_db)["marker"] == "sspp-seed load smoke (seed 9)"
 
 
 def test_a_swap_that_cannot_lock_the_tables_changes_nothing_and_drops_its_shadow(empty_db: str) -> None:
