@@ -91,8 +91,12 @@ def load_in_parallel(
     from ..loader import _connect_for_load, _explain, _explain_stall
 
     report.connections = max(1, min(_MAX_CONNECTIONS, connections))
-    with _connect_for_load(dsn, application_name=_APPLICATION) as coordinator, contextlib.ExitStack() as stack:
-        load = _ParallelLoad(dsn, scenario, report, coordinator, stack, stall_timeout_s, progress)
+    with (
+        _connect_for_load(dsn, application_name=_APPLICATION) as coordinator,
+        StallWatch(dsn, coordinator, timeout_s=stall_timeout_s, idle_between=True) as watch,
+        contextlib.ExitStack() as stack,
+    ):
+        load = _ParallelLoad(dsn, scenario, report, (coordinator, watch), stack, stall_timeout_s, progress)
         try:
             load.prepare()
             load.copy(batch_rows)
@@ -117,7 +121,7 @@ class _ParallelLoad:
         dsn: str,
         scenario: Scenario,
         report: LoadReport,
-        coordinator: psycopg.Connection[Any],
+        coordinator: tuple[psycopg.Connection[Any], StallWatch],
         stack: contextlib.ExitStack,
         stall_timeout_s: float,
         progress: ProgressCallback,
@@ -125,11 +129,11 @@ class _ParallelLoad:
         self.dsn = dsn
         self.scenario = scenario
         self.report = report
-        self.coordinator = coordinator
+        self.coordinator, self.watch = coordinator
         self.stack = stack
         self.stall_timeout_s = stall_timeout_s
         self.given = progress
-        self.watches: list[StallWatch] = []
+        self.watches: list[StallWatch] = [self.watch]
         self.members: list[Member] = []
         self.crew = Crew(self.members)
         self.shadow: str | None = None
@@ -138,8 +142,7 @@ class _ParallelLoad:
         self.views: list[LiveView] = []
         self.phase = "prepare"
         self.lock_wait = "30s"
-        coordinator.autocommit = True
-        coordinator.execute(_CHECK_CLIENT)
+        self.coordinator.autocommit = True
 
     def progress(self, what: str, rows: int) -> None:
         if what.startswith("phase:"):
@@ -150,7 +153,8 @@ class _ParallelLoad:
         from ..loader import _phase, check_live_schema
 
         conn = self.coordinator
-        with _phase(self.report, "prepare", self.progress):
+        with _phase(self.report, "prepare", self.progress), self.watch.on_server():
+            conn.execute(_CHECK_CLIENT)
             check_live_schema(conn)
             row = conn.execute("SELECT current_schema()").fetchone()
             self.live = str(row[0]) if row else "public"
@@ -199,7 +203,8 @@ class _ParallelLoad:
         with _phase(self.report, "indexes", self.progress):
             for member in self.members:
                 member.conn.autocommit = True
-            sizes = _sizes(self.coordinator, self.shadow)
+            with self.watch.on_server():
+                sizes = _sizes(self.coordinator, self.shadow)
             build_and_analyze(
                 self.crew, self.tables, shadow=self.shadow, live=self.live, sizes=sizes, notify=self.progress
             )
@@ -210,9 +215,8 @@ class _ParallelLoad:
         assert self.shadow is not None
         scenario = self.scenario
         conn = self.coordinator
-        with _phase(self.report, "commit", self.progress):
+        with _phase(self.report, "commit", self.progress), self.watch.on_server():
             conn.autocommit = False
-            self.watches.append(self.stack.enter_context(StallWatch(self.dsn, conn, timeout_s=self.stall_timeout_s)))
             self.lock_wait = _bound_lock_waits(conn)
             swap_in(
                 conn,
@@ -229,16 +233,18 @@ class _ParallelLoad:
             self.shadow = None
 
     def give_up(self) -> None:
-        """Close the load's connections (the server rolls their work back) and drop the shadow schema."""
+        """Close the load's connections (the server rolls their work back) and drop the shadow schema, unless the
+        server stalled: then nothing more is asked of it (the next load's sweep drops the schema)."""
         for member in self.members:
             with contextlib.suppress(Exception):
                 member.conn.close()
         with contextlib.suppress(Exception):
             self.stack.close()
         shadow, conn = self.shadow, self.coordinator
-        if shadow is None:
+        if shadow is None or any(w.stall is not None for w in self.watches):
+            conn.close()
             return
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception), self.watch.on_server():
             if not conn.closed:
                 conn.rollback()
                 conn.autocommit = True
