@@ -68,7 +68,14 @@ class StallWatch:
     connection is cut (the server rolls its transaction back when it notices or resumes).
     """
 
-    def __init__(self, dsn: str, conn: psycopg.Connection[Any], *, timeout_s: float = DEFAULT_STALL_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        conn: psycopg.Connection[Any],
+        *,
+        timeout_s: float = DEFAULT_STALL_TIMEOUT_S,
+        idle_between: bool = False,
+    ) -> None:
         if timeout_s <= 0:
             raise ValueError(f"the stall timeout must be positive, not {timeout_s:g}")
         self._dsn = dsn
@@ -79,7 +86,9 @@ class StallWatch:
         self._last_sign = time.monotonic()
         self._seen: tuple[Any, ...] | None = None
         self._doing: str | None = None
-        self._client_busy = False
+        # idle_between: the connection waits for its siblings between statements (a parallel load); only the
+        # time inside on_server() is judged.
+        self._client_busy = idle_between
         self._done = threading.Event()
         self._lock = threading.Lock()
         self._probe: psycopg.Connection[Any] | None = None
@@ -109,6 +118,20 @@ class StallWatch:
         """The client moved forward (rows sent, a phase or an index begun): the server is not stalled."""
         with self._lock:
             self._last_sign = time.monotonic()
+
+    @contextlib.contextmanager
+    def on_server(self) -> Iterator[None]:
+        """For a watch made with ``idle_between``: the block waits on the server (a statement, a COPY), so a
+        stall in it counts; outside such blocks the connection is idle on purpose and never stalled."""
+        with self._lock:
+            self._client_busy = False
+            self._last_sign = time.monotonic()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._client_busy = True
+                self._last_sign = time.monotonic()
 
     def client_work(self, items: Iterable[T]) -> Iterator[T]:
         """``items``, with the time spent making each one counted as work: while the client generates the next

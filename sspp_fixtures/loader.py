@@ -1,4 +1,8 @@
-"""Loading generated rows into PostgreSQL with COPY, in one transaction: a load lands whole or not at all.
+"""Loading generated rows into PostgreSQL with COPY, atomically: a load lands whole or not at all.
+
+With ``connections=1`` the load is one transaction (below). With more, a shadow schema is filled over that many
+connections and swapped in at the end (:mod:`sspp_fixtures._shadow_load`); the live tables are untouched until
+that swap, one short transaction.
 
 The target is checked first (empty: initialized; marked: used; unmarked with data: refused) and its live
 columns compared with the model, so a migration the model does not know stops the load before any COPY.
@@ -20,6 +24,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
+from ._shadow_load import UnsupportedTables, default_connections, load_in_parallel, sweep_shadow_schemas
 from ._stallwatch import DEFAULT_STALL_TIMEOUT_S, Stall, StallWatch
 from .bulkgen import DEFAULT_BATCH_ROWS, TABLE_ORDER, TABLES, Piece, copy_statement, default_workers, generate
 from .dsn import connect, database_name, mask_dsn
@@ -50,7 +55,7 @@ _KEEPALIVE_PROBES = ("keepalives_count", "TCP_KEEPCNT", 3)
 
 @dataclass
 class LoadReport:
-    """What a load did: rows per table, time per phase, and the worker count."""
+    """What a load did: rows per table, time per phase, the worker count and the connections used."""
 
     database: str
     scenario: str
@@ -60,6 +65,7 @@ class LoadReport:
     rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLE_ORDER, 0))
     bytes_sent: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
+    connections: int = 1
 
     @property
     def total_rows(self) -> int:
@@ -204,9 +210,9 @@ def _abandon(conn: psycopg.Connection[Any]) -> None:
         conn.close()
 
 
-def _connect_for_load(dsn: str) -> psycopg.Connection[Any]:
-    """The load's connection, whose network waits are bounded (see :data:`_NET_TIMEOUT_MS`)."""
-    conn = connect(dsn, autocommit=False)
+def _connect_for_load(dsn: str, application_name: str = "sspp-fixtures") -> psycopg.Connection[Any]:
+    """A load's connection, whose network waits are bounded (see :data:`_NET_TIMEOUT_MS`)."""
+    conn = connect(dsn, autocommit=False, application_name=application_name)
     _bound_network_waits(conn, dsn)
     return conn
 
@@ -341,6 +347,37 @@ def _explain(
     )
 
 
+def _loaded_in_parallel(
+    dsn: str,
+    scenario: Scenario,
+    report: LoadReport,
+    connections: int,
+    batch_rows: int,
+    stall_timeout_s: float,
+    progress: ProgressCallback,
+    *,
+    asked: bool,
+) -> bool:
+    """Load over ``connections`` connections; ``False`` when the tables have what the swap would not rebuild and
+    the count was the default's choice (one transaction keeps such tables as they are)."""
+    try:
+        load_in_parallel(
+            dsn,
+            scenario,
+            report,
+            connections=connections,
+            batch_rows=batch_rows,
+            stall_timeout_s=stall_timeout_s,
+            progress=progress,
+        )
+    except UnsupportedTables:
+        if asked:
+            raise
+        report.connections = 1
+        return False
+    return True
+
+
 def load_scenario_into(
     dsn: str,
     scenario: Scenario,
@@ -351,8 +388,14 @@ def load_scenario_into(
     wait_s: float = 0.0,
     progress: ProgressCallback | None = None,
     stall_timeout_s: float = DEFAULT_STALL_TIMEOUT_S,
+    connections: int | None = None,
 ) -> LoadReport:
     """Load ``scenario``'s data into the database at ``dsn``, replacing what its SSPP tables held.
+
+    ``connections``: 1 loads in one transaction; more fill a shadow schema over that many connections and swap
+    it in (see :mod:`sspp_fixtures._shadow_load`); default: 1 for small scenarios (or tables the swap would not
+    rebuild, such as a foreign key), else as many as cores and the server allow (at most 4). Either way the load
+    is atomic, and shadow schemas left by a killed parallel load are swept first.
 
     A server that shows no sign of work for ``stall_timeout_s`` seconds (frozen, paused) ends the load with a
     :class:`LoadError` instead of a wait without end (see :mod:`sspp_fixtures._stallwatch`).
@@ -366,8 +409,15 @@ def load_scenario_into(
         workers=default_workers(scenario) if workers is None else max(0, workers),
     )
     with _phase(report, "prepare", given):
+        # first, or a killed parallel load's tables in their shadow schema would look like foreign data
+        sweep_shadow_schemas(dsn, wait_s=wait_s)
         # the marker changes only at the commit
         init_database(dsn, force=force, mark=False, wait_s=wait_s, command="load")
+        count = default_connections(dsn, scenario) if connections is None else max(1, connections)
+    if count > 1 and _loaded_in_parallel(
+        dsn, scenario, report, count, batch_rows, stall_timeout_s, given, asked=connections is not None
+    ):
+        return report
     lock_wait = _LOCK_TIMEOUT
     phase = "prepare"
     with _connect_for_load(dsn) as conn, StallWatch(dsn, conn, timeout_s=stall_timeout_s) as watch:

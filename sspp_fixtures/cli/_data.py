@@ -87,6 +87,7 @@ def _load_json(report: LoadReport, dsn: str) -> dict[str, Any]:
         "rows": report.rows,
         "bytes_sent": report.bytes_sent,
         "workers": report.workers,
+        "connections": report.connections,
         "seconds": {phase: round(seconds, 3) for phase, seconds in report.seconds.items()},
         "total_seconds": round(report.total_seconds, 3),
         "rows_per_second": round(report.total_rows / max(report.total_seconds, 1e-9)),
@@ -99,6 +100,12 @@ def _generators(workers: int) -> str:
     return f"{workers} generator {'process' if workers == 1 else 'processes'}"
 
 
+def _connections(connections: int) -> str:
+    if connections == 1:
+        return "one connection, one transaction"
+    return f"{connections} connections into a shadow schema, swapped in"
+
+
 def _render_load(console: Console, report: LoadReport, dsn: str) -> None:
     table = make_table(["table", "rows"])
     for name in TABLE_ORDER:
@@ -108,7 +115,7 @@ def _render_load(console: Console, report: LoadReport, dsn: str) -> None:
     rate = report.total_rows / max(report.total_seconds, 1e-9)
     console.print(
         f"loaded {report.scenario} (seed {report.seed}) into {report.database} in {report.total_seconds:.1f}s "
-        f"({rate:,.0f} rows/s; {phases}); {_generators(report.workers)}"
+        f"({rate:,.0f} rows/s; {phases}); {_generators(report.workers)}; {_connections(report.connections)}"
     )
     console.print(f"connect with: {mask_dsn(dsn)}")
 
@@ -135,6 +142,14 @@ def _run_load(state: CliState, dsn: str, scenario: Scenario, **options: Any) -> 
     metavar="SECONDS",
     help="Stop the load when the server shows no sign of work for this long (a frozen or paused server).",
 )
+@click.option(
+    "--connections",
+    type=click.IntRange(min=1, max=64),
+    default=None,
+    metavar="N",
+    help="Load over N connections into a shadow schema, swapped in at the end (atomic all the same); 1 is one "
+    "transaction. Default: 1 for small scenarios, else min(4, cores, the server's free connections / 2).",
+)
 @wait_option
 @json_option
 @click.pass_obj
@@ -149,19 +164,23 @@ def load_command(
     force: bool,
     create: bool,
     stall_timeout_s: float,
+    connections: int | None,
     wait_s: float,
     as_json: bool,
 ) -> None:
-    """Load SCENARIO (a built-in name or a .yaml file) into a database, in one transaction.
+    """Load SCENARIO (a built-in name or a .yaml file) into a database, atomically.
 
     An empty database is initialized first; a tool-made database has its SSPP tables replaced; a database
     holding data the tool did not make is refused unless --force. Same scenario and seed, same data.
+    With --connections N (N > 1) the rows go into a shadow schema over N connections and replace the live
+    tables in one short transaction at the end; until then the live tables are untouched, whatever happens.
 
     \b
     Examples:
       sspp-seed load smoke                  # $DATABASE_URL, PG*, else the tool's running server
       sspp-seed load smoke --dsn "$(sspp-seed server dsn --database sspp_test)" --create
       sspp-seed load sample --workers 2
+      sspp-seed load sample --connections 2   # over 2 connections, swapped in
       sspp-seed load ./my-scenario.yaml --seed 7 --scale 0.5 --json
     """
     resolved = _resolve(scenario, seed, scale)
@@ -179,6 +198,7 @@ def load_command(
         force=force,
         wait_s=wait_s,
         stall_timeout_s=stall_timeout_s,
+        connections=connections,
     )
     state.emit(as_json, _load_json(report, target), lambda console: _render_load(console, report, target))
 

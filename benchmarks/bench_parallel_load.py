@@ -1,0 +1,146 @@
+"""A load over N connections (shadow schema + swap) vs one transaction vs the server's own COPY limit, one run.
+
+    python benchmarks/bench_parallel_load.py [--dsn URL] [--scenario load-1m] [--connections 2] [--repeat 2]
+
+LIMIT: as in ``bench_load.py``: the rows written beforehand (untimed) as COPY files; timed in a fresh database:
+one transaction of server-side ``COPY t FROM 'file'``, the indexes one after the other, ANALYZE, COMMIT.
+ONE: ``sspp-seed load SCENARIO --connections 1`` in a new process, timed from its start to its exit.
+PARALLEL: the same with ``--connections N``.
+Each round runs LIMIT, ONE and PARALLEL, each into its own fresh database; the script prints min and median
+over the rounds, the ratios to LIMIT, peak PSS of our process tree, and the machine's load average.
+Goal: PARALLEL / LIMIT <= 0.6.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+from pathlib import Path
+
+from _common import (
+    BenchDatabases,
+    JobResult,
+    default_dsn,
+    fmt_mb,
+    install_sigterm,
+    job_argv,
+    postmaster_pid,
+    print_header,
+    print_table,
+    run_job,
+    scratch_dir,
+)
+from bench_load import _checkpoint, run_limit
+
+GOAL_RATIO = 0.6
+
+
+def _args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dsn", default=default_dsn(), help="admin DSN (default $DATABASE_URL, else local postgres)")
+    parser.add_argument("--scenario", default="load-1m", help="scenario to load (default load-1m)")
+    parser.add_argument("--scale", type=float, default=None, help="multiply the scenario's counts")
+    parser.add_argument("--connections", type=int, default=2, help="connections of PARALLEL (default 2)")
+    parser.add_argument("--repeat", type=int, default=2, help="rounds of LIMIT, ONE, PARALLEL (default 2)")
+    return parser.parse_args(argv)
+
+
+def _load(
+    args: argparse.Namespace, dbs: BenchDatabases, tag: str, connections: int, postmaster: int | None
+) -> JobResult:
+    from sspp_fixtures.dsn import database_name
+
+    dsn = dbs.create(tag)
+    _checkpoint(args.dsn)
+    exe = shutil.which("sspp-seed") or str(Path(sys.executable).with_name("sspp-seed"))
+    argv = [exe, "load", args.scenario, "--dsn", dsn, "--json", "--connections", str(connections)]
+    if args.scale:
+        argv += ["--scale", str(args.scale)]
+    job = run_job(argv, database=database_name(dsn), postmaster=postmaster, result_file=False)
+    dbs.drop(dsn)
+    return job
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _args(argv)
+    install_sigterm()
+    print_header(f"bench_parallel_load: {args.scenario}, 1 vs {args.connections} connections vs COPY", args.dsn)
+    from sspp_fixtures.bulkgen import TABLES, load_pools, scenario_locales
+    from sspp_fixtures.scenarios import load_scenario
+    from sspp_fixtures.schema import init_database
+
+    scenario = load_scenario(args.scenario).with_overrides(scale=args.scale)
+    load_pools(scenario_locales(scenario), workers=os.cpu_count() or 1)  # the pools cache, built once, untimed
+    postmaster = postmaster_pid(args.dsn)
+    if postmaster is None:
+        print("the server is not on this machine: LIMIT needs local files")
+        return 2
+    scale = ["--scale", str(args.scale)] if args.scale else []
+    limit: list[float] = []
+    one: list[JobResult] = []
+    parallel: list[JobResult] = []
+    loads: list[float] = []
+    with BenchDatabases(args.dsn) as dbs, scratch_dir("sspp_bench_files_") as folder:
+        written = run_job(job_argv("write-copy", "--scenario", args.scenario, *scale, "--dir", str(folder)))
+        files = written.report["files"]
+        print(f"{sum(written.report['rows'].values()):,} rows written as COPY files (untimed)", flush=True)
+        for round_no in range(1, args.repeat + 1):
+            loads.append(os.getloadavg()[0])
+            dsn = dbs.create(f"limit{round_no}")
+            init_database(dsn, purpose="benchmark")
+            _checkpoint(args.dsn)
+            steps = run_limit(dsn, files, {t: TABLES[t].columns for t in files})
+            dbs.drop(dsn)
+            limit.append(steps[-1][2] - steps[0][1])
+            one.append(_load(args, dbs, f"one{round_no}", 1, postmaster))
+            parallel.append(_load(args, dbs, f"par{round_no}", args.connections, postmaster))
+            print(
+                f"round {round_no}: LIMIT {limit[-1]:.1f}s, ONE {one[-1].seconds:.1f}s, "
+                f"PARALLEL {parallel[-1].seconds:.1f}s (load average {loads[-1]:.1f})",
+                flush=True,
+            )
+
+    def figures(name: str, seconds: list[float], jobs: list[JobResult] | None) -> list[str]:
+        best, middle = min(seconds), statistics.median(seconds)
+        pss = fmt_mb(max(j.peak_pss for j in jobs)) if jobs else "-"
+        phases = "-"
+        if jobs:
+            fastest = min(jobs, key=lambda j: j.seconds)
+            phases = ", ".join(f"{p} {s:.1f}" for p, s in fastest.report.get("seconds", {}).items())
+        return [
+            name,
+            f"{best:.1f}",
+            f"{middle:.1f}",
+            f"{best / min(limit):.2f}",
+            f"{middle / statistics.median(limit):.2f}",
+            pss,
+            phases,
+        ]
+
+    print()
+    print_table(
+        ["", "min s", "median s", "min/LIMIT", "median/LIMIT", "peak PSS", "phases of the fastest (s)"],
+        [
+            figures("LIMIT (server COPY, 1 txn)", limit, None),
+            figures("ONE (--connections 1)", [j.seconds for j in one], one),
+            figures(f"PARALLEL (--connections {args.connections})", [j.seconds for j in parallel], parallel),
+        ],
+    )
+    ratio = statistics.median(j.seconds for j in parallel) / statistics.median(limit)
+    verdict = "MET" if ratio <= GOAL_RATIO else "NOT MET"
+    print(
+        f"PARALLEL / LIMIT (medians) = {ratio:.2f} (goal <= {GOAL_RATIO}: {verdict}); load average during the "
+        f"rounds {', '.join(f'{x:.1f}' for x in loads)} on {os.cpu_count()} cores"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("interrupted: databases dropped", file=sys.stderr)
+        sys.exit(130)
