@@ -5,11 +5,22 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
+from .._load_common import (
+    LoadReport,
+    ProgressCallback,
+    bound_lock_waits,
+    check_live_schema,
+    connect_for_load,
+    explain_failure,
+    explain_stall,
+    sync_sequences,
+    timed_phase,
+)
 from .._stallwatch import StallWatch
 from ..bulkgen import TABLE_ORDER, Piece, generate
 from ..dsn import connect
@@ -22,9 +33,6 @@ from ._live import LiveTable, LiveView, read_live_tables, read_views, unsupporte
 from ._shadow import claim_shadow_schema, drop_shadow_schema, release_shadow_schema
 from ._swap import swap_in
 from ._workers import Crew, Member
-
-if TYPE_CHECKING:
-    from ..loader import LoadReport, ProgressCallback
 
 __all__ = ["UnsupportedTables", "default_connections", "expected_table_rows", "load_in_parallel"]
 
@@ -88,11 +96,9 @@ def load_in_parallel(
     The live tables are not touched until the swap, one short transaction; any failure before or during it
     leaves them as they were, and the shadow schema is dropped (or, after a kill, by the next load's sweep).
     """
-    from ..loader import _connect_for_load, _explain, _explain_stall
-
     report.connections = max(1, min(_MAX_CONNECTIONS, connections))
     with (
-        _connect_for_load(dsn, application_name=_APPLICATION) as coordinator,
+        connect_for_load(dsn, application_name=_APPLICATION) as coordinator,
         StallWatch(dsn, coordinator, timeout_s=stall_timeout_s, idle_between=True) as watch,
         contextlib.ExitStack() as stack,
     ):
@@ -106,8 +112,8 @@ def load_in_parallel(
             load.give_up()
             stall = next((w.stall for w in load.watches if w.stall is not None), None)
             if stall is not None:
-                raise _explain_stall(stall, report, dsn, load.phase) from None
-            raise _explain(exc, report, dsn, coordinator, load.lock_wait) from None
+                raise explain_stall(stall, report, dsn, load.phase) from None
+            raise explain_failure(exc, report, dsn, coordinator, load.lock_wait) from None
         except BaseException:
             load.give_up()
             raise
@@ -150,10 +156,8 @@ class _ParallelLoad:
         self.given(what, rows)
 
     def prepare(self) -> None:
-        from ..loader import _phase, check_live_schema
-
         conn = self.coordinator
-        with _phase(self.report, "prepare", self.progress), self.watch.on_server():
+        with timed_phase(self.report, "prepare", self.progress), self.watch.on_server():
             conn.execute(_CHECK_CLIENT)
             check_live_schema(conn)
             row = conn.execute("SELECT current_schema()").fetchone()
@@ -173,8 +177,6 @@ class _ParallelLoad:
                 self.watches.append(self.members[-1].watch)
 
     def copy(self, batch_rows: int) -> None:
-        from ..loader import _phase
-
         assert self.shadow is not None
         report = self.report
 
@@ -183,7 +185,7 @@ class _ParallelLoad:
             report.bytes_sent += len(piece.data)
             self.progress(piece.table, piece.rows)
 
-        with _phase(report, "copy", self.progress):
+        with timed_phase(report, "copy", self.progress):
             pieces = generate(self.scenario, "copy", workers=report.workers, batch_rows=batch_rows)
             with contextlib.closing(pieces):
                 fill_shadow(
@@ -197,10 +199,8 @@ class _ParallelLoad:
                 )
 
     def index(self) -> None:
-        from ..loader import _phase
-
         assert self.shadow is not None
-        with _phase(self.report, "indexes", self.progress):
+        with timed_phase(self.report, "indexes", self.progress):
             for member in self.members:
                 member.conn.autocommit = True
             with self.watch.on_server():
@@ -210,14 +210,12 @@ class _ParallelLoad:
             )
 
     def swap(self) -> None:
-        from ..loader import _bound_lock_waits, _phase
-
         assert self.shadow is not None
         scenario = self.scenario
         conn = self.coordinator
-        with _phase(self.report, "commit", self.progress), self.watch.on_server():
+        with timed_phase(self.report, "commit", self.progress), self.watch.on_server():
             conn.autocommit = False
-            self.lock_wait = _bound_lock_waits(conn)
+            self.lock_wait = bound_lock_waits(conn)
             swap_in(
                 conn,
                 shadow=self.shadow,
@@ -256,9 +254,7 @@ class _ParallelLoad:
 
 
 def _member(stack: contextlib.ExitStack, dsn: str, connections: int, stall_timeout_s: float) -> Member:
-    from ..loader import _connect_for_load
-
-    conn = stack.enter_context(_connect_for_load(dsn, application_name=_APPLICATION))
+    conn = stack.enter_context(connect_for_load(dsn, application_name=_APPLICATION))
     conn.autocommit = True
     cores = os.cpu_count() or 1
     for statement in (
@@ -287,11 +283,9 @@ def _restart_sequences(tables: list[LiveTable]) -> Callable[[psycopg.Connection[
     the swap: ``setval`` alone is not transactional, a sequence restarted in the transaction is (new storage)."""
 
     def step(conn: psycopg.Connection[Any]) -> None:
-        from ..loader import _sync_sequences
-
         for table in tables:
             for sequence, _column in table.sequences:
                 conn.execute(sql.SQL("ALTER SEQUENCE {} RESTART").format(sql.SQL(sequence)))
-        _sync_sequences(conn)
+        sync_sequences(conn)
 
     return step

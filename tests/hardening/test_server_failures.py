@@ -188,10 +188,10 @@ def test_a_full_disk_is_reported_as_such(own_server: LocalServer, small_tablespa
 
 
 def test_the_load_connection_has_keepalives_and_a_send_timeout_unless_the_dsn_sets_its_own(own_db: str) -> None:
-    from sspp_fixtures.loader import _connect_for_load
+    from sspp_fixtures._load_common import connect_for_load
 
     def options(dsn: str) -> tuple[int, int, int]:
-        with _connect_for_load(dsn) as conn, socket.socket(fileno=os.dup(conn.pgconn.socket)) as sock:
+        with connect_for_load(dsn) as conn, socket.socket(fileno=os.dup(conn.pgconn.socket)) as sock:
             return (
                 sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
                 sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),

@@ -1,0 +1,286 @@
+"""What both ways of loading share (one transaction in :mod:`sspp_fixtures.loader`, a shadow schema swapped in by
+:mod:`sspp_fixtures._shadow_load`): the report and its timed phases, the load's connections with their network
+and lock waits bounded, and errors that say what happened, where, and what to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+
+from ._stallwatch import Stall
+from .bulkgen import TABLE_ORDER, TABLES
+from .dsn import connect, mask_dsn
+from .errors import LoadError
+
+__all__ = [
+    "LOCK_TIMEOUT",
+    "LoadReport",
+    "ProgressCallback",
+    "abandon",
+    "bound_lock_waits",
+    "check_live_schema",
+    "connect_for_load",
+    "explain_failure",
+    "explain_stall",
+    "sync_sequences",
+    "timed_phase",
+]
+
+#: Called with (table, rows just sent), with ("phase:<name>", 0) when a phase starts, and with
+#: ("index:<name>", 0) before each index is built.
+ProgressCallback = Callable[[str, int], None]
+
+
+LOCK_TIMEOUT = "30s"
+
+
+#: How long the kernel may wait for a server to acknowledge data we sent before it drops the connection: a frozen
+#: (SIGSTOP'd, swapped-out, partitioned) server stops a COPY here instead of forever. A ``tcp_user_timeout`` in the
+#: DSN wins. Keepalives (``keepalives_*`` in the DSN win) notice a silent host while we wait for a result.
+_NET_TIMEOUT_MS = 60_000
+
+
+_KEEPALIVES = (("keepalives_idle", "TCP_KEEPIDLE", 30), ("keepalives_interval", "TCP_KEEPINTVL", 10))
+
+
+_KEEPALIVE_PROBES = ("keepalives_count", "TCP_KEEPCNT", 3)
+
+
+@dataclass
+class LoadReport:
+    """What a load did: rows per table, time per phase, the worker count and the connections used."""
+
+    database: str
+    scenario: str
+    seed: int
+    fingerprint: str
+    workers: int
+    rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLE_ORDER, 0))
+    bytes_sent: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+    connections: int = 1
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.rows.values())
+
+    @property
+    def total_seconds(self) -> float:
+        return sum(self.seconds.values())
+
+
+def check_live_schema(conn: psycopg.Connection[Any]) -> None:
+    """Refuse a live schema the generator cannot fill: a missing column, or an extra NOT NULL one without default."""
+    for table, spec in TABLES.items():
+        rows = conn.execute(
+            "SELECT column_name, is_nullable = 'NO', column_default IS NOT NULL OR is_identity = 'YES' "
+            "OR is_generated <> 'NEVER' FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = %s",
+            (table,),
+        ).fetchall()
+        live = {name: (not_null, has_default) for name, not_null, has_default in rows}
+        if not live:
+            raise LoadError(f"table {table} does not exist", hint="run sspp-seed migrate on the database first")
+        missing = [column for column in spec.columns if column not in live]
+        if missing:
+            raise LoadError(
+                f"table {table} has no column {missing[0]}",
+                hint="the database is behind this sspp-fixtures: run sspp-seed migrate first",
+                table=table,
+                column=missing[0],
+            )
+        unfillable = [
+            c for c, (not_null, default) in live.items() if c not in spec.columns and not_null and not default
+        ]
+        if unfillable:
+            raise LoadError(
+                f"table {table}: column {unfillable[0]} is NOT NULL without a default, and the generator does not "
+                "know it (a migration added it)",
+                hint=f"give {table}.{unfillable[0]} a default in a migration, or upgrade sspp-fixtures",
+                table=table,
+                column=unfillable[0],
+            )
+
+
+def sync_sequences(conn: psycopg.Connection[Any]) -> None:
+    """Move each serial column's sequence past the loaded ids (``sales_signals.id``), so the platform's worker
+    inserts after them, exactly as if it had written every row itself."""
+    serials = conn.execute(
+        "SELECT c.relname, a.attname, pg_catalog.pg_get_serial_sequence(quote_ident(c.relname), a.attname) "
+        "FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
+        "WHERE c.relnamespace = current_schema()::regnamespace AND c.relname = ANY(%s) AND a.attnum > 0 "
+        "AND NOT a.attisdropped AND pg_catalog.pg_get_serial_sequence(quote_ident(c.relname), a.attname) IS NOT NULL",
+        (list(TABLE_ORDER),),
+    ).fetchall()
+    for table, column, sequence in serials:
+        conn.execute(
+            sql.SQL("SELECT pg_catalog.setval({}, COALESCE(max({}), 1), max({}) IS NOT NULL) FROM {}").format(
+                sql.Literal(sequence), sql.Identifier(column), sql.Identifier(column), sql.Identifier(table)
+            )
+        )
+
+
+@contextlib.contextmanager
+def timed_phase(report: LoadReport, name: str, progress: ProgressCallback) -> Iterator[None]:
+    progress(f"phase:{name}", 0)
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        report.seconds[name] = report.seconds.get(name, 0.0) + time.perf_counter() - started
+
+
+def abandon(conn: psycopg.Connection[Any]) -> None:
+    """Roll the load back; a connection interrupted in the middle of a COPY cannot: close it, the server rolls
+    back (and psycopg has no second rollback to warn about on the way out)."""
+    try:
+        conn.rollback()
+    except psycopg.Error:
+        conn.close()
+
+
+def connect_for_load(dsn: str, application_name: str = "sspp-fixtures") -> psycopg.Connection[Any]:
+    """A load's connection, whose network waits are bounded (see :data:`_NET_TIMEOUT_MS`)."""
+    conn = connect(dsn, autocommit=False, application_name=application_name)
+    _bound_network_waits(conn, dsn)
+    return conn
+
+
+def _bound_network_waits(conn: psycopg.Connection[Any], dsn: str) -> None:
+    """TCP keepalives and ``TCP_USER_TIMEOUT`` on the connection's socket, as libpq's own options would set them,
+    where the DSN does not set them itself (libpq already has). Unix sockets need none: the kernel sees both ends."""
+    given = conninfo_to_dict(dsn)
+    try:
+        sock = socket.socket(fileno=os.dup(conn.pgconn.socket))
+    except OSError:
+        return
+    with sock:
+        if sock.family not in (socket.AF_INET, socket.AF_INET6):
+            return
+        with contextlib.suppress(OSError):
+            if str(given.get("keepalives", "1")) != "0":
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+                for name, option, value in (*_KEEPALIVES, _KEEPALIVE_PROBES):
+                    if name not in given and hasattr(socket, option):
+                        sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
+            if "tcp_user_timeout" not in given and hasattr(socket, "TCP_USER_TIMEOUT"):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, _NET_TIMEOUT_MS)
+
+
+def _network_timeout_s(dsn: str) -> float:
+    given = conninfo_to_dict(dsn).get("tcp_user_timeout")
+    return int(str(given)) / 1000 if given and str(given).isdigit() and int(str(given)) > 0 else _NET_TIMEOUT_MS / 1000
+
+
+def bound_lock_waits(conn: psycopg.Connection[Any]) -> str:
+    """Wait at most 30 s for the tables' locks, unless the session already has a ``lock_timeout`` (the DSN's
+    ``options=-c lock_timeout=...`` or ``$PGOPTIONS``); return the wait in force."""
+    row = conn.execute("SELECT current_setting('lock_timeout')").fetchone()
+    if row is not None and str(row[0]) not in ("0", ""):
+        return str(row[0])
+    conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+    return LOCK_TIMEOUT
+
+
+_LOCK_HOLDERS = """
+    SELECT DISTINCT a.pid, a.usename, a.application_name, a.state, left(a.query, 120), c.relname
+    FROM pg_catalog.pg_locks l
+    JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
+    JOIN pg_catalog.pg_class c ON c.oid = l.relation
+    WHERE l.granted AND l.locktype = 'relation' AND l.pid <> pg_catalog.pg_backend_pid()
+      AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
+      AND c.relnamespace = current_schema()::regnamespace AND c.relname = ANY(%s)
+    ORDER BY a.pid, c.relname
+"""
+
+
+def _lock_holders(conn: psycopg.Connection[Any]) -> str:
+    """Who holds a lock on the load's tables now: pid, user, application, state and query of each session."""
+    try:
+        rows = conn.execute(_LOCK_HOLDERS, (list(TABLE_ORDER),)).fetchall()
+        conn.rollback()
+    except psycopg.Error:
+        return ""
+    holders: dict[int, tuple[str, str, str, str, list[str]]] = {}
+    for pid, user, application, state, query, table in rows:
+        holders.setdefault(pid, (user, application or "-", state or "?", " ".join(str(query).split()), []))[4].append(
+            table
+        )
+    return "; ".join(
+        f"pid {pid} (user {user}, application {application}, {state}: {query!r}) holds {', '.join(tables)}"
+        for pid, (user, application, state, query, tables) in holders.items()
+    )
+
+
+def explain_stall(stall: Stall, report: LoadReport, dsn: str, phase: str) -> LoadError:
+    sent = ", ".join(f"{n:,} {t}" for t, n in report.rows.items() if n) or "no rows"
+    if stall.doing is None:
+        seen = "the server accepted no new connection to look at its backend"
+    else:
+        seen = f"its backend (pid {stall.backend_pid}) was last seen {stall.doing}"
+    return LoadError(
+        f"the server at {mask_dsn(dsn)} stopped working on the load: nothing moved for {stall.seconds:g}s in the "
+        f"load's {phase} phase ({sent} sent); {seen}; the load stopped and nothing was loaded (the server rolls the "
+        "transaction back when it resumes)",
+        hint="check that server (a stopped or frozen process, full memory, a paused machine), then run the load "
+        "again; --stall-timeout SECONDS sets how long to wait",
+    )
+
+
+def explain_failure(
+    exc: psycopg.Error, report: LoadReport, dsn: str, conn: psycopg.Connection[Any], lock_wait: str = LOCK_TIMEOUT
+) -> LoadError:
+    sent = ", ".join(f"{n:,} {t}" for t, n in report.rows.items() if n)
+    nothing = "the transaction was rolled back and nothing was loaded"
+    if exc.sqlstate == "53100":  # disk_full
+        primary = (exc.diag.message_primary or str(exc)).strip()
+        return LoadError(
+            f"the server at {mask_dsn(dsn)} ran out of disk space during the load ({sent or 'no rows'} sent): "
+            f"{primary}; {nothing}",
+            hint="free space on the server's disk (or its tablespace), or load a smaller scenario (--scale), "
+            "then run the load again",
+            sqlstate=exc.sqlstate,
+        )
+    if exc.sqlstate == "55P03":  # lock_not_available: our lock_timeout expired
+        holders = _lock_holders(conn)
+        who = f": {holders}" if holders else " (by a session that has ended since)"
+        return LoadError(
+            f"the load waited {lock_wait} for its tables, which another session kept locked{who}; {nothing}",
+            hint="end that session or ask its owner to (SELECT pg_terminate_backend(PID) ends one), then run "
+            "the load again",
+            sqlstate=exc.sqlstate,
+        )
+    if isinstance(exc, psycopg.OperationalError) and "timed out" in str(exc).lower():
+        return LoadError(
+            f"the server at {mask_dsn(dsn)} stopped answering: it acknowledged nothing for "
+            f"{_network_timeout_s(dsn):g}s during the load ({sent or 'no rows'} sent), so the connection was dropped "
+            "and nothing was loaded (the server rolls the transaction back when it resumes)",
+            hint="check that server (stopped or frozen process, full memory, network down), then run the load again; "
+            "tcp_user_timeout=MS in the DSN sets how long to wait",
+            sqlstate=exc.sqlstate,
+        )
+    if isinstance(exc, psycopg.OperationalError) or exc.sqlstate in (None, "57P01", "57P02", "57P03"):
+        return LoadError(
+            f"lost the connection to {mask_dsn(dsn)} during the load ({sent or 'no rows'} sent); "
+            "the transaction was rolled back and nothing was loaded",
+            hint="check the server and run the load again",
+            sqlstate=exc.sqlstate,
+        )
+    diag = exc.diag
+    where = f" ({diag.context.strip().splitlines()[0]})" if diag.context else ""
+    return LoadError(
+        f"the load failed: {(diag.message_primary or str(exc)).strip()}{where}; "
+        "the transaction was rolled back and nothing was loaded",
+        hint="this is a bug if the scenario validated: please report it with the scenario file",
+        sqlstate=exc.sqlstate,
+    )
