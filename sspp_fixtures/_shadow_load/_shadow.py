@@ -27,6 +27,8 @@ SHADOW_PREFIX = "sspp_load_"
 _LOCK_CLASS = 0x5550_4C44  # "SPLD"
 
 _counter = itertools.count()
+#: How a shadow schema's comment starts: a schema with our prefix but not this comment is not ours to drop.
+_COMMENT_START = "sspp-fixtures parallel load in progress"
 
 _LIKE_OPTIONS = (
     "INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING COMMENTS INCLUDING GENERATED INCLUDING STORAGE "
@@ -43,13 +45,14 @@ def claim_shadow_schema(conn: psycopg.Connection[Any], what: str) -> str:
     while True:
         schema = f"{SHADOW_PREFIX}{os.getpid()}_{next(_counter)}"
         conn.execute(sql.SQL("SELECT pg_catalog.pg_advisory_lock({})").format(_lock_args(schema)))
+        comment = f"{_COMMENT_START} ({what}; process {os.getpid()} on {socket.gethostname()})"
         try:
-            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+            with conn.transaction():  # the schema never exists without the comment that says it is ours
+                conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+                conn.execute(sql.SQL("COMMENT ON SCHEMA {} IS {}").format(sql.Identifier(schema), sql.Literal(comment)))
         except psycopg.errors.DuplicateSchema:  # another host's process with our pid: next number
             conn.execute(sql.SQL("SELECT pg_catalog.pg_advisory_unlock({})").format(_lock_args(schema)))
             continue
-        comment = f"sspp-fixtures parallel load in progress ({what}; process {os.getpid()} on {socket.gethostname()})"
-        conn.execute(sql.SQL("COMMENT ON SCHEMA {} IS {}").format(sql.Identifier(schema), sql.Literal(comment)))
         return schema
 
 
@@ -66,12 +69,13 @@ def create_shadow_table(
 
 
 def shadow_schemas(conn: psycopg.Connection[Any]) -> list[str]:
-    """Every shadow schema in the database, whoever's."""
+    """Every shadow schema in the database, whichever load made it (named with our prefix *and* commented by us)."""
     return [
         str(r[0])
         for r in conn.execute(
-            "SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname LIKE %s ORDER BY nspname",
-            (SHADOW_PREFIX.replace("_", r"\_") + "%",),
+            "SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname LIKE %s "
+            "AND pg_catalog.obj_description(oid, 'pg_namespace') LIKE %s ORDER BY nspname",
+            (SHADOW_PREFIX.replace("_", r"\_") + "%", _COMMENT_START + "%"),
         ).fetchall()
     ]
 

@@ -19,7 +19,7 @@ import pytest
 from sspp_fixtures._shadow_load import catalog_signature, shadow_schemas, sweep_shadow_schemas
 from sspp_fixtures._stallwatch import StallWatch
 from sspp_fixtures.dsn import connect
-from sspp_fixtures.errors import LoadError
+from sspp_fixtures.errors import LoadError, UnsafeTargetError
 from sspp_fixtures.loader import load_scenario_into
 from sspp_fixtures.scenarios import load_scenario
 from tests.fix_cli import cli_here
@@ -94,6 +94,16 @@ def test_a_parallel_load_leaves_exactly_what_a_plain_load_leaves(database_factor
         conn.execute("UPDATE sales_signals SET signal_score = 0.6 WHERE id = %s", (row[0],))
         updated = conn.execute("SELECT updated_at > '2001-01-01' FROM sales_signals WHERE id = %s", (row[0],))
         assert updated.fetchone() == (True,)
+
+
+def test_a_schema_with_our_prefix_that_we_did_not_make_is_never_swept(empty_db: str) -> None:
+    with connect(empty_db) as conn:
+        conn.execute("CREATE SCHEMA sspp_load_someones_own; CREATE TABLE sspp_load_someones_own.t (a int)")
+    assert sweep_shadow_schemas(empty_db) == []
+    with pytest.raises(UnsafeTargetError):  # a load sweeps first, then refuses a database holding others' tables
+        load_scenario_into(empty_db, load_scenario("smoke"), connections=2)
+    with connect(empty_db) as conn:
+        assert conn.execute("SELECT count(*) FROM sspp_load_someones_own.t").fetchone() == (0,)
 
 
 def test_cli_load_connections(empty_db: str) -> None:
