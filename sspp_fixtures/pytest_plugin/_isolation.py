@@ -175,8 +175,8 @@ class FreshClone(Isolation):
 
 class RolledBack(Isolation):
     """``transaction``: one database and one open connection for all such tests of a template; each test runs in
-    a transaction that is rolled back, so it pays no connect (the path under a millisecond; one round trip a test
-    where the server allows a transaction to stay open between tests, see :class:`RolledBackTest`).
+    a transaction that is rolled back, so it pays no connect (the path under a millisecond; one round trip a test:
+    the teardown's message opens the next test's transaction, see :class:`RolledBackTest`).
 
     A connection a test broke is replaced, and its database put back, before the next test.
     """
@@ -186,7 +186,6 @@ class RolledBack(Isolation):
     def __init__(self, pool: TestDatabases, settings: Mapping[str, str] | None = None) -> None:
         super().__init__(pool, settings)
         self._held: tuple[TestDb, SsppConnection] | None = None
-        self._begin_ahead = False
 
     def acquire(self) -> TestDb:
         if self._held is not None and not (self._held[1].closed or self._held[1].broken):
@@ -194,11 +193,10 @@ class RolledBack(Isolation):
         self.close()
         db = self.pool.acquire()
         # No other session can reach the test's transaction (sspp_dsn and sspp_adb are refused), so no limit on
-        # idling in it: then the next test's BEGIN goes out with this one's ROLLBACK (one round trip a test).
+        # idling in it; a startup option outranks the server's and the database's settings, and RESET ALL goes back
+        # to it: the next test's BEGIN can always go out with this one's ROLLBACK (one round trip a test).
         settings = {**self.settings, "idle_in_transaction_session_timeout": "0"}
         conn = SsppConnection.connect(db.dsn, autocommit=True, application_name=_APP, options=connect_options(settings))
-        timeout = conn.execute("SELECT current_setting('idle_in_transaction_session_timeout')").fetchone()
-        self._begin_ahead = timeout is not None and str(timeout[0]) == "0"
         self._held = (db, conn)
         return db
 
@@ -214,7 +212,7 @@ class RolledBack(Isolation):
         assert self._held is not None
         assert self._held[0] is db
         conn = self._bind(db, self._held[1])
-        with RolledBackTest(conn, begin_ahead=self._begin_ahead):
+        with RolledBackTest(conn, begin_ahead=True):
             yield conn
 
     @contextlib.contextmanager
