@@ -34,6 +34,13 @@ Start-up under xdist (``--startup-repeats``): a project of 10 trivial tests taki
 under ``-n 2``, beside ``-n 2`` runs of 10 tests taking no database (plugin loaded, and ``-p no:sspp``): the
 difference is what the plugin's start-up (template lookup, first clones) and end (drops) cost under xdist.
 
+Plugins (``--plugins``): ``own`` (default) runs each variant with only what it would have in a project of its own:
+its plugin, the plugins its dependencies bring (Faker's, for ours: Faker is one of ours), and xdist; every other
+pytest plugin installed here (Hypothesis', pytest-django's, pytest-asyncio's, anyio's: this venv holds the dev
+extra) is turned off with ``-p no:NAME``. They cost every variant the same 1-3 s of start-up and are no part of
+either plugin. ``all`` keeps them loaded (only the other database plugin is turned off), as a suite in this
+venv would run.
+
 Nothing is asserted about times: the figures and the goals are printed side by side.
 """
 
@@ -128,12 +135,39 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         help="comma-separated load conditions: idle, busy (a busy-loop process on one core) (default idle,busy)",
     )
     parser.add_argument(
+        "--plugins",
+        choices=("own", "all"),
+        default="own",
+        help="own: each variant loads only its plugin, its dependencies' and xdist; all: every installed plugin "
+        "but the other database plugin (default own)",
+    )
+    parser.add_argument(
         "--startup-repeats",
         type=int,
         default=5,
         help="runs of each -n 2 start-up case per load condition (default 5; 0 skips them)",
     )
     return parser.parse_args(argv)
+
+
+#: The pytest plugins a variant keeps under ``--plugins own``: its own, its dependencies' (Faker comes with ours).
+_OWN_PLUGINS = {
+    "sspp": {"sspp", "faker"},
+    "pgp": {"pytest_postgresql"},
+    "floor": set(),
+    "hand": set(),
+}
+_ALWAYS = {"xdist", "xdist.looponfail"}
+
+
+def plugins_off(fixture: str, mode: str) -> list[str]:
+    """``-p no:NAME`` for each installed pytest plugin a variant of ``fixture`` does not load (see ``--plugins``)."""
+    from importlib.metadata import entry_points
+
+    database_plugins = {"sspp", "pytest_postgresql"}
+    installed = {entry.name for entry in entry_points(group="pytest11")}
+    keep = _OWN_PLUGINS[fixture] | _ALWAYS if mode == "own" else installed - (database_plugins - _OWN_PLUGINS[fixture])
+    return [arg for name in sorted(installed - keep) for arg in ("-p", f"no:{name}")]
 
 
 # --------------------------------------------------------------------------------------------- the consumer project
@@ -195,6 +229,7 @@ class Context:
     floor_dsn: str = ""
     poll: float = 0.05
     test_ms: float = 0.0
+    plugins: str = "own"
     #: LIKE patterns of the test databases of the pytest runs started (dropped at the end if a run left any)
     patterns: list[str] = field(default_factory=list)
 
@@ -321,15 +356,8 @@ def run_suite(variant: Variant, ctx: Context, folder: Path) -> SuiteResult:
     out = project / "result.json"
     env = dict(os.environ, DATABASE_URL=ctx.dsn)
     env.pop("PYTEST_ADDOPTS", None)
-    disable = {
-        "sspp": ["pytest_postgresql"],
-        "pgp": ["sspp"],
-        "floor": ["sspp", "pytest_postgresql"],
-        "hand": ["sspp", "pytest_postgresql"],
-    }[variant.fixture]
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly"]
-    for name in disable:
-        cmd += ["-p", f"no:{name}"]
+    cmd += plugins_off(variant.fixture, ctx.plugins)
     stdout_path, stderr_path = project / "stdout.txt", project / "stderr.txt"
     with stdout_path.open("wb") as stdout, stderr_path.open("wb") as stderr:
         started = time.monotonic()
@@ -682,7 +710,8 @@ def run_startup(ctx: Context, folder: Path, repeats: int) -> list[tuple[str, lis
             body = text.format(scenario=ctx.scenario, seed=ctx.seed, tests=STARTUP_TESTS)
             (project / "test_startup.py").write_text(body, encoding="utf-8")
             cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
-            cmd += ["-p", "no:pytest_postgresql", *extra]
+            cmd += plugins_off("sspp", ctx.plugins)
+            cmd += extra
             started = time.monotonic()
             proc = subprocess.Popen(
                 cmd, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
@@ -729,6 +758,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     keys = [k for k in VARIANTS if k in keys]  # cold before the warm runs, which reuse its template
     print_header(f"bench_plugin: {args.tests} tests per suite, ours vs pytest-postgresql", args.dsn)
+    print(f"plugins: {args.plugins}; ours runs with: {' '.join(plugins_off('sspp', args.plugins)) or '(all loaded)'}")
+    print(f"         pytest-postgresql runs with: {' '.join(plugins_off('pgp', args.plugins)) or '(all loaded)'}")
 
     from sspp_fixtures.scenarios import load_scenario
     from sspp_fixtures.templates import template_fingerprint, template_name
@@ -738,7 +769,13 @@ def main(argv: list[str] | None = None) -> int:
     tpl_name = template_name(template_fingerprint(scenario))
     tpl = (tpl_name, _template_exists(args.dsn, tpl_name))
     ctx = Context(
-        dsn=args.dsn, tests=args.tests, scenario=args.scenario, seed=seed, poll=args.poll, test_ms=args.test_ms
+        dsn=args.dsn,
+        tests=args.tests,
+        scenario=args.scenario,
+        seed=seed,
+        poll=args.poll,
+        test_ms=args.test_ms,
+        plugins=args.plugins,
     )
     ctx.pgp_dbname = f"{DB_PREFIX}{os.getpid()}_pgp"
     pgp_names = [ctx.pgp_dbname, f"{ctx.pgp_dbname}_tmpl"]

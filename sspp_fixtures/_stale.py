@@ -22,7 +22,10 @@ def pid_prefix(prefix: str, sep: str) -> str:
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether a process ``pid`` exists on this host (another user's counts)."""
+    """Whether a process ``pid`` exists on this host (another user's counts); 0 and below never do (to
+    ``kill`` they mean a process group)."""
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -169,15 +169,13 @@ class PluginSession:
         """The template holding the spec's scenario and seed, built if no process built it yet."""
         key = (spec.scenario, spec.seed)
         if key not in self._templates:
-            from ..scenarios import load_scenario
-            from ..templates import ensure_template, sweep
+            from ..templates import ensure_scenario_template, sweep
 
             if not self._swept:
                 self._swept = True
                 if self._first_to_sweep():
                     sweep(self.server.dsn, templates_older_than_s=_TEMPLATE_MAX_AGE_S)
-            scenario = load_scenario(spec.scenario).with_overrides(seed=spec.seed)
-            self._templates[key] = ensure_template(self.server.dsn, scenario)
+            self._templates[key] = ensure_scenario_template(self.server.dsn, spec.scenario, seed=spec.seed)
         return self._templates[key]
 
     def _first_to_sweep(self) -> bool:

@@ -7,19 +7,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .._paths import builtin_scenarios_dir
 from .._text import short_repr, suggest
 from ..errors import ScenarioError
 
 __all__ = ["builtin_scenarios_dir", "find_parent", "find_scenario", "list_scenarios"]
 
-_PACKAGE_DIR = Path(__file__).resolve().parent.parent
 _SCENARIO_SUFFIXES = (".yaml", ".yml")
-
-
-def builtin_scenarios_dir() -> Path:
-    """The scenarios shipped with the tool: the packaged copy, else the checkout's ``scenarios/``."""
-    packaged = _PACKAGE_DIR / "_scenarios"
-    return packaged if packaged.is_dir() else _PACKAGE_DIR.parent / "scenarios"
 
 
 def list_scenarios() -> dict[str, Path]:

@@ -11,12 +11,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._paths import shipped_sql_dir
 from ..errors import MigrationError
 
 __all__ = ["Migration", "load_migrations", "migrations_checksum", "migrations_dir", "sql_dir"]
 
 _FILENAME = re.compile(r"^(?P<version>\d{3,})_(?P<name>[a-z0-9][a-z0-9_]*)\.sql$")
-_PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -45,14 +45,11 @@ class Migration:
 
 def sql_dir() -> Path:
     """The folder holding ``migrations/``, ``init.sql`` and ``seed.sql``: the packaged copy, else the checkout's."""
-    packaged = _PACKAGE_DIR / "_sql"
-    if (packaged / "migrations").is_dir():
-        return packaged
-    checkout = _PACKAGE_DIR.parent / "sql"
-    if (checkout / "migrations").is_dir():
-        return checkout
+    packaged, found = shipped_sql_dir()
+    if found is not None:
+        return found
     raise MigrationError(
-        f"no migrations found: neither {packaged} nor {checkout} holds a migrations folder",
+        f"no migrations found: neither {packaged} nor {packaged.parent.parent / 'sql'} holds a migrations folder",
         hint="reinstall sspp-fixtures (pip install --force-reinstall sspp-fixtures)",
     )
 

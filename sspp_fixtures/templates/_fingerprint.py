@@ -14,9 +14,10 @@ import hashlib
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..scenarios import Scenario
-from ..schema import load_migrations, migrations_checksum
+if TYPE_CHECKING:  # the data code loads only when a fingerprint is computed (see ._memo)
+    from ..scenarios import Scenario
 
 __all__ = [
     "BUILD_SUFFIX",
@@ -24,8 +25,10 @@ __all__ = [
     "REUSE_FORMAT",
     "TEMPLATE_PREFIX",
     "TEST_PREFIX",
+    "code_digest",
     "template_fingerprint",
     "template_name",
+    "version_of",
 ]
 
 #: Version of the reuse machinery installed in templates; bump it whenever that SQL changes.
@@ -43,7 +46,7 @@ _DATA_CODE = ("model", "bulkgen", "scenarios", "schema", "loader.py", "templates
 
 
 @functools.cache
-def _code_digest() -> str:
+def code_digest() -> str:
     """sha256 over the source of the modules that generate and load the data."""
     root = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
@@ -56,7 +59,7 @@ def _code_digest() -> str:
     return digest.hexdigest()
 
 
-def _version_of(package: str) -> str:
+def version_of(package: str) -> str:
     try:
         return package_version(package)
     except PackageNotFoundError:
@@ -65,6 +68,8 @@ def _version_of(package: str) -> str:
 
 @functools.cache
 def _migrations_checksum() -> str:
+    from ..schema import load_migrations, migrations_checksum
+
     return migrations_checksum(load_migrations())
 
 
@@ -77,8 +82,8 @@ def template_fingerprint(scenario: Scenario, *, extra_sql: str | None = None) ->
         f"migrations:{_migrations_checksum()}",
         f"scenario:{scenario.fingerprint()}",
         f"sspp-fixtures:{__version__}",
-        f"code:{_code_digest()}",
-        f"faker:{_version_of('Faker')}",
+        f"code:{code_digest()}",
+        f"faker:{version_of('Faker')}",
         f"extra-sql:{hashlib.sha256((extra_sql or '').encode()).hexdigest()}",
     ]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()

@@ -15,9 +15,9 @@ from typing import Any
 
 import psycopg
 
+from .._stale import pid_alive
 from ..databases import drop_database
 from ..dsn import connect
-from ..server._runtime import pid_alive
 from ._fingerprint import BUILD_SUFFIX, OUR_PREFIXES, TEMPLATE_PREFIX, TEST_PREFIX
 from ._names import KIND_BUILDING, KIND_TEMPLATE, KIND_TEST, hostname, parse_comment
 

@@ -16,7 +16,7 @@ import os
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql
@@ -24,9 +24,6 @@ from psycopg import sql
 from ..databases import drop_database
 from ..dsn import connect, database_name, with_database
 from ..errors import TemplateError, UsageError
-from ..loader import load_scenario_into
-from ..scenarios import Scenario
-from ..schema import write_marker
 from ._fingerprint import (
     BUILD_SUFFIX,
     OUR_PREFIXES,
@@ -38,7 +35,10 @@ from ._fingerprint import (
 from ._names import KIND_BUILDING, KIND_TEMPLATE, comment, read_comment, set_comment
 from ._reuse import install_reuse
 
-__all__ = ["TemplateInfo", "drop_templates", "ensure_template", "list_templates"]
+if TYPE_CHECKING:  # the data code loads only when a template is built
+    from ..scenarios import Scenario
+
+__all__ = ["TemplateInfo", "drop_templates", "ensure_scenario_template", "ensure_template", "list_templates"]
 
 _POLL_S = (0.02, 0.5)
 
@@ -138,6 +138,28 @@ def ensure_template(
                 admin.execute("SELECT pg_catalog.pg_advisory_unlock(%s)", (key,))
 
 
+def ensure_scenario_template(admin_dsn: str, reference: str, *, seed: int | None = None) -> TemplateInfo:
+    """:func:`ensure_template` for the scenario ``reference`` names (with ``seed``, if given).
+
+    When the memo (:mod:`._memo`) knows the fingerprint and that template is ready, the scenario is not even
+    loaded: a process whose template exists imports none of the data code.
+    """
+    from ._memo import recall_fingerprint, remember_fingerprint
+
+    fingerprint = recall_fingerprint(reference, seed)
+    if fingerprint is not None:
+        with connect(admin_dsn) as admin:
+            ready = _ready(admin, template_name(fingerprint), fingerprint)
+        if ready is not None:
+            return ready
+    from ..scenarios import iter_chain_paths, load_scenario
+
+    scenario = load_scenario(reference).with_overrides(seed=seed)
+    info = ensure_template(admin_dsn, scenario)
+    remember_fingerprint(reference, seed, iter_chain_paths(reference), info.fingerprint)
+    return info
+
+
 def _build(
     admin: psycopg.Connection[Any],
     admin_dsn: str,
@@ -147,6 +169,9 @@ def _build(
     extra_sql: str | None,
     workers: int | None,
 ) -> TemplateInfo:
+    from ..loader import load_scenario_into
+    from ..schema import write_marker
+
     started = time.perf_counter()
     building = f"{name}{BUILD_SUFFIX}{os.getpid()}"
     drop_database(admin, building, prefixes=OUR_PREFIXES)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from sspp_fixtures.server import Server
+
 #: Modules the plugin must not import at load (each costs tens of milliseconds or more).
 HEAVY = (
     "psycopg",
@@ -120,3 +122,41 @@ def test_the_heavy_list_names_real_modules(name: str) -> None:
     import importlib.util
 
     assert importlib.util.find_spec(name) is not None, f"{name} is not importable: update HEAVY"
+
+
+#: The data code: what a template's build needs, and a test whose template exists does not.
+DATA_CODE = (
+    "numpy",
+    "faker",
+    "pydantic",
+    "ruamel",
+    "factory",
+    "sspp_fixtures.model",
+    "sspp_fixtures.scenarios",
+    "sspp_fixtures.schema",
+    "sspp_fixtures.loader",
+    "sspp_fixtures.bulkgen",
+)
+
+
+def test_a_test_whose_template_exists_imports_no_data_code(pg_server: Server, tmp_path: Path) -> None:
+    """The template memo: the first run finds (or builds) the template and notes its name; the second loads no
+    scenario and none of the generator's libraries (Faker, NumPy, pydantic: ~0.9 s of a process's start)."""
+    (tmp_path / "test_db.py").write_text(
+        "def test_db(sspp_db):\n    assert sspp_db.execute('SELECT count(*) FROM customers').fetchone()[0] > 0\n",
+        encoding="utf-8",
+    )
+    body = textwrap.dedent(
+        """
+        import os
+        os.environ["SSPP_FIXTURES_CACHE"] = {cache!r}
+        plugin = "sspp_fixtures.pytest_plugin.plugin"
+        code = pytest.main(["-q", "-p", "no:cacheprovider", "-p", plugin, "--sspp-dsn", {dsn!r}, "test_db.py"])
+        assert code == 0, code
+        """
+    ).format(cache=str(tmp_path / "cache"), dsn=pg_server.dsn)
+    first = _imported_by(body, tmp_path)
+    assert "sspp_fixtures.scenarios" in first, "the first run should have loaded the scenario"
+    second = _imported_by(body, tmp_path)
+    assert "psycopg" in second, "the second run took no database"
+    assert [m for m in second if any(m == d or m.startswith(d + ".") for d in DATA_CODE)] == []
