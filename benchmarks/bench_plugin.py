@@ -13,11 +13,13 @@ Each variant is one ``python -m pytest`` subprocess, timed from process start to
 - ours, cold template: the same, run first, when the template for this seed does not exist yet (its first test
   builds it);
 - ours, transaction: isolation 'transaction' (no commit in the bodies: everything is rolled back);
-- ours, recycle: one test in ten runs an ALTER TABLE, so its release recycles its database; the figure is the
-  recycle's cost: that test's teardown plus the next test's setup (which gets a spare clone, refilled in the
-  background while the nine tests between ran);
-- ours, recycle-all: every test runs an ALTER TABLE (back-to-back recycles outrun the spares: each test waits
+- ours, recycle: one test in ten runs ``ALTER TABLE ... SET DEFAULT`` (not undone in place), so its release
+  recycles its database; the figure is the recycle's cost: that test's teardown plus the next test's setup (which
+  gets a spare clone, refilled in the background while the nine tests between ran);
+- ours, recycle-all: every test runs that ALTER TABLE (back-to-back recycles outrun the spares: each test waits
   for a ``CREATE DATABASE ... TEMPLATE``, so this shows the clone speed of the server's disk);
+- ours, alter-all: every test runs ``ALTER TABLE customers ADD COLUMN ...``, undone in place by the restore (the
+  column dropped, the rows put back as after a TRUNCATE): back to back, no clone;
 - pytest-postgresql: ``postgresql_noproc`` + ``postgresql`` from ``pytest_postgresql.factories``, its template
   cloned from a database loaded beforehand with the same scenario, ``-p no:sspp``; a database per test;
 - floor: a plain ``psycopg.connect()`` + ``close()`` to one shared database (no isolation at all, no commit):
@@ -68,6 +70,9 @@ from psycopg import sql
 
 GOAL_REUSE_MS = 5.0
 GOAL_RECYCLE_MS = 30.0
+#: DDL that cannot be undone in place (the database is replaced by a clone), and DDL that is.
+REPLACING_DDL = "ALTER TABLE customers ALTER COLUMN name SET DEFAULT 'bench'"
+ADDING_DDL = "ALTER TABLE customers ADD COLUMN bench_extra integer"
 GOAL_TRANSACTION_MS = 1.0
 GOAL_SUITE_RATIO = 10.0
 GOAL_SUITE_RATIO_COLD = 5.0
@@ -81,7 +86,8 @@ class Variant:
     label: str
     fixture: str  # "sspp" | "pgp" | "floor" | "hand"
     isolation: str | None = None
-    ddl_every: int = 0  # every k-th test runs an ALTER TABLE, which recycles its database (0: none)
+    ddl_every: int = 0  # every k-th test runs ``ddl`` (0: none)
+    ddl: str = ""
     commit: bool = True
     goal_ms: float | None = None
 
@@ -96,9 +102,31 @@ VARIANTS: dict[str, Variant] = {
         Variant("transaction", "ours, transaction", "sspp", "transaction", commit=False, goal_ms=GOAL_TRANSACTION_MS),
         Variant("hand", "hand-written: session connection, rollback per test", "hand", commit=False),
         Variant(
-            "recycle", "ours, DDL in 1 test of 10 (recycle)", "sspp", "database", ddl_every=10, goal_ms=GOAL_RECYCLE_MS
+            "recycle",
+            "ours, ALTER ... SET DEFAULT in 1 test of 10 (recycle)",
+            "sspp",
+            "database",
+            ddl_every=10,
+            ddl=REPLACING_DDL,
+            goal_ms=GOAL_RECYCLE_MS,
         ),
-        Variant("recycle-all", "ours, DDL in every test (back to back)", "sspp", "database", ddl_every=1),
+        Variant(
+            "recycle-all",
+            "ours, ALTER ... SET DEFAULT in every test (back to back)",
+            "sspp",
+            "database",
+            ddl_every=1,
+            ddl=REPLACING_DDL,
+        ),
+        Variant(
+            "alter-all",
+            "ours, ALTER ... ADD COLUMN in every test (undone in place)",
+            "sspp",
+            "database",
+            ddl_every=1,
+            ddl=ADDING_DDL,
+            goal_ms=GOAL_RECYCLE_MS,
+        ),
     )
 }
 
@@ -199,6 +227,7 @@ def _write_project(folder: Path, variant: Variant, ctx: Context) -> None:
         "counts": ctx.counts,
         "commit": variant.commit,
         "ddl_every": variant.ddl_every,
+        "ddl": variant.ddl,
         "test_ms": ctx.test_ms,
         "scenario": ctx.scenario,
         "seed": ctx.seed,

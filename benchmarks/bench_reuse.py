@@ -6,10 +6,11 @@
   next to the baseline ``load_scenario_into`` of the same scenario into an empty database (the build is that
   load plus the reuse machinery and the rename into a template).
 - ``release()`` per path (clean: the test only read; restored: one insert + one jsonb update; DDL undone in
-  place: a CREATE TABLE and a CREATE INDEX on a seeded table, back to back; recycled: an ALTER TABLE, the
-  database replaced under its name by a spare clone, with the spares ready and back to back, where the clones
-  cannot keep up), a whole test (acquire, connect, query, close, release), next to the baseline: a bare
-  connect + ``SELECT 1`` + close, no pool.
+  place: a CREATE TABLE and a CREATE INDEX on a seeded table, back to back; ALTER TABLE undone in place: ADD COLUMN
+  and ADD CONSTRAINT on a seeded table, back to back; recycled: an ALTER TABLE ... SET DEFAULT, which cannot be
+  undone in place, so the database is replaced under its name by a spare clone, with the spares ready and back to
+  back, where the clones cannot keep up), a whole test (acquire, connect, query, close, release), next to the
+  baseline: a bare connect + ``SELECT 1`` + close, no pool.
 
 Nothing is asserted about times: the figures are printed side by side. The template and every database made
 here are dropped at the end.
@@ -34,6 +35,12 @@ _WRITE = (
     "UPDATE signals SET signal_data = signal_data || '{\"seen\": true}' "
     "WHERE id = (SELECT id FROM signals ORDER BY id LIMIT 1)"
 )
+#: What a schema test typically does to a seeded table: undone in place.
+ADDING_DDL = (
+    "ALTER TABLE customers ADD COLUMN bench_extra int DEFAULT 0, ADD CONSTRAINT bench_check CHECK (bench_extra >= 0)"
+)
+#: What cannot be undone in place: the database is replaced by a clone.
+REPLACING_DDL = "ALTER TABLE customers ALTER COLUMN name SET DEFAULT 'bench'"
 
 
 def _args() -> argparse.Namespace:
@@ -57,7 +64,17 @@ def _row(label: str, samples: list[float]) -> list[str]:
 def _release_samples(pool: TestDatabases, rounds: int) -> dict[str, list[float]]:
     """Milliseconds per release path, per whole test, and for the baseline connect."""
     found: dict[str, list[float]] = {
-        key: [] for key in ("clean", "restored", "test", "connect", "ddl_in_place", "recycled", "recycled_b2b")
+        key: []
+        for key in (
+            "clean",
+            "restored",
+            "test",
+            "connect",
+            "ddl_in_place",
+            "alter_in_place",
+            "recycled",
+            "recycled_b2b",
+        )
     }
     for i in range(rounds):
         started = time.perf_counter()
@@ -80,13 +97,21 @@ def _release_samples(pool: TestDatabases, rounds: int) -> dict[str, list[float]]
         assert pool.release(db).path == "restored"
         pool.release(pool.acquire())  # the next test's setup and its first restore
         found["ddl_in_place"].append(_ms(started))
+    for _ in range(30):
+        db = pool.acquire()
+        with psycopg.connect(db.dsn, autocommit=True) as conn:
+            conn.execute(ADDING_DDL)
+        started = time.perf_counter()
+        assert pool.release(db).path == "restored"
+        pool.release(pool.acquire())
+        found["alter_in_place"].append(_ms(started))
     for key in ("recycled", "recycled_b2b"):
         for _ in range(10):
             if key == "recycled":
                 pool.wait_spares()
             db = pool.acquire()
             with psycopg.connect(db.dsn, autocommit=True) as conn:
-                conn.execute("ALTER TABLE customers ADD COLUMN bench_extra int")
+                conn.execute(REPLACING_DDL)
             started = time.perf_counter()
             assert pool.release(db).path == "recycled"
             pool.release(pool.acquire())  # the recycle's cost: release + the next test's setup + first restore
@@ -126,6 +151,7 @@ def main() -> None:
             _row("whole test: acquire, connect, query, close, release", found["test"]),
             _row("DDL undone in place, back to back: release + next acquire/release", found["ddl_in_place"]),
             _row("recycle, spares ready: release + next acquire/release", found["recycled"]),
+            _row("ALTER TABLE ... ADD COLUMN/CONSTRAINT undone in place, back to back", found["alter_in_place"]),
             _row("recycle, back to back (bound by CREATE DATABASE)", found["recycled_b2b"]),
         ],
     )

@@ -70,7 +70,7 @@ def _update_delete(db: Db, i: int) -> None:
 
 def _ddl(db: Db, i: int) -> None:
     _read(db, i)
-    db.execute("ALTER TABLE customers ADD COLUMN bench_extra integer")
+    db.execute(BENCH["ddl"])
     _finish(db)
 
 

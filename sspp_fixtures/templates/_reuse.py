@@ -38,6 +38,9 @@ REUSE_SCHEMA = "sspp_reuse"
 _MARK_TRIGGER = "sspp_reuse_mark"
 _EVENT_TRIGGERS = ("sspp_reuse_ddl", "sspp_reuse_drop")
 
+#: An added column, once dropped, keeps its slot: after this many a table's database is replaced (1,600 at most).
+_DROPPED_COLUMNS_MAX = 200
+
 _SKIPPED_SCHEMAS = ("pg_catalog", "information_schema", REUSE_SCHEMA)
 
 _BASE_DDL = f"""
@@ -61,6 +64,12 @@ CREATE TABLE {REUSE_SCHEMA}.seqs (
 );
 
 CREATE TABLE {REUSE_SCHEMA}.objects (classid oid NOT NULL, objid oid NOT NULL, PRIMARY KEY (classid, objid));
+
+-- per tracked table: its highest column number and its shape (see shape()) in the template
+CREATE TABLE {REUSE_SCHEMA}.shapes (relid oid PRIMARY KEY, natts smallint NOT NULL, shape text NOT NULL);
+
+-- tracked tables a test ran ALTER TABLE on: put back by undo_alters(), then checked against their shape
+CREATE UNLOGGED TABLE {REUSE_SCHEMA}.altered (relid oid NOT NULL);
 
 CREATE UNLOGGED TABLE {REUSE_SCHEMA}.created (
     n       bigint GENERATED ALWAYS AS IDENTITY,
@@ -97,25 +106,35 @@ CREATE FUNCTION {REUSE_SCHEMA}.on_ddl() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER AS $fn$
 BEGIN
     -- DDL on temporary objects (CREATE TEMP TABLE, DROP of one) dies with its session: ignored. A new object is
-    -- remembered and dropped at the restore; DDL on a template object, or naming no object (GRANT), is marked 'X'.
+    -- remembered and dropped at the restore; ALTER TABLE on a tracked table is remembered and undone there; other
+    -- DDL on a template object, or DDL naming no object (GRANT), is marked 'X'.
     IF TG_EVENT = 'ddl_command_end' THEN
         IF EXISTS (
             SELECT 1 FROM pg_catalog.pg_event_trigger_ddl_commands() c
             WHERE (c.schema_name IS NULL OR c.schema_name NOT LIKE 'pg\\_temp%')
               AND (c.objid IS NULL OR EXISTS (
-                  SELECT 1 FROM {REUSE_SCHEMA}.objects o WHERE o.classid = c.classid AND o.objid = c.objid))) THEN
+                  SELECT 1 FROM {REUSE_SCHEMA}.objects o WHERE o.classid = c.classid AND o.objid = c.objid))
+              AND NOT (c.command_tag = 'ALTER TABLE' AND c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                       AND EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.shapes s WHERE s.relid = c.objid))) THEN
             INSERT INTO {REUSE_SCHEMA}.dirty (tbl, op) VALUES (0, 'X');
         END IF;
+        INSERT INTO {REUSE_SCHEMA}.altered (relid)
+        SELECT DISTINCT c.objid FROM pg_catalog.pg_event_trigger_ddl_commands() c
+        WHERE c.command_tag = 'ALTER TABLE' AND c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+          AND EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.shapes s WHERE s.relid = c.objid)
+          AND NOT EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.altered a WHERE a.relid = c.objid);
         INSERT INTO {REUSE_SCHEMA}.created (classid, objid)
         SELECT DISTINCT c.classid, c.objid FROM pg_catalog.pg_event_trigger_ddl_commands() c
         WHERE c.command_tag LIKE 'CREATE %' AND c.objid IS NOT NULL
           AND (c.schema_name IS NULL OR c.schema_name NOT LIKE 'pg\\_temp%')
           AND NOT EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.objects o WHERE o.classid = c.classid AND o.objid = c.objid)
           AND NOT EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.created k WHERE k.classid = c.classid AND k.objid = c.objid);
-    ELSIF EXISTS (
+    ELSIF EXISTS (  -- a column after a tracked table's last one is not the template's: a test added it
         SELECT 1 FROM pg_catalog.pg_event_trigger_dropped_objects() d
         WHERE NOT d.is_temporary AND EXISTS (
-            SELECT 1 FROM {REUSE_SCHEMA}.objects o WHERE o.classid = d.classid AND o.objid = d.objid)) THEN
+            SELECT 1 FROM {REUSE_SCHEMA}.objects o WHERE o.classid = d.classid AND o.objid = d.objid)
+          AND NOT (d.objsubid > 0 AND d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                   AND d.objsubid > (SELECT s.natts FROM {REUSE_SCHEMA}.shapes s WHERE s.relid = d.objid))) THEN
         INSERT INTO {REUSE_SCHEMA}.dirty (tbl, op) VALUES (0, 'X');
     END IF;
 END
@@ -150,6 +169,81 @@ BEGIN
         END IF;
     END LOOP;
     RETURN true;
+END
+$fn$;
+
+CREATE FUNCTION {REUSE_SCHEMA}.shape(rel oid, natts smallint) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog AS $fn$
+    -- What ALTER TABLE can change in a table, as text: the relation, its first natts columns (with defaults), how
+    -- many live columns come after them, constraints, triggers, indexes, policies, rules, comments, inheritance
+    SELECT pg_catalog.concat_ws(E'\\n',
+        (SELECT pg_catalog.format('rel %s %s %s %s %s %s %s %s %s %s %s %s', c.relname, c.relnamespace, c.relowner,
+                c.relkind, c.relpersistence, c.reloptions, c.relacl, c.relrowsecurity, c.relforcerowsecurity,
+                c.relreplident, c.reltablespace, c.relam)
+         FROM pg_catalog.pg_class c WHERE c.oid = rel),
+        (SELECT pg_catalog.string_agg(pg_catalog.format('att %s %s %s %s %s %s %s %s %s %s %s %s %s %s %s',
+                    a.attnum, a.attname, a.atttypid, a.atttypmod, a.attnotnull, a.attidentity, a.attgenerated,
+                    a.attisdropped, a.attstattarget, a.attstorage, a.attcompression, a.attcollation, a.attacl,
+                    a.attoptions, pg_catalog.pg_get_expr(d.adbin, d.adrelid)), E'\\n' ORDER BY a.attnum)
+         FROM pg_catalog.pg_attribute a
+         LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+         WHERE a.attrelid = rel AND a.attnum > 0 AND a.attnum <= natts),
+        (SELECT 'live columns after ' || count(*) FROM pg_catalog.pg_attribute a
+         WHERE a.attrelid = rel AND a.attnum > natts AND NOT a.attisdropped),
+        (SELECT pg_catalog.string_agg(pg_catalog.format('con %s %s %s %s %s', co.conname, co.contype,
+                    co.condeferrable, co.convalidated, pg_catalog.pg_get_constraintdef(co.oid)), E'\\n'
+                    ORDER BY co.conname)
+         FROM pg_catalog.pg_constraint co WHERE co.conrelid = rel),
+        (SELECT pg_catalog.string_agg(pg_catalog.format('trg %s %s %s', t.tgname, t.tgenabled,
+                    CASE WHEN t.tgisinternal THEN t.tgconstraint::text ELSE pg_catalog.pg_get_triggerdef(t.oid) END),
+                    E'\\n' ORDER BY t.tgname)
+         FROM pg_catalog.pg_trigger t WHERE t.tgrelid = rel),
+        (SELECT pg_catalog.string_agg(pg_catalog.format('idx %s %s %s %s %s', ic.relname, i.indisvalid,
+                    i.indisclustered, i.indisreplident, pg_catalog.pg_get_indexdef(i.indexrelid)), E'\\n'
+                    ORDER BY ic.relname)
+         FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid WHERE i.indrelid = rel),
+        (SELECT pg_catalog.string_agg(pg_catalog.format('pol %s %s %s %s %s %s', p.polname, p.polcmd,
+                    p.polpermissive, p.polroles, pg_catalog.pg_get_expr(p.polqual, p.polrelid),
+                    pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid)), E'\\n' ORDER BY p.polname)
+         FROM pg_catalog.pg_policy p WHERE p.polrelid = rel),
+        (SELECT pg_catalog.string_agg(pg_catalog.format('rule %s %s', r.rulename, r.ev_enabled), E'\\n'
+                    ORDER BY r.rulename)
+         FROM pg_catalog.pg_rewrite r WHERE r.ev_class = rel),
+        (SELECT pg_catalog.string_agg(pg_catalog.format('comment %s %s', e.objsubid, e.description), E'\\n'
+                    ORDER BY e.objsubid)
+         FROM pg_catalog.pg_description e
+         WHERE e.objoid = rel AND e.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass),
+        (SELECT pg_catalog.string_agg(pg_catalog.format('inherits %s %s', h.inhparent, h.inhseqno), E'\\n'
+                    ORDER BY h.inhseqno)
+         FROM pg_catalog.pg_inherits h WHERE h.inhrelid = rel),
+        (SELECT 'children ' || count(*) FROM pg_catalog.pg_inherits h WHERE h.inhparent = rel),
+        (SELECT pg_catalog.string_agg('statistics ' || x.stxname, E'\\n' ORDER BY x.stxname)
+         FROM pg_catalog.pg_statistic_ext x WHERE x.stxrelid = rel))
+$fn$;
+
+CREATE FUNCTION {REUSE_SCHEMA}.undo_alters() RETURNS void
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    k record;
+BEGIN
+    -- What ALTER TABLE added to a tracked table goes: constraints the template does not hold, then columns after
+    -- the template's last one (PostgreSQL keeps a dropped column's slot, invisible to queries). Whatever else it
+    -- changed shows in shape() afterwards, and the database is replaced.
+    FOR k IN SELECT co.conrelid::pg_catalog.regclass AS rel, co.conname
+             FROM pg_catalog.pg_constraint co
+             WHERE co.conrelid IN (SELECT a.relid FROM {REUSE_SCHEMA}.altered a)
+               AND NOT EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.objects o
+                               WHERE o.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND o.objid = co.oid)
+             ORDER BY co.oid DESC LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS %I CASCADE', k.rel, k.conname);
+    END LOOP;
+    FOR k IN SELECT a.attrelid::pg_catalog.regclass AS rel, a.attname
+             FROM {REUSE_SCHEMA}.shapes s
+             JOIN pg_catalog.pg_attribute a ON a.attrelid = s.relid AND a.attnum > s.natts AND NOT a.attisdropped
+             WHERE s.relid IN (SELECT x.relid FROM {REUSE_SCHEMA}.altered x)
+             ORDER BY a.attrelid, a.attnum DESC LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE %s DROP COLUMN IF EXISTS %I CASCADE', k.rel, k.attname);
+    END LOOP;
 END
 $fn$;
 
@@ -221,19 +315,32 @@ BEGIN
         RETURN 'recycle:prepared_transaction';
     END IF;
 
-    -- 3. objects the test created go (tables, indexes, views, functions, ...); dropping one must not have taken a
-    --    template object with it
-    IF EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.created) THEN
+    -- 3. what ALTER TABLE added to tracked tables (columns, constraints) and the objects the test created (tables,
+    --    indexes, views, functions, ...) go; that must not have taken a template object with it, and each altered
+    --    table must be back in its template shape, its rows restored as after a TRUNCATE (a rewrite renews xmin)
+    IF EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.altered) OR EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.created) THEN
         BEGIN
+            PERFORM {REUSE_SCHEMA}.undo_alters();
             IF NOT {REUSE_SCHEMA}.drop_created() THEN
                 RETURN 'recycle:ddl';
             END IF;
         EXCEPTION WHEN OTHERS THEN
             RETURN 'recycle:ddl';
         END;
-        IF EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.dirty d WHERE d.op = 'X') THEN
+        IF EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.dirty d WHERE d.op = 'X')
+           OR EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.shapes sh
+                      WHERE sh.relid IN (SELECT a.relid FROM {REUSE_SCHEMA}.altered a)
+                        AND {REUSE_SCHEMA}.shape(sh.relid, sh.natts) IS DISTINCT FROM sh.shape) THEN
             RETURN 'recycle:ddl';
         END IF;
+        IF EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.shapes sh
+                   JOIN pg_catalog.pg_attribute a
+                     ON a.attrelid = sh.relid AND a.attnum > sh.natts + {_DROPPED_COLUMNS_MAX}
+                   WHERE sh.relid IN (SELECT x.relid FROM {REUSE_SCHEMA}.altered x)) THEN
+            RETURN 'recycle:dropped_columns';  -- a table holds 1600 columns, dropped ones included
+        END IF;
+        INSERT INTO {REUSE_SCHEMA}.dirty (tbl, op) SELECT DISTINCT a.relid, 'T' FROM {REUSE_SCHEMA}.altered a;
+        DELETE FROM {REUSE_SCHEMA}.altered;
         DELETE FROM {REUSE_SCHEMA}.created;
         changed := true;
     END IF;
@@ -439,6 +546,14 @@ def install_reuse(conn: psycopg.Connection[Any], *, fingerprint: str, reuse_form
                 "VALUES (%s, %s, pg_catalog.pg_current_xact_id(), %s, %s)"
             ).format(sql.Identifier(REUSE_SCHEMA)),
             (fingerprint, reuse_format, use_replica, len(tables)),
+        )
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {schema}.shapes (relid, natts, shape) "
+                "SELECT t.relid, n.natts, {schema}.shape(t.relid, n.natts) FROM {schema}.tracked t "
+                "CROSS JOIN LATERAL (SELECT max(a.attnum)::smallint AS natts FROM pg_catalog.pg_attribute a "
+                "WHERE a.attrelid = t.relid) n"
+            ).format(schema=sql.Identifier(REUSE_SCHEMA))
         )
         conn.execute(_EVENT_DDL.encode())
         _record_objects(conn)

@@ -47,7 +47,7 @@ def state_of(dsn: str) -> dict[str, Any]:
 
 
 #: What the database's catalogs hold outside the system schemas: any object a test made and the restore missed
-#: shows here (relations, functions, types, schemas, triggers, rules, policies, grants).
+#: shows here (relations, functions, types, schemas, triggers, rules, policies, grants, columns, constraints).
 CATALOG_SQL = """
 SELECT (SELECT md5(string_agg(r, ',' ORDER BY r)) FROM (
             SELECT n.nspname || '.' || c.relname || c.relkind::text || coalesce(c.relacl::text, '') AS r
@@ -57,7 +57,13 @@ SELECT (SELECT md5(string_agg(r, ',' ORDER BY r)) FROM (
        (SELECT count(*) FROM pg_proc WHERE pronamespace <> 'pg_catalog'::regnamespace),
        (SELECT count(*) FROM pg_type WHERE typnamespace <> 'pg_catalog'::regnamespace),
        (SELECT string_agg(nspname, ',' ORDER BY nspname) FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%'),
-       (SELECT count(*) FROM pg_trigger), (SELECT count(*) FROM pg_rewrite), (SELECT count(*) FROM pg_policy)
+       (SELECT count(*) FROM pg_trigger), (SELECT count(*) FROM pg_rewrite), (SELECT count(*) FROM pg_policy),
+       (SELECT md5(string_agg(concat_ws(':', table_name, column_name, ordinal_position, data_type, column_default,
+                                        is_nullable), ',' ORDER BY table_name, ordinal_position))
+        FROM information_schema.columns WHERE table_schema = 'public'),
+       (SELECT md5(string_agg(conrelid::regclass::text || '.' || conname || ':' || pg_get_constraintdef(oid), ','
+                              ORDER BY conrelid::regclass::text, conname))
+        FROM pg_constraint WHERE connamespace = 'public'::regnamespace)
 """
 
 
@@ -171,6 +177,15 @@ DDL_UNDONE: dict[str, str] = {
     "child_of_a_seeded_table": "CREATE TABLE more_events () INHERITS (events); "
     "INSERT INTO more_events (event_type, customer_id, payload) VALUES ('x', 'y', '{}')",
     "created_then_dropped": "CREATE TABLE gone (id int); DROP TABLE gone; CREATE INDEX i ON events (source)",
+    "add_column": "ALTER TABLE events ADD COLUMN extra int",
+    "add_columns_with_keys_and_checks": "ALTER TABLE customers ADD COLUMN nickname text UNIQUE, "
+    "ADD COLUMN n serial, ADD CONSTRAINT n_positive CHECK (n > 0); "
+    "ALTER TABLE signals ADD CONSTRAINT signals_customer FOREIGN KEY (customer_id) REFERENCES customers NOT VALID",
+    "add_column_rewrites_then_writes": "ALTER TABLE events ADD COLUMN r float DEFAULT random(); "
+    "INSERT INTO events (event_type, customer_id, payload) VALUES ('x', 'y', '{}'); "
+    "DELETE FROM events WHERE event_type = 'inquiry'",
+    "added_then_dropped_by_the_test": "ALTER TABLE events ADD COLUMN gone int; ALTER TABLE events DROP COLUMN gone; "
+    "INSERT INTO events (event_type, customer_id, payload) VALUES ('x', 'y', '{}')",
 }
 
 
@@ -199,7 +214,12 @@ def test_ddl_rolled_back_leaves_it_clean(pool: TestDatabases) -> None:
 
 #: DDL on the template's own objects, or that names none: the database is replaced by a fresh clone.
 DDL_REPLACED: dict[str, str] = {
-    "alter_table": "ALTER TABLE events ADD COLUMN extra int",
+    "set_default": "ALTER TABLE customers ALTER COLUMN name SET DEFAULT 'n/a'",
+    "column_type": "ALTER TABLE events ALTER COLUMN source TYPE varchar(80)",
+    "rename_column": "ALTER TABLE events RENAME COLUMN source TO origin",
+    "drop_seeded_column": "ALTER TABLE events DROP COLUMN source",
+    "add_column_and_drop_not_null": "ALTER TABLE events ADD COLUMN extra int; "
+    "ALTER TABLE events ALTER COLUMN source DROP NOT NULL",
     "disable_trigger": "ALTER TABLE events DISABLE TRIGGER ALL; DELETE FROM events",
     "drop_index": "DROP INDEX idx_signals_data",
     "grant": "GRANT DELETE ON events TO sspp_api",
@@ -208,6 +228,10 @@ DDL_REPLACED: dict[str, str] = {
     "seeded_column_on_a_new_function": "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'; "
     "ALTER TABLE events ALTER COLUMN source SET DEFAULT f()::text",
 }
+
+
+#: DDL that cannot be undone in place: what the tests below use to make the pool replace a database.
+REPLACING_DDL = DDL_REPLACED["set_default"]
 
 
 @pytest.mark.parametrize("change", list(DDL_REPLACED))
@@ -227,6 +251,13 @@ def test_ddl_on_seeded_objects_replaces_the_database_under_its_name(
         kept.execute("SELECT 1")
     kept.close()
     assert pool.release(fresh).path == "clean"
+
+
+def test_added_columns_replace_the_database_once_their_slots_add_up(pool: TestDatabases) -> None:
+    """A dropped column keeps its slot (a table holds 1,600): past 200 of them the database is replaced."""
+    columns = ", ".join(f"ADD COLUMN c{i} int" for i in range(201))
+    outcome = one_test(pool, lambda c: c.execute(f"ALTER TABLE events {columns}"), autocommit=True)
+    assert (outcome.path, outcome.reason) == ("recycled", "dropped_columns")
 
 
 SET_WORK_MEM = "DO $$BEGIN EXECUTE format('ALTER DATABASE %I SET work_mem = ''7MB''', current_database()); END$$"
@@ -329,7 +360,7 @@ def test_a_kept_pool_survives_restores_and_follows_a_replacement(pool: TestDatab
         assert pool.release(db).path == "restored"
         db = pool.acquire()
         assert kept[0].execute("SELECT count(*) FROM events").fetchone() == (pristine["events"][0],)
-    kept[0].execute("ALTER TABLE events ADD COLUMN extra int")
+    kept[0].execute(REPLACING_DDL)
     assert pool.release(db).path == "recycled"
     again = pool.acquire()
     assert again.dsn == db.dsn
@@ -403,7 +434,7 @@ def test_spares_are_made_only_once_a_database_is_replaced(pg_server: Server, tem
         time.sleep(0.3)
         assert len(_databases_of(pg_server, "gw7")) == 1
         assert pool.spares_ready == 0
-        one_test(pool, lambda c: c.execute("ALTER TABLE events ADD COLUMN x int"), autocommit=True)
+        one_test(pool, lambda c: c.execute(REPLACING_DDL), autocommit=True)
         assert pool.wait_spares(timeout_s=60)
         assert pool.spares_ready == 2
 
@@ -431,7 +462,7 @@ def test_restore_during_a_test_keeps_its_sessions(pool: TestDatabases, pristine:
             open_transaction.rollback()
         conn.execute("CREATE INDEX ON events (source)")  # a new object: undone in place
         assert pool.restore(db).path == "restored"
-        conn.execute("ALTER TABLE events ADD COLUMN x int")
+        conn.execute(REPLACING_DDL)
         with pytest.raises(TemplateError, match="cannot be restored in place"):
             pool.restore(db)
     assert pool.release(db).path == "recycled"
