@@ -7,6 +7,7 @@ pictures of ``replay --report``. matplotlib (the ``report`` extra) is imported o
 
 from __future__ import annotations
 
+from ._build import DataReport, data_report
 from ._charts import Chart, Row, chart_from_figure, figure, require_matplotlib
 from ._page import CSP, FRAME_COLOR, Section, render_page, write_page, write_pngs
 
@@ -14,9 +15,11 @@ __all__ = [
     "CSP",
     "FRAME_COLOR",
     "Chart",
+    "DataReport",
     "Row",
     "Section",
     "chart_from_figure",
+    "data_report",
     "figure",
     "render_page",
     "require_matplotlib",
