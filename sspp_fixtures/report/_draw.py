@@ -150,6 +150,7 @@ def _scores(fig: Any, e: Profile, a: Profile | None, rows: Sequence[Row]) -> Non
                     color=FLAG_COLOR if kind in flagged else ACTUAL_COLOR)  # fmt: skip
         ax.set_title(kind, fontsize=9)
         ax.set_xlim(0, 1)
+        ax.set_xticks([0, 0.5, 1], ["0", "0.5", "1"])
         ax.set_xlabel("score")
     axes[0].set_ylabel("% of signals")
     axes[0].legend(loc="upper left", fontsize=7)
@@ -228,16 +229,19 @@ def _stories(fig: Any, e: Profile, a: Profile | None, rows: Sequence[Row]) -> No
         ax.text(0.5, 0.5, "this scenario has no stories", transform=ax.transAxes, ha="center")
 
 
-_DRAWERS: dict[str, tuple[Callable[[Any, Profile, Profile | None, Sequence[Row]], None], tuple[float, float]]] = {
-    "counts": (_counts, (6.4, 2.6)),
-    "funnel": (_funnel, (8.0, 3.0)),
-    "heatmap": (_heatmap, (8.0, 2.8)),
-    "tail": (_tail, (5.2, 3.4)),
-    "scores": (_scores, (9.0, 2.6)),
-    "lag": (_lag, (6.4, 3.0)),
-    "segments": (_segments, (8.0, 3.0)),
-    "amounts": (_amounts, (8.0, 2.8)),
-    "stories": (_stories, (8.0, 2.8)),
+_Drawer = Callable[[Any, Profile, Profile | None, Sequence[Row]], None]
+# Fixed margins (fractions of the figure) instead of constrained layout: measured 1.5 s against 2.5 s for the nine
+# charts here; the labels are known, so their room is too.
+_DRAWERS: dict[str, tuple[_Drawer, tuple[float, float], dict[str, float]]] = {
+    "counts": (_counts, (8.0, 2.6), {"left": 0.14, "right": 0.98, "bottom": 0.18, "top": 0.96}),
+    "funnel": (_funnel, (8.0, 3.0), {"left": 0.13, "right": 0.98, "bottom": 0.15, "top": 0.91, "wspace": 0.45}),
+    "heatmap": (_heatmap, (8.0, 2.8), {"left": 0.06, "right": 0.9, "bottom": 0.17, "top": 0.9, "wspace": 0.15}),
+    "tail": (_tail, (8.0, 3.0), {"left": 0.09, "right": 0.98, "bottom": 0.16, "top": 0.96}),
+    "scores": (_scores, (9.0, 2.6), {"left": 0.07, "right": 0.99, "bottom": 0.18, "top": 0.9, "wspace": 0.12}),
+    "lag": (_lag, (8.0, 3.0), {"left": 0.09, "right": 0.98, "bottom": 0.16, "top": 0.96}),
+    "segments": (_segments, (8.0, 3.0), {"left": 0.12, "right": 0.98, "bottom": 0.22, "top": 0.96, "wspace": 0.3}),
+    "amounts": (_amounts, (8.0, 2.8), {"left": 0.08, "right": 0.98, "bottom": 0.17, "top": 0.9, "wspace": 0.1}),
+    "stories": (_stories, (8.0, 2.8), {"left": 0.2, "right": 0.98, "bottom": 0.2, "top": 0.96}),
 }
 
 
@@ -252,8 +256,8 @@ def draw_charts(
 ) -> list[Chart]:
     """Every chart of the report, in the page's order."""
     charts = []
-    for key, (draw, size) in _DRAWERS.items():
-        with figure(*size) as fig:
+    for key, (draw, size, margins) in _DRAWERS.items():
+        with figure(*size, margins=margins) as fig:
             draw(fig, expected, actual, rows.get(key, ()))
             charts.append(
                 chart_from_figure(

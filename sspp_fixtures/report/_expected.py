@@ -201,6 +201,7 @@ def expected_profile(scenario: Scenario) -> Profile:
         notes={
             "counts": "the scenario's counts; signals and sales_signals at the model's processed shares",
             "event_types": "the scenario's event mix and stories",
+            "segments": "the scenario's segment and locale shares",
             "heatmap": sampled,
             "tail": "drawn at full size from the model's activity law"
             if scenario.events <= TAIL_SAMPLE_EVENTS

@@ -1,8 +1,9 @@
 """One self-contained HTML page from sections of charts: inline SVG, inline CSS, no script, and a
 Content-Security-Policy that forbids every network request, so the file opens the same from a mail attachment.
 
-Each chart stands in a ``<figure class="chart" id="chart-KEY">`` framed in :data:`FRAME_COLOR` (a colour no chart
-uses, so a screenshot can find every chart's box), with its expected-vs-actual table and its flags beneath.
+Each chart stands in a ``<figure class="chart" id="chart-KEY">``, its drawing in a ``<div class="plot">`` framed in
+:data:`FRAME_COLOR` (a colour no chart uses, so a screenshot can find every drawing), with its expected-vs-actual
+table and its flags beneath.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from ._charts import Chart, Row
 
 __all__ = ["CSP", "FRAME_COLOR", "Section", "render_page", "write_page", "write_pngs"]
 
-#: The frame of every chart box: a colour that no chart draws, so a screenshot's chart regions can be found.
-FRAME_COLOR = "#7f00ff"
+#: The frame of every chart's drawing: a colour that no chart draws, so a screenshot's chart regions can be found.
+FRAME_COLOR = "#c9b8f0"
 #: Nothing may be fetched: no script, no font, no image but the page's own ``data:``; styles only inline.
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 
@@ -35,7 +36,8 @@ h2 {{ font-size: 17px; margin: 28px 0 8px; border-bottom: 1px solid #d0d7de; pad
 .summary.ok {{ background: #dafbe1; }}
 .summary.flagged {{ background: #ffebe9; }}
 .grid {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(560px, 1fr)); gap: 16px; }}
-figure.chart {{ margin: 0; padding: 8px; border: 2px solid {FRAME_COLOR}; border-radius: 0; }}
+figure.chart {{ margin: 0; padding: 8px; border: 1px solid #d0d7de; border-radius: 6px; }}
+figure.chart .plot {{ border: 2px solid {FRAME_COLOR}; }}
 figure.chart svg {{ width: 100%; height: auto; display: block; }}
 figure.chart h3 {{ font-size: 14px; margin: 0 0 4px; }}
 figure.chart.flagged h3::after {{ content: " \u2014 differs from the scenario"; color: #d1242f; }}
@@ -86,7 +88,7 @@ def _chart_html(chart: Chart) -> str:
     parts = [
         f'<figure class="{css}" id="chart-{chart.key}" data-flags="{len(chart.flags)}">',
         f"<h3>{html.escape(chart.title)}</h3>",
-        chart.svg,
+        f'<div class="plot">{chart.svg}</div>',
     ]
     if chart.caption:
         parts.append(f'<p class="caption">{html.escape(chart.caption)}</p>')
