@@ -126,7 +126,7 @@ def _resolve(scenario: Scenario | str | Path | None, conn: psycopg.Connection[An
     if loaded is None:
         raise UsageError(
             "the database does not record which scenario it holds (it was not loaded by sspp-seed load or a template)",
-            hint="name it: sspp-seed report --dsn URL --scenario demo",
+            hint="name it: sspp-seed report SCENARIO --dsn URL (or scenario= in Python)",
             field="scenario",
         )
     return load_scenario(loaded[0]).with_overrides(seed=loaded[1])

@@ -4,6 +4,7 @@ flags; no database needed."""
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,27 @@ def test_page_is_self_contained_and_shows_flags(tmp_path: Path) -> None:
 def test_bad_key_is_refused() -> None:
     with figure() as fig, pytest.raises(ValueError, match="chart key"):
         chart_from_figure(fig, key="Not OK", title="x")
+
+
+def test_a_missing_matplotlib_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sspp_fixtures.errors import SsppError
+    from sspp_fixtures.report import require_matplotlib
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
+    with pytest.raises(SsppError, match=r"pip install 'sspp-fixtures\[report\]'"):
+        require_matplotlib()
+
+
+def test_a_row_is_flagged_only_beyond_its_tolerance() -> None:
+    from sspp_fixtures.report._compare import row, share_rows
+
+    assert not row("x", 10.0, 10.5, 0.5).flagged
+    assert row("x", 10.0, 10.6, 0.5).flagged
+    assert not row("x", 10.0, None, 0.5).flagged  # a preview has nothing to flag
+    big, small = share_rows(["a"], {"a": 1, "b": 1}, {"a": 1, "b": 1}, n_expected=None, n_actual=100)[0], share_rows(
+        ["a"], {"a": 1, "b": 1}, {"a": 1, "b": 1}, n_expected=None, n_actual=1_000_000
+    )[0]
+    assert big.tolerance is not None
+    assert small.tolerance is not None
+    assert big.tolerance > 10 * small.tolerance > 0  # more rows, tighter band
+    assert share_rows(["a"], {"a": 1, "b": 1}, {"a": 3, "b": 1}, n_expected=None, n_actual=10_000)[0].flagged
