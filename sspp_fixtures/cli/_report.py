@@ -100,9 +100,9 @@ def report_command(
 
     \b
     Examples:
-      sspp-seed report demo --out demo-preview.html
-      sspp-seed report --dsn "$DATABASE_URL" --out report.html --png slides/
-      sspp-seed report --check --json
+      sspp-seed report demo --out demo-preview.html     # a scenario's preview: no database
+      sspp-seed report --dsn "$(sspp-seed server dsn)" --out report.html --png slides/
+      sspp-seed report --check --json                   # exit 1 if the data strays from its scenario
     """
     from ..report import data_report, write_page, write_pngs
 

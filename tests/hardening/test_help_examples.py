@@ -39,6 +39,7 @@ ORDER = (
     "sspp-seed backup",
     "sspp-seed restore",
     "sspp-seed doctor",
+    "sspp-seed report",
 )
 
 
