@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime
 
 import numpy as np
@@ -20,6 +21,7 @@ from ._profile import LAG_QUANTILES, Profile, StoryEvents
 
 __all__ = [
     "BUSINESS_HOURS",
+    "WEEKDAYS",
     "amount_rows",
     "count_rows",
     "heatmap_rows",
@@ -123,7 +125,7 @@ def segment_rows(expected: Profile, actual: Profile | None) -> tuple[Row, ...]:
         n_expected=None,
         n_actual=n_a or n_e,
     )
-    return segments + tuple(Row(**{**r.__dict__, "label": f"region {r.label}"}) for r in regions)
+    return segments + tuple(replace(r, label=f"region {r.label}") for r in regions)
 
 
 def _weekday_and_business(grid: np.ndarray) -> tuple[dict[str, float], float]:
