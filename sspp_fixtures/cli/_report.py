@@ -43,6 +43,8 @@ def _json(report: DataReport, out: Path, pngs: list[Path]) -> dict[str, Any]:
 
 
 def _render(console: Console, report: DataReport, out: Path, pngs: list[Path]) -> None:
+    from ..report import format_value
+
     size_kb = out.stat().st_size / 1024
     console.print(
         f"wrote {out} ({len(report.charts)} charts, {size_kb:,.0f} KB) for {report.scenario} (seed {report.seed}) "
@@ -59,8 +61,8 @@ def _render(console: Console, report: DataReport, out: Path, pngs: list[Path]) -
     console.print(f"{len(report.flags)} figure(s) differ from the scenario beyond tolerance:", markup=False)
     for chart, row in report.flags:
         console.print(
-            f"  {chart.title}: {row.label}: expected {row.expected:,.4g}, actual {row.actual:,.4g} "
-            f"(tolerance \u00b1{row.tolerance:,.3g}{' ' + row.unit if row.unit else ''})",
+            f"  {chart.title}: {row.label}: expected {format_value(row.expected, row.unit)}, "
+            f"actual {format_value(row.actual, row.unit)} (tolerance \u00b1{format_value(row.tolerance, row.unit)})",
             markup=False,
         )
 

@@ -8,7 +8,7 @@ pictures of ``replay --report``. matplotlib (the ``report`` extra) is imported o
 from __future__ import annotations
 
 from ._build import DataReport, data_report
-from ._charts import Chart, Row, chart_from_figure, figure, require_matplotlib
+from ._charts import Chart, Row, chart_from_figure, figure, format_value, require_matplotlib
 from ._page import CSP, FRAME_COLOR, Section, render_page, write_page, write_pngs
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "chart_from_figure",
     "data_report",
     "figure",
+    "format_value",
     "render_page",
     "require_matplotlib",
     "write_page",

@@ -8,6 +8,7 @@ the CLI's start-up never pays for it.
 from __future__ import annotations
 
 import io
+import math
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ __all__ = [
     "Row",
     "chart_from_figure",
     "figure",
+    "format_value",
     "require_matplotlib",
 ]
 
@@ -89,6 +91,18 @@ class Chart:
     def flags(self) -> tuple[Row, ...]:
         """The rows whose difference is beyond tolerance."""
         return tuple(row for row in self.rows if row.flagged)
+
+
+def format_value(value: float | None, unit: str = "") -> str:
+    """A figure as the page and the CLI show it: ``12.3%``, ``1,411 USD``, ``4.01 s``; an en dash when unknown."""
+    if value is None or math.isnan(value):
+        return "\u2013"
+    if unit == "%":
+        return f"{value:.1f}%".replace("-0.0%", "0.0%")
+    suffix = f" {unit}" if unit else ""
+    if abs(value) >= 100 or float(value).is_integer():
+        return f"{value:,.0f}{suffix}"
+    return f"{value:.3g}{suffix}"
 
 
 def require_matplotlib() -> None:

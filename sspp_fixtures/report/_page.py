@@ -9,13 +9,12 @@ table and its flags beneath.
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import WriteError
-from ._charts import Chart, Row
+from ._charts import Chart, Row, format_value
 
 __all__ = ["CSP", "FRAME_COLOR", "Section", "render_page", "write_page", "write_pngs"]
 
@@ -59,23 +58,13 @@ class Section:
     intro: str = ""
 
 
-def _number(value: float | None, unit: str) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "\u2013"
-    if unit == "%":
-        return f"{value:.1f}%"
-    if float(value).is_integer() and abs(value) >= 1:
-        return f"{int(value):,}{(' ' + unit) if unit else ''}"
-    return f"{value:,.3g}{(' ' + unit) if unit else ''}"
-
-
 def _row_html(row: Row) -> str:
-    tolerance = "" if row.tolerance is None else "\u00b1" + _number(row.tolerance, row.unit)
+    tolerance = "" if row.tolerance is None else "\u00b1" + format_value(row.tolerance, row.unit)
     cells = (
         html.escape(row.label),
-        _number(row.expected, row.unit),
-        _number(row.actual, row.unit),
-        _number(row.difference, row.unit) if row.difference is not None else "\u2013",
+        format_value(row.expected, row.unit),
+        format_value(row.actual, row.unit),
+        format_value(row.difference, row.unit) if row.difference is not None else "\u2013",
         tolerance,
         "differs" if row.flagged else "",
     )
