@@ -15,11 +15,15 @@ from tests.fix_cli import cli_here
 
 
 def test_a_scenario_is_previewed_without_a_database(tmp_path: Path) -> None:
-    out = tmp_path / "preview.html"
-    result = cli_here("report", "smoke", "--out", str(out), "--json", unset=["DATABASE_URL", "PGDATABASE", "PGHOST"])
+    out, png_dir = tmp_path / "preview.html", tmp_path / "slides"
+    result = cli_here(
+        "report", "smoke", "--out", str(out), "--png", str(png_dir), "--json", unset=["DATABASE_URL", "PGDATABASE"]
+    )
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert (summary["scenario"], summary["source"], summary["flags"]) == ("smoke", "preview", 0)
+    assert sorted(summary["png"]) == sorted(str(png_dir / f"{key}.png") for key in CHART_TITLES)
+    assert all((png_dir / f"{key}.png").read_bytes().startswith(b"\x89PNG") for key in CHART_TITLES)
     page = out.read_text(encoding="utf-8")
     for key in CHART_TITLES:
         assert f'id="chart-{key}"' in page
