@@ -1,8 +1,8 @@
 """What a database holds, as a :class:`Profile`: aggregates computed by the server, so only a few hundred numbers
 cross the wire and memory stays flat whatever the tables' size.
 
-Counts per table, the heavy tail and the stories are exact. The distributions (event mix, local-time heatmap,
-signal scores, processing lag) read a ``TABLESAMPLE SYSTEM`` page sample of a table above
+Counts per table, the heavy tail, order amounts and the stories are exact. The distributions (event mix,
+local-time heatmap, signal scores, processing lag) read a ``TABLESAMPLE SYSTEM`` page sample of a table above
 :data:`SAMPLE_ABOVE_ROWS` rows (``REPEATABLE``, so a report can be run twice with the same figures); each
 figure's note says which.
 """
