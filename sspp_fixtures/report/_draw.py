@@ -70,6 +70,12 @@ def _log_axis(ax: Axes, unit: str = "") -> None:
     ax.xaxis.set_minor_formatter(NullFormatter())
 
 
+def _legend(ax: Axes, **options: Any) -> None:
+    """The axes' legend, when something on them has a label (an empty data set draws none)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(**options)
+
+
 def _flags(rows: Sequence[Row], labels: Sequence[str]) -> list[bool]:
     flagged = {r.label for r in rows if r.flagged}
     return [label in flagged for label in labels]
@@ -88,7 +94,7 @@ def _counts(fig: Any, e: Profile, a: Profile | None, rows: Sequence[Row]) -> Non
     _paired_barh(ax, tables, np.array([e.counts[t] for t in tables], dtype=float), actual, _flags(rows, tables))
     ax.xaxis.set_major_formatter(_thousands())
     ax.set_xlabel("rows")
-    ax.legend(loc="lower right", fontsize=8)
+    _legend(ax, loc="lower right", fontsize=8)
 
 
 def _funnel(fig: Any, e: Profile, a: Profile | None, rows: Sequence[Row]) -> None:
@@ -98,7 +104,7 @@ def _funnel(fig: Any, e: Profile, a: Profile | None, rows: Sequence[Row]) -> Non
                      _flags(rows, types))  # fmt: skip
         ax.set_title(name)
         ax.set_xlabel("% of all events")
-    left.legend(loc="lower right", fontsize=8)
+    _legend(left, loc="lower right", fontsize=8)
 
 
 def _heatmap(fig: Any, e: Profile, a: Profile | None, rows: Sequence[Row]) -> None:
@@ -128,7 +134,7 @@ def _tail(fig: Any, e: Profile, a: Profile | None, rows: Sequence[Row]) -> None:
     ax.set_ylabel("% of events")
     ax.set_xlim(0, 100)
     ax.set_ylim(0, 100)
-    ax.legend(loc="upper left", fontsize=8)
+    _legend(ax, loc="upper left", fontsize=8)
 
 
 def _coarse(hist: np.ndarray[Any, Any], step: int = 5) -> np.ndarray[Any, Any]:
@@ -153,7 +159,7 @@ def _scores(fig: Any, e: Profile, a: Profile | None, rows: Sequence[Row]) -> Non
         ax.set_xticks([0, 0.5, 1], ["0", "0.5", "1"])
         ax.set_xlabel("score")
     axes[0].set_ylabel("% of signals")
-    axes[0].legend(loc="upper left", fontsize=7)
+    _legend(axes[0], loc="upper left", fontsize=7)
 
 
 def _lag(fig: Any, e: Profile, a: Profile | None, rows: Sequence[Row]) -> None:
@@ -170,7 +176,7 @@ def _lag(fig: Any, e: Profile, a: Profile | None, rows: Sequence[Row]) -> None:
     _log_axis(ax, " s")
     ax.set_xlabel("processed_at \u2212 timestamp (log scale)")
     ax.set_ylabel("% of sales_signals")
-    ax.legend(loc="upper right", fontsize=8)
+    _legend(ax, loc="upper right", fontsize=8)
 
 
 def _segments(fig: Any, e: Profile, a: Profile | None, rows: Sequence[Row]) -> None:
@@ -186,7 +192,7 @@ def _segments(fig: Any, e: Profile, a: Profile | None, rows: Sequence[Row]) -> N
         right.bar(x + width / 2, _shares(a.locales, locales), width=width, **_ACTUAL)
     right.set_xticks(x, locales, rotation=60, fontsize=7)
     right.set_ylabel("% of customers")
-    right.legend(loc="upper right", fontsize=8)
+    _legend(right, loc="upper right", fontsize=8)
 
 
 def _amounts(fig: Any, e: Profile, a: Profile | None, rows: Sequence[Row]) -> None:
@@ -205,7 +211,7 @@ def _amounts(fig: Any, e: Profile, a: Profile | None, rows: Sequence[Row]) -> No
         ax.set_title(segment)
         ax.set_xlabel("USD (log scale)")
     axes[0].set_ylabel("% of orders")
-    axes[0].legend(loc="upper left", fontsize=7)
+    _legend(axes[0], loc="upper left", fontsize=7)
 
 
 def _stories(fig: Any, e: Profile, a: Profile | None, rows: Sequence[Row]) -> None:
@@ -224,7 +230,7 @@ def _stories(fig: Any, e: Profile, a: Profile | None, rows: Sequence[Row]) -> No
     ax.set_ylim(len(names) - 0.5, -0.8)
     ax.tick_params(axis="x", labelrotation=30, labelsize=7)
     if names:
-        ax.legend(loc="upper right", fontsize=8, ncols=2)
+        _legend(ax, loc="upper right", fontsize=8, ncols=2)
     else:
         ax.text(0.5, 0.5, "this scenario has no stories", transform=ax.transAxes, ha="center")
 

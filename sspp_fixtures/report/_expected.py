@@ -96,6 +96,7 @@ def _heatmap(batch: _EventBatch, offsets: npt.NDArray[np.float64]) -> npt.NDArra
 
 
 def _tail(scenario: Scenario) -> tuple[npt.NDArray[np.float64], float, float]:
+    """Events per account: the scenario's customers as the model spreads its events, then each story's account."""
     if scenario.events <= TAIL_SAMPLE_EVENTS:
         numbers = sample_active_customers(
             derive_rng(scenario.seed, "report", "tail"),
@@ -106,8 +107,10 @@ def _tail(scenario: Scenario) -> tuple[npt.NDArray[np.float64], float, float]:
         )
         counts = np.bincount(numbers - 1, minlength=scenario.customers).astype(np.float64)
     else:
-        counts = activity_weights(scenario.customers, exponent=scenario.activity_skew, seed=scenario.seed)
-    return lorenz_of_counts(counts)
+        weights = activity_weights(scenario.customers, exponent=scenario.activity_skew, seed=scenario.seed)
+        counts = weights * scenario.events
+    stories = [float(sum(event.count for event in story.events)) for story in scenario.stories]
+    return lorenz_of_counts(np.concatenate([counts, np.asarray(stories, dtype=np.float64)]))
 
 
 def _amounts(
@@ -189,10 +192,10 @@ def expected_profile(scenario: Scenario) -> Profile:
         top1=top1,
         top10=top10,
         lorenz=lorenz,
-        accounts_n=scenario.customers,
+        accounts_n=scenario.customers + len(scenario.stories),
         scores=scores,
         lag_hist=lag_hist.astype(np.float64),
-        lag_quantiles={q: float(np.quantile(lag_s, q)) if len(lag_s) else 0.0 for q in LAG_QUANTILES},
+        lag_quantiles={q: float(np.quantile(lag_s, q)) for q in LAG_QUANTILES} if len(lag_s) else {},
         lag_n=len(lag_s),
         amount_hist=amount_hist,
         amount_medians=amount_medians,

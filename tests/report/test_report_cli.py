@@ -44,3 +44,12 @@ def test_a_database_without_the_tables_says_to_load_it(empty_db: str, tmp_path: 
     assert "nothing to report on" in result.stderr
     assert "sspp-seed load SCENARIO" in result.stderr
     assert not (tmp_path / "r.html").exists()
+
+
+def test_a_scenario_of_stories_only_previews_without_a_warning(tmp_path: Path) -> None:
+    """No generated events: nothing to expect of hours, lag or scores, and no empty legend (warnings are errors)."""
+    scenario = tmp_path / "stories-only.yaml"
+    scenario.write_text("name: stories-only\nextends: demo\ncustomers: 10\nevents: 0\n", encoding="utf-8")
+    result = cli_here("report", str(scenario), "--out", str(tmp_path / "r.html"), "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["flags"] == 0
