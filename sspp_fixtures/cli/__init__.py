@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import _backup, _data, _db, _doctor, _replay, _server  # noqa: F401  (registers the subcommands)
+from . import _backup, _data, _db, _doctor, _replay, _report, _server  # noqa: F401  (registers the subcommands)
 from ._app import cli, main, run
 
 __all__ = ["cli", "main", "run"]

@@ -28,6 +28,7 @@ from sspp_fixtures.dsn import LIBPQ_TARGET_ENV
 ORDER = (
     "sspp-seed server",
     "sspp-seed demo",
+    "sspp-seed report",  # on the demo's database, which holds a scenario as the tool loaded it
     "sspp-seed",
     "sspp-seed server dsn",
     "sspp-seed init",

@@ -51,6 +51,7 @@ COMMANDS: dict[str, list[str]] = {
     "backup": ["backup", "--out", "{tmp}/x.dump"],
     "restore": ["restore", "{backup}"],
     "doctor": ["doctor", "--timeout", "2"],
+    "report": ["report", "--out", "{tmp}/report.html"],
 }
 MODES = {"plain": [], "json": ["--json"], "debug": ["--debug"]}
 
