@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -27,7 +28,8 @@ from ._sinks import Delivery
 __all__ = ["Recorder", "Recording", "Sample", "VerifySummary", "open_recorder", "write_samples"]
 
 SAMPLES_FORMAT: Final = "sspp-replay-samples/1"
-#: A last sample closer than this share of an interval to the one before replaces it (its rate would be noise).
+#: A closing sample (end of sending, end of the run) closer than this share of an interval to the tick before
+#: replaces it: a rate over a few milliseconds would be noise.
 _MERGE_SHARE: Final = 0.25
 
 
@@ -41,7 +43,8 @@ class Sample:
     #: ``sending`` while events go out, ``waiting`` while the queue drains afterwards (``--wait``).
     phase: str
     sent: int
-    sent_rate: float
+    #: None where there is no span to measure over (the first sample; one a few milliseconds after the last).
+    sent_rate: float | None
     queue: QueueCounts | None = None
     #: Jobs the workers finished (completed or failed for good) since the queue began.
     finished: int | None = None
@@ -53,6 +56,8 @@ class Sample:
     def row(self) -> dict[str, Any]:
         """The sample as one flat row (the queue's states as columns; empty when not observed)."""
         row = asdict(self)
+        for key in ("sent_rate", "finish_rate"):
+            row[key] = None if row[key] is None else round(row[key], 2)
         counts = row.pop("queue") or {}
         for state in JOB_STATES:
             row[state] = counts.get(state)
@@ -95,6 +100,9 @@ class Recording:
     #: The observed queue's name, or None; ``queue_note`` says why not, or when it could not be read.
     queue: str | None
     queue_note: str = ""
+    #: What was replayed where (the page's title) and when sending began (UTC, ISO 8601).
+    title: str = ""
+    started_at: str = ""
     samples: list[Sample] = field(default_factory=list)
     #: How sending ended (the manifest's ``stopped_by``: end, count, duration, interrupted, failed).
     stopped_by: str = ""
@@ -173,12 +181,19 @@ class Recorder:
         """Begin sampling now (the run's first event is about to go); ``delivery`` gives the sink's counts."""
         self._delivery = delivery
         self._start = self._clock()
+        self.recording.started_at = datetime.now(UTC).isoformat(timespec="seconds")
         self._sample()
         self._thread = threading.Thread(target=self._run, name="sspp-replay-recorder", daemon=True)
         self._thread.start()
 
+    @property
+    def started(self) -> bool:
+        return self._delivery is not None
+
     def waiting(self) -> None:
-        """Sending is over; what follows is the queue draining."""
+        """Sending is over (a sample marks the moment); what follows is the queue draining."""
+        if self._delivery is not None:
+            self._sample(last=True)
         self._phase = "waiting"
 
     def stop(self, *, stopped_by: str = "", stopped_early: str = "") -> Recording:
@@ -203,22 +218,29 @@ class Recorder:
 
     def _sample(self, *, last: bool = False) -> None:
         assert self._delivery is not None
-        seconds = self._clock() - self._start
-        delivery = self._delivery()
-        counts, finished = self._observe_queue()
-        with self._lock:
+        with self._lock:  # the thread's sample and the caller's (waiting, stop) never interleave
+            seconds = self._clock() - self._start
+            delivery = self._delivery()
+            counts, finished = self._observe_queue()
             samples = self.recording.samples
-            if last and len(samples) > 1 and seconds - samples[-1].seconds < _MERGE_SHARE * self._interval_s:
+            if (
+                last
+                and len(samples) > 1
+                and samples[-1].phase == self._phase  # the end of sending stays, however close
+                and seconds - samples[-1].seconds < _MERGE_SHARE * self._interval_s
+            ):
                 samples.pop()
             before = samples[-1] if samples else None
             span = seconds - before.seconds if before is not None else 0.0
+            if span < _MERGE_SHARE * self._interval_s:
+                span = 0.0  # no rate over a few milliseconds: it would be noise
             http = delivery.kind == "http"
             samples.append(
                 Sample(
                     seconds=round(seconds, 3),
                     phase=self._phase,
                     sent=delivery.sent,
-                    sent_rate=(delivery.sent - before.sent) / span if before is not None and span > 0 else 0.0,
+                    sent_rate=_rate(delivery.sent, None if before is None else before.sent, span),
                     queue=counts,
                     finished=finished,
                     finish_rate=_rate(finished, None if before is None else before.finished, span),
