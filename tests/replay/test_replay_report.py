@@ -186,3 +186,34 @@ def test_without_matplotlib_the_report_is_refused_before_anything_is_sent(
     assert "pip install 'sspp-fixtures[report]'" in err
     assert sspp_queue.counts().wait == 0
     assert not (tmp_path / "r.html").exists()
+
+
+def test_a_run_through_the_api_with_redis_given_watches_and_waits_on_the_queue(
+    sspp_queue, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    from tests.replay._api_server import fake_api
+
+    monkeypatch.setattr("sspp_fixtures.replay._api.scenario_events", built(30))
+    page = tmp_path / "api.html"
+    with fake_api() as api:
+        code = run([
+            "replay", "smoke", "--to", api.url, "--redis", sspp_queue.url, "--queue", sspp_queue.name,
+            "--manifest", str(tmp_path / "r.json"), "--wait", "--timeout", "5", "--report", str(page),
+        ])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == ExitCode.OK, err
+    assert "not waiting" not in err
+    recording = _samples(page)
+    assert recording["queue"] == sspp_queue.name
+    assert recording["queue_note"] == ""
+    assert recording["verify"]["drained"] is True  # the stand-in API queues nothing: drained at once
+    assert recording["samples"][-1]["wait"] == 0
+    assert recording["samples"][-1]["accepted"] == 30
+
+
+def test_redis_with_a_redis_target_is_a_usage_error(sspp_queue, tmp_path: Path, capsys) -> None:
+    url = sspp_queue.url
+    code = run(["replay", "smoke", "--to", url, "--redis", url, "--report", str(tmp_path / "r.html")])
+    assert code == ExitCode.USAGE
+    assert "--redis is for a run through the API" in capsys.readouterr().err
+    assert sspp_queue.counts().wait == 0
