@@ -3,6 +3,7 @@ drained, every signal stored right)."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from rich.live import Live
 from rich.text import Text
 
 from ..dsn import mask_text, resolve_dsn
-from ..errors import ExitCode, SsppError, UsageError
+from ..errors import ExitCode, SsppError, UsageError, WriteError
 from ._app import cli
 from ._db import json_option
 from ._output import CliState
@@ -197,6 +198,19 @@ def _why_stopped(error: BaseException) -> str:
     return f"failed: {error}" if isinstance(error, SsppError) else f"failed: {type(error).__name__}"
 
 
+def _check_writable(path: Path) -> None:
+    """Refuse a page that could not be written, before the run rather than after it."""
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise WriteError(f"cannot create {folder} for the report: {error.strerror or error}",
+                         hint="choose a writable path with --report") from None  # fmt: skip
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise WriteError(f"cannot write the report to {path}: permission denied",
+                         hint="choose a writable path with --report")  # fmt: skip
+
+
 class _Recording:
     """``--report``: the recorder around a run, and the page drawn when the run ends, however it ends (a Ctrl-C or
     an error still draws what was recorded, marked as stopped early, then goes on as it would have)."""
@@ -226,6 +240,7 @@ class _Recording:
         from ..report import require_matplotlib
 
         require_matplotlib()  # before the run, not after it
+        _check_writable(path)
         recorder = open_recorder(to, queue=queue, redis_url=redis_url, target_rate=options.rate, speed=options.speed)
         shown = mask_text(to, to, *([redis_url] if redis_url else []))
         recorder.recording.title = f"{scenario} to {shown}" + (f" queue {queue}" if recorder.recording.queue else "")

@@ -217,3 +217,14 @@ def test_redis_with_a_redis_target_is_a_usage_error(sspp_queue, tmp_path: Path, 
     assert code == ExitCode.USAGE
     assert "--redis is for a run through the API" in capsys.readouterr().err
     assert sspp_queue.counts().wait == 0
+
+
+def test_a_page_that_cannot_be_written_is_refused_before_the_run(sspp_queue, tmp_path: Path, capsys) -> None:
+    (tmp_path / "a-file").write_text("")
+    code = run(["replay", "smoke", "--to", sspp_queue.url, "--queue", sspp_queue.name,
+                "--report", str(tmp_path / "a-file" / "r.html")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == ExitCode.USER_ERROR
+    assert "for the report" in err
+    assert "Choose a writable path with --report" in err
+    assert sspp_queue.counts().wait == 0
