@@ -178,10 +178,24 @@ def _clean(url: str, queue_name: str, stop: Any) -> None:
     queue.close()
 
 
-def rate_error(url: str, rate: float, seconds: float, *, record: bool = False) -> tuple[int, float, float]:
+class _TimedRecorder(Recorder):
+    """The recorder, adding up the CPU its samples take (on its own thread: what it takes from the sender)."""
+
+    cpu_s = 0.0
+
+    def _sample(self, *, last: bool = False) -> None:
+        started = time.thread_time()
+        super()._sample(last=last)
+        self.cpu_s += time.thread_time() - started
+
+
+def rate_error(
+    url: str, rate: float, seconds: float, *, record: bool = False
+) -> tuple[int, float, float, float | None]:
+    """Jobs sent, seconds, the rate's error, and with ``record`` the recorder's CPU ms per second of the run."""
     total = int(rate * seconds * 1.05) + 1000
     queue = _queue(url, f"rate{int(rate)}")
-    recorder = Recorder(BullQueue(url, queue.name), sink="redis", target_rate=rate) if record else None
+    recorder = _TimedRecorder(BullQueue(url, queue.name), sink="redis", target_rate=rate) if record else None
     stop = multiprocessing.Event()
     cleaner = multiprocessing.Process(target=_clean, args=(url, queue.name, stop), daemon=True)
     cleaner.start()
@@ -197,7 +211,8 @@ def rate_error(url: str, rate: float, seconds: float, *, record: bool = False) -
         if recorder is not None:
             samples = recorder.stop().samples
             assert samples[-1].sent == report.manifest.sent, "the recorder missed jobs"
-        return report.manifest.sent, report.send_s, report.rate / rate - 1
+        cost = None if recorder is None else recorder.cpu_s * 1000 / report.send_s
+        return report.manifest.sent, report.send_s, report.rate / rate - 1, cost
     finally:
         stop.set()
         cleaner.join(10)
@@ -263,11 +278,12 @@ def main(argv: list[str] | None = None) -> int:
     worst = 0.0
     for target in (float(r) for r in args.rates.split(",")):
         for record in (False, True) if args.record else (False,):
-            sent, seconds, error = rate_error(args.redis, target, args.seconds, record=record)
+            sent, seconds, error, cost = rate_error(args.redis, target, args.seconds, record=record)
             worst = max(worst, abs(error))
-            rate_rows.append([f"{target:,.0f}/s", "recorder on" if record else "plain", f"{sent:,}", f"{seconds:.2f}",
-                              f"{sent / seconds:,.1f}", f"{error:+.3%}"])  # fmt: skip
-    print_table(["rate", "run", "sent", "seconds", "achieved/s", "error"], rate_rows)
+            run = "recorder on" if record else "plain"
+            rate_rows.append([f"{target:,.0f}/s", run, f"{sent:,}", f"{seconds:.2f}", f"{sent / seconds:,.1f}",
+                              f"{error:+.3%}", "-" if cost is None else f"{cost:.2f}"])  # fmt: skip
+    print_table(["rate", "run", "sent", "seconds", "achieved/s", "error", "recorder CPU ms/s"], rate_rows)
     print(f"goal within {GOAL_RATE_ERROR:.0%}: {'met' if worst <= GOAL_RATE_ERROR else 'NOT met'}")
 
     print("\nsort memory (spooled runs + k-way merge), a fresh process each", flush=True)

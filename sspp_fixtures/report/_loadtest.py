@@ -125,27 +125,39 @@ def _depth_chart(recording: Recording) -> Chart:
         )  # fmt: skip
 
 
+def _totals(ax: Axes, samples: Sequence[Sample], lines: dict[str, Callable[[Sample], float | None]]) -> None:
+    """Running totals as lines; the last one is what should stay at 0 (drawn in the flag's colour)."""
+    seconds = [s.seconds for s in samples]
+    for index, (label, pick) in enumerate(lines.items()):
+        color = FLAG_COLOR if index == len(lines) - 1 else None
+        ax.plot(seconds, _values(samples, pick), label=label, color=color)
+    _finish(ax)
+
+
+def _total_rows(last: Sample | None, values: dict[str, Callable[[Sample], float | None]]) -> list[Row]:
+    """The totals at the end; the last one is expected to be 0 and flagged when it is not."""
+    rows = []
+    for index, (label, pick) in enumerate(values.items()):
+        actual = None if last is None else pick(last)
+        must_be_zero = index == len(values) - 1 and actual is not None
+        rows.append(Row(label=label, expected=0.0 if must_be_zero else None, actual=actual,
+                        tolerance=0.0 if must_be_zero else None, flagged=must_be_zero and bool(actual)))  # fmt: skip
+    return rows
+
+
 def _finished_chart(recording: Recording) -> Chart:
     samples = recording.samples
+    lines: dict[str, Callable[[Sample], float | None]] = {
+        "finished (added - not finished)": lambda s: s.finished,
+        "completed (held by Redis)": lambda s: None if s.queue is None else s.queue.completed,
+        "failed": lambda s: None if s.queue is None else s.queue.failed,
+    }
     with figure(_WIDTH, _HEIGHT) as fig:
-        ax = _axes(fig, samples, "jobs")
-        seconds = [s.seconds for s in samples]
-        ax.plot(seconds, _values(samples, lambda s: s.finished), label="finished (added - not finished)")
-        ax.plot(seconds, _values(samples, lambda s: None if s.queue is None else s.queue.completed),
-                label="completed (held by Redis)")  # fmt: skip
-        ax.plot(seconds, _values(samples, lambda s: None if s.queue is None else s.queue.failed),
-                color=FLAG_COLOR, label="failed")  # fmt: skip
-        _finish(ax)
+        _totals(_axes(fig, samples, "jobs"), samples, lines)
         last = next((s for s in reversed(samples) if s.queue is not None), None)
-        rows = [
-            Row(label="completed (held by Redis)", expected=None,
-                actual=None if last is None or last.queue is None else float(last.queue.completed)),
-            Row(label="failed", expected=None if last is None else 0.0,
-                actual=None if last is None or last.queue is None else float(last.queue.failed),
-                tolerance=0.0, flagged=last is not None and last.queue is not None and last.queue.failed > 0),
-        ]  # fmt: skip
         return chart_from_figure(
-            fig, key="finished-jobs", title="Completed and failed jobs", rows=rows, note=_queue_note(recording),
+            fig, key="finished-jobs", title="Completed and failed jobs", rows=_total_rows(last, lines),
+            note=_queue_note(recording),
             caption="Totals since the queue began. Redis keeps the last 1,000 completed jobs (the API's "
             "removeOnComplete), so 'finished' counts Bull's jobs ever added minus those not finished.",
         )  # fmt: skip
@@ -172,26 +184,16 @@ def _worker_chart(recording: Recording) -> Chart:
 
 def _api_chart(recording: Recording) -> Chart:
     samples = recording.samples
+    lines: dict[str, Callable[[Sample], float | None]] = {
+        "accepted (2xx)": lambda s: s.accepted,
+        "rejected (4xx)": lambda s: s.rejected,
+        "gave up after retries": lambda s: s.gave_up,
+    }
     with figure(_WIDTH, _HEIGHT) as fig:
-        ax = _axes(fig, samples, "events")
-        seconds = [s.seconds for s in samples]
-        ax.plot(seconds, _values(samples, lambda s: s.accepted), label="accepted (2xx)")
-        ax.plot(seconds, _values(samples, lambda s: s.rejected), label="rejected (4xx)")
-        ax.plot(seconds, _values(samples, lambda s: s.gave_up), color=FLAG_COLOR, label="gave up after retries")
-        _finish(ax)
-        last = samples[-1] if samples else None
-        gave_up = None if last is None or last.gave_up is None else float(last.gave_up)
-        rows = [
-            Row(label="accepted", expected=None, actual=None if last is None else _float(last.accepted)),
-            Row(label="rejected", expected=None, actual=None if last is None else _float(last.rejected)),
-            Row(label="gave up", expected=0.0, actual=gave_up, tolerance=0.0, flagged=bool(gave_up)),
-        ]
+        _totals(_axes(fig, samples, "events"), samples, lines)
+        rows = _total_rows(samples[-1] if samples else None, lines)
         return chart_from_figure(fig, key="api-answers", title="API answers", rows=rows,
                                  caption="The API's answers so far (totals).")  # fmt: skip
-
-
-def _float(value: int | None) -> float | None:
-    return None if value is None else float(value)
 
 
 def _verify_chart(recording: Recording) -> Chart:
@@ -215,7 +217,7 @@ def _verify_chart(recording: Recording) -> Chart:
         ax.set_xlabel("events / jobs")
         ax.set_xlim(left=0, right=max(1.0, *heights) * 1.15)
         rows = [
-            Row(label=label, expected=None if value is None else 0.0, actual=_float(value), tolerance=0.0,
+            Row(label=label, expected=None if value is None else 0.0, actual=value, tolerance=0.0,
                 flagged=bool(value))
             for label, value in figures.items()
         ]  # fmt: skip
