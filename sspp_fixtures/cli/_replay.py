@@ -352,7 +352,7 @@ def _verify_live(line: _LiveLine) -> Any:
     "report_path",
     type=click.Path(path_type=Path, dir_okay=False),
     help="Draw the run (rate, queue depth, the worker's rate, verify's outcome) into this HTML page; the samples "
-    "go beside it as .json and .csv. Needs the report extra (matplotlib).",
+    "go beside it as NAME.samples.json and NAME.samples.csv. Needs the report extra (matplotlib).",
 )
 @click.option(
     "--redis", "redis_url", metavar="URL", help="With --to the API: the queue's Redis, for --report and --wait."
