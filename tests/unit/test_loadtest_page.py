@@ -64,5 +64,6 @@ def test_a_run_stopped_before_its_first_second_is_still_drawn() -> None:
     assert "(stopped early)" in html
     for title in ("Sent rate", "API answers", "Queue depth", "Completed and failed jobs", "Worker completion rate"):
         assert f"<h3>{title}</h3>" in html
-    assert "The queue not observed: no Redis." in html
+    assert "Queue not observed: no Redis." in html
+    assert html.count(">queue not observed<") == 3
     assert html.count("<svg") == 5
