@@ -10,7 +10,8 @@ rate, and the memory of the timestamp-order sort as the number of events grows.
 - baseline: ``redis-benchmark -n N LPUSH <own key> <a job-sized value>``, 50 clients, and the same with
   ``-P 16`` (pipelined): what the server takes for the simplest write of one list element.
 - rate: ``--rate R`` for ``--seconds`` each; error = achieved / R - 1 (a cleaner process empties the queue
-  meanwhile so Redis stays small).
+  meanwhile so Redis stays small). With ``--record``, each rate runs again with ``replay --report``'s recorder
+  sampling the run and the queue once a second on its thread: its error beside the plain run's.
 - sort memory: peak RSS of a process sorting N synthetic events through the spool (flat: independent of N).
 
 Every key it writes is under ``bull:sspp-bench-replay-<pid>*`` or ``sspp-bench-replay-<pid>:*`` and is removed.
@@ -40,6 +41,7 @@ from sspp_fixtures.replay import (
     BullQueue,
     Delivery,
     Manifest,
+    Recorder,
     RedisSink,
     ReplayOptions,
     SortedEvents,
@@ -176,19 +178,41 @@ def _clean(url: str, queue_name: str, stop: Any) -> None:
     queue.close()
 
 
-def rate_error(url: str, rate: float, seconds: float) -> tuple[int, float, float]:
+class _TimedRecorder(Recorder):
+    """The recorder, adding up the CPU its samples take (on its own thread: what it takes from the sender)."""
+
+    cpu_s = 0.0
+
+    def _sample(self, *, last: bool = False) -> None:
+        started = time.thread_time()
+        super()._sample(last=last)
+        self.cpu_s += time.thread_time() - started
+
+
+def rate_error(
+    url: str, rate: float, seconds: float, *, record: bool = False
+) -> tuple[int, float, float, float | None]:
+    """Jobs sent, seconds, the rate's error, and with ``record`` the recorder's CPU ms per second of the run."""
     total = int(rate * seconds * 1.05) + 1000
     queue = _queue(url, f"rate{int(rate)}")
+    recorder = _TimedRecorder(BullQueue(url, queue.name), sink="redis", target_rate=rate) if record else None
     stop = multiprocessing.Event()
     cleaner = multiprocessing.Process(target=_clean, args=(url, queue.name, stop), daemon=True)
     cleaner.start()
     try:
         with sort_events(synthetic_batches(total)) as sorted_events:
+            sink = RedisSink(queue, pipelined=True)
+            if recorder is not None:
+                recorder.start(lambda: sink.delivery)
             report = run_replay(
-                sorted_events, last_time_ms=None, sink=RedisSink(queue, pipelined=True),
+                sorted_events, last_time_ms=None, sink=sink,
                 options=ReplayOptions(rate=rate, duration_s=seconds), manifest=_manifest(queue.name),
             )  # fmt: skip
-        return report.manifest.sent, report.send_s, report.rate / rate - 1
+        if recorder is not None:
+            samples = recorder.stop().samples
+            assert samples[-1].sent == report.manifest.sent, "the recorder missed jobs"
+        cost = None if recorder is None else recorder.cpu_s * 1000 / report.send_s
+        return report.manifest.sent, report.send_s, report.rate / rate - 1, cost
     finally:
         stop.set()
         cleaner.join(10)
@@ -220,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", default="load-1m", help="whose events go at full speed ('' for synthetic)")
     parser.add_argument("--seconds", type=float, default=60, help="length of each set-rate run")
     parser.add_argument("--rates", default="100,1000,10000", help="set rates to check, comma-separated")
+    parser.add_argument("--record", action="store_true", help="also run each rate with the --report recorder on")
     parser.add_argument("--sort-sizes", default="1000000,3000000", help="events sorted for the memory figure")
     parser.add_argument("--sort-job", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -252,10 +277,13 @@ def main(argv: list[str] | None = None) -> int:
     rate_rows = []
     worst = 0.0
     for target in (float(r) for r in args.rates.split(",")):
-        sent, seconds, error = rate_error(args.redis, target, args.seconds)
-        worst = max(worst, abs(error))
-        rate_rows.append([f"{target:,.0f}/s", f"{sent:,}", f"{seconds:.2f}", f"{sent / seconds:,.1f}", f"{error:+.3%}"])
-    print_table(["rate", "sent", "seconds", "achieved/s", "error"], rate_rows)
+        for record in (False, True) if args.record else (False,):
+            sent, seconds, error, cost = rate_error(args.redis, target, args.seconds, record=record)
+            worst = max(worst, abs(error))
+            run = "recorder on" if record else "plain"
+            rate_rows.append([f"{target:,.0f}/s", run, f"{sent:,}", f"{seconds:.2f}", f"{sent / seconds:,.1f}",
+                              f"{error:+.3%}", "-" if cost is None else f"{cost:.2f}"])  # fmt: skip
+    print_table(["rate", "run", "sent", "seconds", "achieved/s", "error", "recorder CPU ms/s"], rate_rows)
     print(f"goal within {GOAL_RATE_ERROR:.0%}: {'met' if worst <= GOAL_RATE_ERROR else 'NOT met'}")
 
     print("\nsort memory (spooled runs + k-way merge), a fresh process each", flush=True)

@@ -3,6 +3,7 @@ drained, every signal stored right)."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,14 +16,25 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from ..dsn import resolve_dsn
-from ..errors import ExitCode, UsageError
+from ..dsn import mask_text, resolve_dsn
+from ..errors import ExitCode, SsppError, UsageError, WriteError
 from ._app import cli
 from ._db import json_option
 from ._output import CliState
 
 if TYPE_CHECKING:  # the engines load on first use
-    from ..replay import DrainReport, LiveStatus, QueueCounts, ReplayReport, VerifyOutcome, VerifyReport
+    from types import TracebackType
+
+    from ..replay import (
+        DrainReport,
+        LiveStatus,
+        QueueCounts,
+        Recorder,
+        ReplayOptions,
+        ReplayReport,
+        VerifyOutcome,
+        VerifyReport,
+    )
 
 __all__: list[str] = []
 
@@ -176,6 +188,113 @@ def _render_outcome(console: Console, outcome: VerifyOutcome) -> None:
     console.print("OK" if outcome.ok else "FAILED")
 
 
+def _why_stopped(error: BaseException) -> str:
+    from ._app import Terminated
+
+    if isinstance(error, Terminated):
+        return "terminated (SIGTERM)"
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)"
+    return f"failed: {error}" if isinstance(error, SsppError) else f"failed: {type(error).__name__}"
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse a page that could not be written, before the run rather than after it."""
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise WriteError(f"cannot create {folder} for the report: {error.strerror or error}",
+                         hint="choose a writable path with --report") from None  # fmt: skip
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise WriteError(f"cannot write the report to {path}: permission denied",
+                         hint="choose a writable path with --report")  # fmt: skip
+
+
+class _Recording:
+    """``--report``: the recorder around a run, and the page drawn when the run ends, however it ends (a Ctrl-C or
+    an error still draws what was recorded, marked as stopped early, then goes on as it would have)."""
+
+    def __init__(self, state: CliState, path: Path | None, recorder: Recorder | None) -> None:
+        self.state = state
+        self.path = path
+        self.recorder = recorder
+        self._stopped_by = "interrupted"
+        self._doing = "while sending"
+        self._done = False
+
+    @classmethod
+    def open(
+        cls,
+        state: CliState,
+        path: Path | None,
+        scenario: str,
+        to: str,
+        queue: str,
+        redis_url: str | None,
+        options: ReplayOptions,
+    ) -> _Recording:
+        if path is None:
+            return cls(state, None, None)
+        from ..replay import open_recorder
+        from ..report import require_matplotlib
+
+        require_matplotlib()  # before the run, not after it
+        _check_writable(path)
+        recorder = open_recorder(to, queue=queue, redis_url=redis_url, target_rate=options.rate, speed=options.speed)
+        shown = mask_text(to, to, *([redis_url] if redis_url else []))
+        recorder.recording.title = f"{scenario} to {shown}" + (f" queue {queue}" if recorder.recording.queue else "")
+        return cls(state, path, recorder)
+
+    def __enter__(self) -> _Recording:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        if error is None or self.recorder is None or self._done:
+            return
+        if not self.recorder.started:  # stopped before the first event went: nothing to draw
+            self.recorder.stop()
+            return
+        try:
+            page = self._draw(stopped_early=f"{_why_stopped(error)} {self._doing}")
+        except SsppError as failure:  # the run's own error is the one to show
+            self.state.problem(f"the report was not written: {failure}")
+        else:
+            self.state.info(f"report (stopped early): {page}")
+
+    def sent(self, report: ReplayReport, *, waiting: bool) -> None:
+        """Sending is over; with ``waiting``, the queue's draining is recorded next."""
+        self._stopped_by = report.manifest.stopped_by
+        if self.recorder is not None and waiting:
+            self.recorder.waiting()
+            self._doing = "while waiting for the queue to drain"
+
+    def verified(self, outcome: VerifyOutcome) -> None:
+        if self.recorder is not None:
+            from ..replay._record import VerifySummary
+
+            self.recorder.recording.verify = VerifySummary.of(outcome)
+
+    def finish(self) -> Path | None:
+        """Draw the page of a run that ended as planned; its path, or None without --report."""
+        return None if self.recorder is None else self._draw(stopped_early="")
+
+    def _draw(self, *, stopped_early: str) -> Path:
+        assert self.recorder is not None
+        assert self.path is not None
+        from ..replay._record import write_samples
+        from ..report._loadtest import write_loadtest_report
+
+        self._done = True
+        recording = self.recorder.stop(stopped_by=self._stopped_by, stopped_early=stopped_early)
+        page = write_loadtest_report(self.path, recording)
+        stem = self.path.with_suffix("")
+        write_samples(
+            recording, stem.with_name(stem.name + ".samples.json"), stem.with_name(stem.name + ".samples.csv")
+        )
+        return page
+
+
 _worker_tz_option = click.option(
     "--worker-tz",
     default="UTC",
@@ -228,6 +347,16 @@ def _verify_live(line: _LiveLine) -> Any:
 @click.option("--force", is_flag=True, help="With --purge: purge a queue this tool did not create.")
 @click.option("--manifest", "manifest_path", type=click.Path(path_type=Path), help="Where to record the run.")
 @click.option("--wait", "wait", is_flag=True, help="Then wait for the queue to drain and report (see verify).")
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Draw the run (rate, queue depth, the worker's rate, verify's outcome) into this HTML page; the samples "
+    "go beside it as NAME.samples.json and NAME.samples.csv. Needs the report extra (matplotlib).",
+)
+@click.option(
+    "--redis", "redis_url", metavar="URL", help="With --to the API: the queue's Redis, for --report and --wait."
+)
 @_timeout_option
 @click.option("--dsn", metavar="URL", help="With --wait: check the worker's sales_signals in this database.")
 @_worker_tz_option
@@ -251,6 +380,8 @@ def replay_command(
     force: bool,
     manifest_path: Path | None,
     wait: bool,
+    report_path: Path | None,
+    redis_url: str | None,
     timeout_s: float,
     dsn: str | None,
     worker_tz: str,
@@ -264,6 +395,8 @@ def replay_command(
                              4xx counted with the API's message, 5xx retried)
     Full speed unless --rate or --speed. The run is recorded (--manifest, default in the cache folder) so that
     `sspp-seed verify` can check it later; with --wait it waits for the worker and checks at once.
+    --report PAGE.html samples the run once a second (and the queue, on --to's Redis or --redis) and draws it
+    at the end, also when stopped with Ctrl-C.
     A paused queue keeps the jobs until resumed (said so). --purge empties only a queue this tool created.
 
     \b
@@ -271,6 +404,7 @@ def replay_command(
       sspp-seed replay demo --to redis://localhost:6379 --rate 500 --time now
       sspp-seed replay load-1m --to redis://localhost:6379 --count 200000 --wait --dsn "$DATABASE_URL"
       sspp-seed replay demo --to http://localhost:3000/api/v1/events --rate 200 --invalid 0.05
+      sspp-seed replay load-1m --to redis://localhost:6379 --rate 600 --duration 300 --wait --report run.html
     """
     from ..replay import ReplayOptions, replay
 
@@ -284,39 +418,51 @@ def replay_command(
     )
     if dsn is not None and not wait:
         raise UsageError("--dsn checks the database after --wait", hint="add --wait, or run sspp-seed verify later")
-    with _live_line(state.err) as line:
+    if redis_url is not None and to.lower().startswith(_REDIS_SCHEMES):
+        raise UsageError("--redis is for a run through the API", hint="--to names the queue's Redis already")
+    recording = _Recording.open(state, report_path, scenario, to, queue, redis_url, options)
+    with recording:
+        with _live_line(state.err) as line:
 
-        def show(status: LiveStatus) -> None:
-            line.show(f"sent {status.sent:>12,}  {status.rate:>9,.0f}/s{_depth(status.counts)}")
+            def show(status: LiveStatus) -> None:
+                line.show(f"sent {status.sent:>12,}  {status.rate:>9,.0f}/s{_depth(status.counts)}")
 
-        def prepared(events: Any, seconds: float) -> None:
-            line.show(f"{events.count:,} platform events in timestamp order ({seconds:.1f}s); sending")
+            def prepared(events: Any, seconds: float) -> None:
+                line.show(f"{events.count:,} platform events in timestamp order ({seconds:.1f}s); sending")
 
-        report = replay(
-            scenario,
-            to,
-            queue=queue,
-            seed=seed,
-            scale=scale,
-            options=options,
-            concurrency=concurrency,
-            purge=purge,
-            force=force,
-            manifest_path=manifest_path,
-            live=show,
-            prepared=prepared,
-        )
-    outcome = None
-    if wait:
-        outcome = _verify(state, report.manifest, to, dsn, True, timeout_s, worker_tz)
-    data = _replay_json(report)
-    if outcome is not None:
-        data["verify"] = _outcome_json(outcome)
+            report = replay(
+                scenario,
+                to,
+                queue=queue,
+                seed=seed,
+                scale=scale,
+                options=options,
+                concurrency=concurrency,
+                purge=purge,
+                force=force,
+                manifest_path=manifest_path,
+                live=show,
+                prepared=prepared,
+                recorder=recording.recorder,
+            )
+        recording.sent(report, waiting=wait)
+        outcome = None
+        if wait:
+            outcome = _verify(state, report.manifest, redis_url or to, dsn, True, timeout_s, worker_tz)
+            recording.verified(outcome)
+        data = _replay_json(report)
+        if outcome is not None:
+            data["verify"] = _outcome_json(outcome)
+        page = recording.finish()
+    if page is not None:
+        data["report"] = str(page)
 
     def render(console: Console) -> None:
         _render_replay(console, report)
         if outcome is not None:
             _render_outcome(console, outcome)
+        if page is not None:
+            console.print(f"report: {page}", markup=False)
 
     state.emit(as_json, data, render)
     delivery = report.delivery

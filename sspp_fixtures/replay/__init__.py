@@ -6,6 +6,7 @@ from __future__ import annotations
 from ._api import DEFAULT_QUEUE, VerifyOutcome, expected_signals, open_queue, replay, verify
 from ._bull import API_JOB_OPTS, JOB_NAME
 from ._errors import QueueError, QueueUnreachableError, SinkError
+from ._record import Recorder, Recording, open_recorder
 from ._redis import BullQueue
 from ._run import ReplayOptions, ReplayReport
 from ._verify import ExpectedSignal, VerifyReport
@@ -20,6 +21,8 @@ __all__ = [
     "ExpectedSignal",
     "QueueError",
     "QueueUnreachableError",
+    "Recorder",
+    "Recording",
     "ReplayOptions",
     "ReplayReport",
     "SinkError",
@@ -27,6 +30,7 @@ __all__ = [
     "VerifyReport",
     "expected_signals",
     "open_queue",
+    "open_recorder",
     "replay",
     "verify",
     "wait_drained",

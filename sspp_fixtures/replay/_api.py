@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
 from ..dsn import mask_text
@@ -24,7 +24,10 @@ from ._stream import StreamPlan, sent_events
 from ._verify import ExpectedSignal, VerifyReport, expected_signal, verify_signals
 from ._wait import DrainReport, wait_drained
 
-__all__ = ["DEFAULT_QUEUE", "VerifyOutcome", "expected_signals", "open_queue", "replay", "verify"]
+if TYPE_CHECKING:
+    from ._record import Recorder
+
+__all__ = ["DEFAULT_QUEUE", "VerifyOutcome", "expected_signals", "is_redis_url", "open_queue", "replay", "verify"]
 
 #: The platform's queue (``QUEUE_NAME`` of its API and worker).
 DEFAULT_QUEUE: Final = "sales-events"
@@ -32,7 +35,8 @@ DEFAULT_QUEUE: Final = "sales-events"
 EventSource = Callable[[Scenario], SortedEvents]
 
 
-def _is_redis(url: str) -> bool:
+def is_redis_url(url: str) -> bool:
+    """Whether ``url`` names a Redis (redis:// or rediss://), not the API."""
     return urlsplit(url).scheme.lower() in ("redis", "rediss") if "://" in url else False
 
 
@@ -61,7 +65,7 @@ def open_queue(url: str, queue: str, *, purge: bool = False, force: bool = False
 
 
 def _sink(to: str, queue: str, options: ReplayOptions, concurrency: int, purge: bool, force: bool) -> Sink:
-    if _is_redis(to):
+    if is_redis_url(to):
         if options.invalid_share > 0:
             raise UsageError(
                 "--invalid needs the API (--to http://HOST:3000/api/v1/events): only the API rejects invalid events; "
@@ -94,8 +98,10 @@ def replay(
     live: Callable[[LiveStatus], None] | None = None,
     prepared: Callable[[SortedEvents, float], None] | None = None,
     events: EventSource | None = None,
+    recorder: Recorder | None = None,
 ) -> ReplayReport:
-    """Send the platform events of a scenario to ``to`` (a Redis queue, or the API's ``/events`` URL)."""
+    """Send the platform events of a scenario to ``to`` (a Redis queue, or the API's ``/events`` URL); a
+    ``recorder`` starts sampling as the first event goes (its caller stops it)."""
     options = options or ReplayOptions()
     scenario = load_scenario(scenario_ref).with_overrides(seed=seed, scale=scale)
     sink = _sink(to, queue, options, concurrency, purge, force)  # connect first: a wrong URL fails fast
@@ -109,7 +115,7 @@ def replay(
         prepare_s = time.monotonic() - started
         if prepared is not None:
             prepared(sorted_events, prepare_s)
-        redis = _is_redis(to)
+        redis = is_redis_url(to)
         manifest = Manifest(
             scenario=str(Path(scenario_ref).resolve()) if Path(scenario_ref).is_file() else scenario_ref,
             scenario_name=scenario.name,
@@ -130,6 +136,8 @@ def replay(
             started_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
         )
         path = manifest_path or default_manifest_path(queue if redis else urlsplit(to).netloc)
+        if recorder is not None:
+            recorder.start(lambda: sink.delivery)
         return run_replay(
             sorted_events,
             last_time_ms=sorted_events.last_ms,
@@ -186,7 +194,7 @@ def verify(
     drain = None
     url = to or manifest.url
     if wait:
-        if url is None or not _is_redis(url):
+        if url is None or not is_redis_url(url):
             raise UsageError(
                 "waiting needs the queue's Redis", hint="pass --to redis://HOST:6379 (the run's URL held a password)"
             )

@@ -50,6 +50,8 @@ def merge_ranges(ranges: list[list[int]], first: int, last: int) -> None:
 class Sink(Protocol):
     kind: str
     target: str
+    #: What the sink did so far (read by the recorder's thread while the run goes on).
+    delivery: Delivery
 
     def send(self, batch: Sequence[SentEvent]) -> None: ...
     def finish(self) -> Delivery: ...
