@@ -283,7 +283,7 @@ class _Recording:
         assert self.recorder is not None
         assert self.path is not None
         from ..replay._record import write_samples
-        from ..report._loadtest import write_loadtest_report
+        from ..report import write_loadtest_report
 
         self._done = True
         recording = self.recorder.stop(stopped_by=self._stopped_by, stopped_early=stopped_early)

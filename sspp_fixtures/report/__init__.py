@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ._build import DataReport, data_report
 from ._charts import Chart, Row, chart_from_figure, figure, format_value, require_matplotlib
+from ._loadtest import write_loadtest_report
 from ._page import CSP, FRAME_COLOR, Section, render_page, write_page, write_pngs
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "format_value",
     "render_page",
     "require_matplotlib",
+    "write_loadtest_report",
     "write_page",
     "write_pngs",
 ]

@@ -286,9 +286,10 @@ def render_loadtest(recording: Recording) -> str:
         subtitle=f"Stopped early ({early}): the charts show what was recorded until then." if early else "",
         facts=_facts(recording),
         sections=loadtest_sections(recording),
+        expected="the run's set rate and a clean verify",
     )
 
 
 def write_loadtest_report(path: Path, recording: Recording) -> Path:
     """Draw ``recording`` into the page at ``path``."""
-    return write_page(path, render_loadtest(recording))
+    return write_page(path, render_loadtest(recording), option="--report")

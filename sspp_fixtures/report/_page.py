@@ -39,7 +39,7 @@ figure.chart {{ margin: 0; padding: 8px; border: 1px solid #d0d7de; border-radiu
 figure.chart .plot {{ border: 2px solid {FRAME_COLOR}; }}
 figure.chart svg {{ width: 100%; height: auto; display: block; }}
 figure.chart h3 {{ font-size: 14px; margin: 0 0 4px; }}
-figure.chart.flagged h3::after {{ content: " \u2014 differs from the scenario"; color: #d1242f; }}
+figure.chart.flagged h3::after {{ content: " \u2014 beyond tolerance"; color: #d1242f; }}
 .caption {{ color: #59636e; font-size: 12px; margin: 4px 0; }}
 .note {{ color: #59636e; font-size: 12px; font-style: italic; }}
 table.rows {{ border-collapse: collapse; font-size: 12px; margin-top: 6px; width: 100%; }}
@@ -94,15 +94,18 @@ def _chart_html(chart: Chart) -> str:
     return "\n".join(parts)
 
 
-def _summary_html(charts: Sequence[Chart]) -> str:
+def _summary_html(charts: Sequence[Chart], expected: str) -> str:
     flagged = [chart for chart in charts if chart.flags]
     if not flagged:
-        return '<p class="summary ok">Every compared figure is within tolerance of what the scenario asked for.</p>'
+        return f'<p class="summary ok">Every compared figure is within tolerance of {html.escape(expected)}.</p>'
     names = ", ".join(
         f'<a href="#chart-{chart.key}">{html.escape(chart.title)}</a> ({len(chart.flags)})' for chart in flagged
     )
     total = sum(len(chart.flags) for chart in flagged)
-    return f'<p class="summary flagged">{total} figure(s) differ from the scenario beyond tolerance: {names}</p>'
+    return (
+        f'<p class="summary flagged">{total} figure(s) differ from {html.escape(expected)} beyond tolerance: '
+        f"{names}</p>"
+    )
 
 
 def render_page(
@@ -111,8 +114,10 @@ def render_page(
     sections: Sequence[Section],
     subtitle: str = "",
     facts: Iterable[tuple[str, str]] = (),
+    expected: str = "what the scenario asked for",
 ) -> str:
-    """The whole page as one HTML string: a header with ``facts`` (label, value), a summary of the flags, sections."""
+    """The whole page as one HTML string: a header with ``facts`` (label, value), a summary of the flags (each
+    compared figure against ``expected``, as the summary names it), sections."""
     charts = [chart for section in sections for chart in section.charts]
     body = [f"<h1>{html.escape(title)}</h1>"]
     if subtitle:
@@ -121,7 +126,7 @@ def render_page(
     if fact_rows:
         body.append(f'<table class="facts">{fact_rows}</table>')
     if any(chart.rows for chart in charts):
-        body.append(_summary_html(charts))
+        body.append(_summary_html(charts, expected))
     for section in sections:
         body.append(f"<h2>{html.escape(section.title)}</h2>")
         if section.intro:
@@ -137,15 +142,16 @@ def render_page(
     )
 
 
-def write_page(path: Path, page: str) -> Path:
-    """Write ``page`` to ``path`` (UTF-8), creating its directory; a failure is a :class:`WriteError`."""
+def write_page(path: Path, page: str, *, option: str = "--out") -> Path:
+    """Write ``page`` to ``path`` (UTF-8), creating its directory; a failure is a :class:`WriteError` whose hint
+    names the command's ``option`` that chose the path."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(page, encoding="utf-8")
     except OSError as error:
         raise WriteError(
             f"cannot write the report to {path}: {error.strerror or error}",
-            hint="choose a writable path with --out",
+            hint=f"choose a writable path with {option}",
         ) from None
     return path
 

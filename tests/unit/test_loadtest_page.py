@@ -44,7 +44,7 @@ def test_lost_and_wrong_signals_are_flagged(tmp_path: Path) -> None:
     assert "sales_signals 500 events checked" in html
     flagged = _flagged_rows(html)
     assert [row[:4] for row in flagged] == [["lost", "0", "2", "2"], ["wrong", "0", "1", "1"]]  # 100/s as set
-    assert "2 figure(s) differ" in html
+    assert "2 figure(s) differ from the run&#x27;s set rate and a clean verify beyond tolerance" in html
     assert "stopped early" not in html
 
 

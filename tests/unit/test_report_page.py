@@ -78,7 +78,7 @@ def test_page_is_self_contained_and_shows_flags(tmp_path: Path) -> None:
     assert FRAME_COLOR in page
     assert 'id="chart-flagged" data-flags="1"' in page
     assert 'class="chart flagged"' in page
-    assert "1 figure(s) differ from the scenario" in page
+    assert "1 figure(s) differ from what the scenario asked for" in page
     assert 'href="#chart-flagged"' in page
     assert '<tr class="flag"><td>page_view</td><td>50.0%</td><td>80.0%</td><td>30.0%</td><td>\u00b15.0%</td>' in page
     path = write_page(tmp_path / "out" / "report.html", page)
