@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import uuid
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from .._dask._worker import worker_maker
-from ..bulkgen._formats import CopyText, Csv
+from ..bulkgen._formats import _NEVER_ESCAPED, CopyText, Csv
 from ..bulkgen._generate import Columns, chunk_count
 from ..bulkgen._stream import Task, task_columns
 from ..bulkgen._tables import TABLES
@@ -41,6 +44,9 @@ __all__ = [
 #: Row checksums add up modulo this: order-independent, and within a JSON number's exact range as hex text.
 ROW_CHECKSUM_MODULUS = 1 << 64
 _TEMPORARY = ".tmp"
+#: The escapes :class:`~sspp_fixtures.bulkgen._formats.CopyText` applies to the kinds it escapes (backslash first).
+_SPECIALS = r"[\\\t\n\r]"
+_COPY_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))
 
 #: Parquet types of the generator's ``number`` columns, as the migrations declare them (sql/migrations).
 _NUMBER_TYPES: dict[tuple[str, str], tuple[str, int, int]] = {
@@ -99,27 +105,62 @@ def arrow_type(table: str, column: str) -> Any:
     return pa.string()
 
 
-def _parquet(table: str, chunks: Sequence[Columns]) -> bytes:
+def _strings(table: str, chunks: Sequence[Columns]) -> list[Any]:
+    """The batch's columns of ``table`` as Arrow string arrays (NULL for ``None``), in the table's column order."""
+    import pyarrow as pa
+
+    def column(name: str) -> Any:
+        arrays = [pa.array(chunk.values[name], pa.string()) for chunk in chunks]
+        return arrays[0] if len(arrays) == 1 else pa.concat_arrays(arrays)
+
+    return [column(name) for name in TABLES[table].columns]
+
+
+def _arrow_row_checksum(table: str, chunks: Sequence[Columns], strings: list[Any]) -> int:
+    """:func:`row_checksum` of the rows, their COPY text lines made by Arrow (the same bytes :class:`CopyText`
+    writes: specials escaped in text and JSON, NULL as ``\\N``) and only the CRC-32 of each taken in Python.
+    Measured here on demo (136k rows): 0.15 s, against 0.19 s to format COPY text and checksum that."""
+    import pyarrow.compute as pc
+
+    spec = TABLES[table]
+    clean = frozenset.intersection(*(chunk.clean for chunk in chunks))
+    escaped = []
+    for array, name, kind in zip(strings, spec.columns, spec.kinds, strict=True):
+        text = array
+        if (
+            kind not in _NEVER_ESCAPED
+            and name not in clean
+            and pc.any(pc.match_substring_regex(text, _SPECIALS)).as_py()
+        ):
+            for special, escape in _COPY_ESCAPES:
+                text = pc.replace_substring(text, special, escape)
+        escaped.append(text)
+    lines = pc.binary_join_element_wise(*escaped, "\t", null_handling="replace", null_replacement="\\N")
+    if len(lines) == 0:
+        return 0
+    _, offsets, data = lines.buffers()
+    ends = np.frombuffer(offsets, dtype=np.int32, count=len(lines) + 1, offset=lines.offset * 4).tolist()
+    view = memoryview(data)
+    return sum(map(zlib.crc32, (view[start:end] for start, end in itertools.pairwise(ends)))) % ROW_CHECKSUM_MODULUS
+
+
+def _parquet(table: str, chunks: Sequence[Columns]) -> tuple[bytes, int]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     columns = TABLES[table].columns
-    arrays = [
-        pa.array([v for chunk in chunks for v in chunk.values[column]], pa.string()).cast(arrow_type(table, column))
-        for column in columns
-    ]
+    strings = _strings(table, chunks)
+    arrays = [array.cast(arrow_type(table, name)) for array, name in zip(strings, columns, strict=True)]
     buffer = io.BytesIO()
-    pq.write_table(pa.Table.from_arrays(arrays, names=list(columns)), buffer, compression="zstd")
-    return buffer.getvalue()
+    # Without dictionary pages: measured here on demo, 15 % less CPU for files 1 % larger (snappy finds the repeats).
+    pq.write_table(pa.Table.from_arrays(arrays, names=list(columns)), buffer, use_dictionary=False)
+    return buffer.getvalue(), _arrow_row_checksum(table, chunks, strings)
 
 
-def _csv(table: str, chunks: Sequence[Columns]) -> bytes:
-    writer = Csv()
-    return writer.header(TABLES[table]) + b"".join(writer.rows(chunk) for chunk in chunks)
-
-
-def _encode(fmt: str, table: str, chunks: Sequence[Columns]) -> bytes:
-    return _parquet(table, chunks) if fmt == "parquet" else _csv(table, chunks)
+def _csv(table: str, chunks: Sequence[Columns]) -> tuple[bytes, int]:
+    writer, copy_text = Csv(), CopyText()
+    data = writer.header(TABLES[table]) + b"".join(writer.rows(chunk) for chunk in chunks)
+    return data, sum(row_checksum(copy_text.rows(chunk)) for chunk in chunks) % ROW_CHECKSUM_MODULUS
 
 
 def write_partitions(
@@ -129,10 +170,9 @@ def write_partitions(
     by_table: dict[str, list[Columns]] = {}
     for chunk in task_columns(worker_maker(scenario), task):
         by_table.setdefault(chunk.table, []).append(chunk)
-    copy_text = CopyText()
     written = []
     for table, chunks in by_table.items():
-        data = _encode(fmt, table, chunks)
+        data, checksum = _parquet(table, chunks) if fmt == "parquet" else _csv(table, chunks)
         relative = partition_name(scenario, task, table, fmt)
         _put(filesystem, f"{root}/{relative}", data)
         written.append(
@@ -142,7 +182,7 @@ def write_partitions(
                 rows=sum(chunk.rows for chunk in chunks),
                 bytes=len(data),
                 sha256=hashlib.sha256(data).hexdigest(),
-                row_checksum=sum(row_checksum(copy_text.rows(chunk)) for chunk in chunks) % ROW_CHECKSUM_MODULUS,
+                row_checksum=checksum,
             )
         )
     return written

@@ -26,8 +26,7 @@ from ._progress import row_progress
 from ._target import DEFAULT_DATABASE, announce, find_target, require_target
 
 if TYPE_CHECKING:  # the engines load on first use, so `sspp-seed --help` and `migrate` start fast
-    from .._partitioned import PartitionedReport
-    from ..export import ExportReport
+    from ..export import ExportReport, PartitionedReport
     from ..loader import LoadReport
     from ..scenarios import Scenario
     from ..server import Server
@@ -249,7 +248,7 @@ def _export_partitioned(
     state: CliState, scenario: Scenario, fmt: str, out: str, dask: str | None, workers: int | None, batch_rows: int
 ) -> PartitionedReport:
     from .._dask import dask_client
-    from .._partitioned import export_partitioned
+    from ..export import export_partitioned
 
     if workers:
         raise UsageError(
