@@ -32,6 +32,7 @@ from typing import Any
 from _common import fmt_rate, print_header, print_table
 
 from sspp_fixtures._dask import dask_client, run_tasks, task_pieces
+from sspp_fixtures._defaults import DEFAULT_BATCH_ROWS
 from sspp_fixtures.bulkgen import load_pools, scenario_locales
 from sspp_fixtures.bulkgen._stream import Task, plan_tasks
 from sspp_fixtures.export import export_partitioned
@@ -52,7 +53,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scenario", default="load-100k", help="scenario (default load-100k)")
     parser.add_argument("--scale", type=float, default=None, help="multiply the scenario's counts")
     parser.add_argument("--repeats", type=int, default=3, help="timed rounds of each engine (default 3)")
-    parser.add_argument("--batch-rows", type=int, default=100_000, help="rows per task (default 100000)")
+    parser.add_argument(
+        "--batch-rows", type=int, default=DEFAULT_BATCH_ROWS, help=f"rows per task (default {DEFAULT_BATCH_ROWS})"
+    )
     parser.add_argument("--skip-export-dask", action="store_true", help="do not time the export on local:2")
     return parser.parse_args(argv)
 

@@ -9,6 +9,7 @@ stream: the caller hears of each task as it completes, in whatever order that is
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -109,8 +110,14 @@ def dask_client(spec: str | DaskTarget, *, connect_timeout_s: float = DEFAULT_CO
     distributed = _distributed()
     if target.workers is not None:
         try:
+            # Quiet: a worker's failed heartbeat while the cluster shuts down on a busy machine would print a
+            # traceback; a task that fails for good reaches the caller as a ClusterError all the same.
             cluster = distributed.LocalCluster(
-                n_workers=target.workers, threads_per_worker=1, processes=True, dashboard_address=":0"
+                n_workers=target.workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=":0",
+                silence_logs=logging.CRITICAL,
             )
         except (OSError, TimeoutError) as exc:
             raise ClusterUnreachableError(
