@@ -266,10 +266,17 @@ def _export_partitioned(
 
 @cli.command("export")
 @click.argument("scenario")
-@click.option("--format", "fmt", type=click.Choice((*EXPORT_FORMATS, "parquet")), required=True, help="Output format.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(tuple(dict.fromkeys((*EXPORT_FORMATS, *PARTITIONED_FORMATS)))),
+    required=True,
+    help="Output format.",
+)
 @click.option(
     "--out",
     required=True,
+    metavar="PATH|URL",
     help="A file for sql; a folder for csv and jsonl (one file per table) and es-bulk (sales-signals.ndjson and "
     "its mapping); for parquet, and csv with --partitioned or --dask, a folder or fsspec URL (s3://bucket/path) "
     "that gets <table>/part-NNNNN files and manifest.json.",
@@ -307,7 +314,7 @@ def export_command(
       sspp-seed export sample --format jsonl --out ./jsonl --workers 2
       sspp-seed export smoke --format es-bulk --out ./smoke-es
       sspp-seed export smoke --format parquet --out ./smoke-parquet
-      sspp-seed export demo --format parquet --out ./demo-parquet --dask local:2
+      sspp-seed export smoke --format parquet --out ./smoke-lake --dask local:2
     """
     resolved = _resolve(scenario, seed, scale)
     if _is_partitioned(fmt, out, dask, partitioned):
