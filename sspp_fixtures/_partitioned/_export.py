@@ -143,9 +143,9 @@ def export_partitioned(
         _sweep(filesystem, root, keep={partition.path for partition in report.partitions})
         _write_manifest(filesystem, root, _manifest(scenario, fmt, report.partitions))
     except BaseException as exc:
-        _sweep(filesystem, root, keep=set())
-        if made_root:
-            with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError):  # best effort: the error that stopped the export is the one to tell
+            _sweep(filesystem, root, keep=set())
+            if made_root:
                 filesystem.rm(root, recursive=True)
         if isinstance(exc, OSError):
             raise WriteError(
