@@ -119,10 +119,11 @@ def dask_client(spec: str | DaskTarget, *, connect_timeout_s: float = DEFAULT_CO
                 dashboard_address=":0",
                 silence_logs=logging.CRITICAL,
             )
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, RuntimeError) as exc:
             raise ClusterUnreachableError(
-                f"could not start a local Dask cluster of {target.workers} workers: {exc}",
-                hint="check free memory and ports, or give fewer workers",
+                f"could not start a local Dask cluster of {target.workers} workers: {type(exc).__name__}: {exc}",
+                hint="check free memory and ports, or give fewer workers; in a Python script, start it under "
+                "if __name__ == '__main__': (its worker processes import the script again)",
                 address=str(target),
             ) from None
         try:

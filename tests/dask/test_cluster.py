@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import socket
+import subprocess
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -116,3 +118,20 @@ def test_a_task_that_keeps_failing_is_reported_after_its_retries(client2: Client
         list(run_tasks(client2, small_scenario, failing, retries=1))
     assert caught.value.task == "stories"
     assert "this task always fails" in str(caught.value)
+
+
+def test_a_local_cluster_that_cannot_start_says_why(tmp_path: Path) -> None:
+    """A script without a ``__main__`` guard: its worker processes import it again and fail to start."""
+    script = tmp_path / "no_guard.py"
+    script.write_text(
+        "from sspp_fixtures._dask import dask_client\n"
+        "from sspp_fixtures.errors import ClusterUnreachableError\n"
+        "try:\n"
+        "    with dask_client('local:1'):\n"
+        "        pass\n"
+        "except ClusterUnreachableError as exc:\n"
+        "    print('ERROR', exc.exit_code, exc)\n"
+    )
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=False)
+    assert "ERROR 3 could not start a local Dask cluster of 1 workers" in result.stdout
+    assert "if __name__ == '__main__':" in result.stdout
