@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from distributed import Client
@@ -31,7 +32,7 @@ def _digests(pieces: Iterable[Piece]) -> dict[str, tuple[int, str]]:
     return {table: (rows[table], digest.hexdigest()) for table, digest in hashes.items()}
 
 
-def _on_cluster(client: Client, scenario: Scenario, **options: object) -> dict[str, tuple[int, str]]:
+def _on_cluster(client: Client, scenario: Scenario, **options: Any) -> dict[str, tuple[int, str]]:
     return _digests(piece for _, pieces in run_tasks(client, scenario, task_pieces, **options) for piece in pieces)
 
 
@@ -135,3 +136,12 @@ def test_a_local_cluster_that_cannot_start_says_why(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=False)
     assert "ERROR 3 could not start a local Dask cluster of 1 workers" in result.stdout
     assert "if __name__ == '__main__':" in result.stdout
+
+
+def test_a_running_scheduler_is_used_and_left_running(client2: Client, small_scenario: Scenario) -> None:
+    address = str(client2.scheduler_info()["address"])
+    with dask_client(address) as remote:
+        assert remote.scheduler_info()["address"] == address
+        tasks = [task for task, _ in run_tasks(remote, small_scenario, failing, tasks=plan_tasks(small_scenario)[:2])]
+        assert tasks == plan_tasks(small_scenario)[:2]
+    assert client2.submit(sum, [1, 2], pure=False).result() == 3, "the cluster was closed with the client"
