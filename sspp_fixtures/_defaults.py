@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["DATABASE_URL_ENV", "DEFAULT_BATCH_ROWS", "EXPORT_FORMATS", "PROVIDER_NAMES", "resolve_dsn"]
+__all__ = [
+    "DATABASE_URL_ENV",
+    "DEFAULT_BATCH_ROWS",
+    "EXPORT_FORMATS",
+    "PARTITIONED_FORMATS",
+    "PROVIDER_NAMES",
+    "resolve_dsn",
+]
 
 #: The environment variable naming the server, when no DSN is given.
 DATABASE_URL_ENV = "DATABASE_URL"
@@ -18,6 +25,8 @@ PROVIDER_NAMES: tuple[str, ...] = ("dsn", "local", "embedded", "docker")
 DEFAULT_BATCH_ROWS = 10_000
 #: Formats ``sspp-seed export`` writes.
 EXPORT_FORMATS: tuple[str, ...] = ("csv", "jsonl", "sql", "es-bulk")
+#: Formats ``sspp-seed export`` also writes as ``<table>/part-NNNNN.<format>`` files with a manifest (any fsspec URL).
+PARTITIONED_FORMATS: tuple[str, ...] = ("parquet", "csv")
 
 
 def resolve_dsn(explicit: str | None) -> str | None:

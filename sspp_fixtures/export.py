@@ -1,5 +1,6 @@
 """Writing a scenario's data to files: CSV or JSON lines (one file per table), one SQL file of INSERTs, or the
-Elasticsearch ``_bulk`` NDJSON of ``sales_signals`` with the index's mapping beside it.
+Elasticsearch ``_bulk`` NDJSON of ``sales_signals`` with the index's mapping beside it. Partitioned Parquet or
+CSV to any fsspec URL, in-process or on a Dask cluster, is :func:`export_partitioned` (from :mod:`._partitioned`).
 
 Files are written under temporary names beside their targets and renamed into place together, once all are
 complete: a failure (a full disk, a read-only folder, Ctrl-C, SIGTERM) leaves no partial file, no temporary file
@@ -19,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from ._defaults import EXPORT_FORMATS
+from ._defaults import EXPORT_FORMATS, PARTITIONED_FORMATS
+from ._partitioned import PartitionedReport, export_partitioned
 from ._stale import pid_prefix, sweep_dead_owners
 from .bulkgen import DEFAULT_BATCH_ROWS, ES_INDEX, ES_MAPPING, FORMATS, TABLE_ORDER, TABLES, formatter, generate
 from .errors import UsageError, WriteError
@@ -27,7 +29,10 @@ from .scenarios import Scenario
 
 __all__ = [
     "EXPORT_FORMATS",
+    "PARTITIONED_FORMATS",
     "ExportReport",
+    "PartitionedReport",
+    "export_partitioned",
     "export_scenario",
 ]
 

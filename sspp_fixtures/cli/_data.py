@@ -11,21 +11,22 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.console import Console
 
-from .._defaults import DEFAULT_BATCH_ROWS, EXPORT_FORMATS
+from .._defaults import DEFAULT_BATCH_ROWS, EXPORT_FORMATS, PARTITIONED_FORMATS
 from .._stallwatch import DEFAULT_STALL_TIMEOUT_S
 from .._table_order import TABLE_ORDER
 from ..databases import ensure_database
 from ..dsn import database_name, mask_dsn, with_database
-from ..errors import ScenarioError
+from ..errors import ScenarioError, UsageError
 from ..server._warm import WarmServerState, start_warm_server, warm_server_status
 from ._app import cli
+from ._dask import dask_option
 from ._db import dsn_option, json_option, wait_option
 from ._output import CliState, make_table
 from ._progress import row_progress
 from ._target import DEFAULT_DATABASE, announce, find_target, require_target
 
 if TYPE_CHECKING:  # the engines load on first use, so `sspp-seed --help` and `migrate` start fast
-    from ..export import ExportReport
+    from ..export import ExportReport, PartitionedReport
     from ..loader import LoadReport
     from ..scenarios import Scenario
     from ..server import Server
@@ -214,32 +215,97 @@ def _export_json(report: ExportReport, scenario: Scenario) -> dict[str, Any]:
     }
 
 
+def _partitioned_json(report: PartitionedReport, scenario: Scenario) -> dict[str, Any]:
+    return {
+        "scenario": scenario.name,
+        "seed": scenario.seed,
+        "format": report.format,
+        "url": report.url,
+        "manifest": report.manifest,
+        "partitions": len(report.partitions),
+        "rows": report.rows,
+        "bytes": report.bytes_written,
+    }
+
+
+def _is_partitioned(fmt: str, out: str, dask: str | None, partitioned: bool) -> bool:
+    """Parquet always; csv with a URL, --dask or --partitioned; the other formats never (refused with those)."""
+    wanted = partitioned or dask is not None or "://" in out
+    if fmt in PARTITIONED_FORMATS:
+        return fmt == "parquet" or wanted
+    if wanted:
+        raise UsageError(
+            f"the {fmt} format is written to local files only, not as partitions (--out URL, --dask, --partitioned)",
+            hint=f"use --format {' or '.join(PARTITIONED_FORMATS)} for partitioned files, or a local --out without "
+            "--dask",
+            field="--format",
+            value=fmt,
+        )
+    return False
+
+
+def _export_partitioned(
+    state: CliState, scenario: Scenario, fmt: str, out: str, dask: str | None, workers: int | None, batch_rows: int
+) -> PartitionedReport:
+    from .._dask import dask_client
+    from ..export import export_partitioned
+
+    if workers:
+        raise UsageError(
+            f"--workers is not used for {fmt} partitions",
+            hint="run the chunk tasks in parallel with --dask local:N (N worker processes on this machine)",
+            field="--workers",
+            value=workers,
+        )
+    with row_progress(state.err, _expected_rows(scenario), verbosity=state.verbosity) as progress:
+        if dask is None:
+            return export_partitioned(scenario, fmt, out, batch_rows=batch_rows, progress=progress)
+        with dask_client(dask) as client:
+            return export_partitioned(scenario, fmt, out, client=client, batch_rows=batch_rows, progress=progress)
+
+
 @cli.command("export")
 @click.argument("scenario")
-@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), required=True, help="Output format.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(tuple(dict.fromkeys((*EXPORT_FORMATS, *PARTITIONED_FORMATS)))),
+    required=True,
+    help="Output format.",
+)
 @click.option(
     "--out",
-    type=click.Path(path_type=Path),
     required=True,
+    metavar="PATH|URL",
     help="A file for sql; a folder for csv and jsonl (one file per table) and es-bulk (sales-signals.ndjson and "
-    "its mapping).",
+    "its mapping); for parquet, and csv with --partitioned or --dask, a folder or fsspec URL (s3://bucket/path) "
+    "that gets <table>/part-NNNNN files and manifest.json.",
 )
 @_scenario_options
+@dask_option
+@click.option(
+    "--partitioned",
+    is_flag=True,
+    help="Write csv as <table>/part-NNNNN.csv partitions with manifest.json (implied by parquet, a URL, --dask).",
+)
 @json_option
 @click.pass_obj
 def export_command(
     state: CliState,
     scenario: str,
     fmt: str,
-    out: Path,
+    out: str,
     seed: int | None,
     scale: float | None,
     workers: int | None,
     batch_rows: int,
+    dask: str | None,
+    partitioned: bool,
     as_json: bool,
 ) -> None:
-    """Write SCENARIO's data to files: CSV, JSON lines, SQL (plain multi-row INSERTs), or the Elasticsearch
-    _bulk NDJSON of sales_signals (the documents the platform's worker indexes, with the index mapping).
+    """Write SCENARIO's data to files: CSV, JSON lines, SQL (plain multi-row INSERTs), the Elasticsearch
+    _bulk NDJSON of sales_signals (the documents the platform's worker indexes, with the index mapping), or
+    partitioned Parquet/CSV with a manifest of row counts and checksums, to a folder or any fsspec URL.
 
     \b
     Examples:
@@ -247,12 +313,28 @@ def export_command(
       sspp-seed export smoke --format csv --out ./smoke-csv
       sspp-seed export sample --format jsonl --out ./jsonl --workers 2
       sspp-seed export smoke --format es-bulk --out ./smoke-es
+      sspp-seed export smoke --format parquet --out ./smoke-parquet
+      sspp-seed export smoke --format parquet --out ./smoke-lake --dask local:2
     """
+    resolved = _resolve(scenario, seed, scale)
+    if _is_partitioned(fmt, out, dask, partitioned):
+        files = _export_partitioned(state, resolved, fmt, out, dask, workers, batch_rows)
+
+        def render_files(console: Console) -> None:
+            table = make_table(["table", "rows", "partitions"])
+            for name in TABLE_ORDER:
+                count = sum(1 for partition in files.partitions if partition.table == name)
+                table.add_row(name, f"{files.rows[name]:,}", str(count))
+            console.print(table)
+            console.print(f"wrote {files.bytes_written / 1e6:,.1f} MB of {fmt}; manifest: {files.manifest}")
+
+        state.emit(as_json, _partitioned_json(files, resolved), render_files)
+        return
+
     from ..export import export_scenario
 
-    resolved = _resolve(scenario, seed, scale)
     with row_progress(state.err, _expected_rows(resolved), verbosity=state.verbosity) as progress:
-        report = export_scenario(resolved, fmt, out, workers=workers, batch_rows=batch_rows, progress=progress)
+        report = export_scenario(resolved, fmt, Path(out), workers=workers, batch_rows=batch_rows, progress=progress)
 
     def render(console: Console) -> None:
         table = make_table(["table", "rows", "file"])

@@ -1,0 +1,173 @@
+"""Dask: generation on a LocalCluster of 1 vs 2 workers, and a Parquet export against in-process generation.
+
+    python benchmarks/bench_dask.py [--scenario load-100k] [--scale 1] [--repeats 3] [--skip-export-dask]
+
+Same run, same machine:
+  in-process generation   every batch made and formatted as COPY text in this process (the baseline per core)
+  local:1 / local:2       the same batches as Dask tasks on a LocalCluster of 1 and 2 worker processes; each task
+                          makes and formats its batch and returns only its row count (what a worker-side COPY or
+                          file write starts from); clusters are started and warmed (pools loaded) before timing
+  parquet in-process      export_partitioned(..., "parquet") to a scratch folder: generation, Arrow, zstd, files
+  parquet local:2         the same export with the tasks on the 2-worker cluster
+
+rows/s per core = rows/s / cores used (1 in-process, N workers); rows/cpu-s = rows per CPU second of the processes
+that did the work (this one, or the workers: ``client.run(time.process_time)`` before and after). Goals
+(issue #14): local:2 / local:1 >= 1.8x; Parquet export per core >= 80 % of in-process generation per core.
+dbldatagen, for reference (measured on local Spark for the signals table): 177k rows per CPU second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from _common import fmt_rate, print_header, print_table
+
+from sspp_fixtures._dask import dask_client, run_tasks, task_pieces
+from sspp_fixtures._defaults import DEFAULT_BATCH_ROWS
+from sspp_fixtures.bulkgen import load_pools, scenario_locales
+from sspp_fixtures.bulkgen._stream import Task, plan_tasks
+from sspp_fixtures.export import export_partitioned
+from sspp_fixtures.scenarios import Scenario, load_scenario
+
+DBLDATAGEN_ROWS_PER_CPU_S = 177_000
+GOAL_SCALING = 1.8
+GOAL_EXPORT_SHARE = 0.8
+
+
+def made_rows(scenario: Scenario, task: Task) -> int:
+    """A chunk task on a worker: the batch made and formatted as COPY text; only its row count travels back."""
+    return sum(piece.rows for piece in task_pieces(scenario, task))
+
+
+def _args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scenario", default="load-100k", help="scenario (default load-100k)")
+    parser.add_argument("--scale", type=float, default=None, help="multiply the scenario's counts")
+    parser.add_argument("--repeats", type=int, default=3, help="timed rounds of each engine (default 3)")
+    parser.add_argument(
+        "--batch-rows", type=int, default=DEFAULT_BATCH_ROWS, help=f"rows per task (default {DEFAULT_BATCH_ROWS})"
+    )
+    parser.add_argument("--skip-export-dask", action="store_true", help="do not time the export on local:2")
+    return parser.parse_args(argv)
+
+
+class Timing:
+    """Rounds of one engine: rows, wall seconds and CPU seconds of each."""
+
+    def __init__(self, name: str, cores: int) -> None:
+        self.name, self.cores = name, cores
+        self.rounds: list[tuple[int, float, float]] = []
+
+    def rates(self) -> list[float]:
+        return [rows / seconds for rows, seconds, _ in self.rounds]
+
+    def per_cpu(self) -> list[float]:
+        return [rows / max(cpu, 1e-9) for rows, _, cpu in self.rounds]
+
+    def row(self) -> list[str]:
+        rates, per_cpu = self.rates(), self.per_cpu()
+        rows, _, _ = self.rounds[0]
+        return [
+            self.name,
+            f"{rows:,}",
+            f"{min(s for _, s, _ in self.rounds):.2f} / {statistics.median(s for _, s, _ in self.rounds):.2f}",
+            fmt_rate(statistics.median(rates)),
+            f"{fmt_rate(max(rates) / self.cores)} / {fmt_rate(statistics.median(rates) / self.cores)}",
+            f"{fmt_rate(max(per_cpu))} / {fmt_rate(statistics.median(per_cpu))}",
+        ]
+
+
+def _time(timing: Timing, repeats: int, work: Callable[[], int], client: Any = None) -> Timing:
+    """``repeats`` rounds of ``work``; CPU time of this process, or of the cluster's workers with ``client``."""
+    cpu = time.process_time if client is None else (lambda: sum(client.run(time.process_time).values()))
+    for _ in range(repeats):
+        cpu_before, started = cpu(), time.perf_counter()
+        rows = work()
+        timing.rounds.append((rows, time.perf_counter() - started, cpu() - cpu_before))
+    return timing
+
+
+def _generate(scenario: Scenario, tasks: list[Task]) -> int:
+    return sum(made_rows(scenario, task) for task in tasks)
+
+
+def _generate_on(client: Any, scenario: Scenario, batch_rows: int) -> int:
+    return sum(rows for _, rows in run_tasks(client, scenario, made_rows, batch_rows=batch_rows))
+
+
+def _export(scenario: Scenario, out: str, client: Any, batch_rows: int) -> int:
+    return sum(export_partitioned(scenario, "parquet", out, client=client, batch_rows=batch_rows).rows.values())
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _args(argv)
+    print_header("bench_dask: LocalCluster scaling and Parquet export, no database", None)
+    scenario = load_scenario(args.scenario).with_overrides(scale=args.scale)
+    load_pools(scenario_locales(scenario), workers=os.cpu_count() or 1)  # the pools' disk cache, untimed
+    tasks = plan_tasks(scenario, args.batch_rows)
+    print(f"{scenario.name}: {len(tasks)} tasks of up to {args.batch_rows:,} rows; {args.repeats} rounds each")
+    timings: list[Timing] = []
+
+    print("running in-process generation...", flush=True)
+    timings.append(_time(Timing("in-process generation", 1), args.repeats, partial(_generate, scenario, tasks)))
+    with tempfile.TemporaryDirectory(prefix="sspp-bench-dask-") as scratch:
+        print("running parquet in-process...", flush=True)
+        here = partial(_export, scenario, str(Path(scratch) / "here"), None, args.batch_rows)
+        timings.append(_time(Timing("parquet export, in-process", 1), args.repeats, here))
+        for workers in (1, 2):
+            print(f"running local:{workers}...", flush=True)
+            with dask_client(f"local:{workers}") as client:
+                list(run_tasks(client, scenario, made_rows, tasks=tasks[:workers], batch_rows=args.batch_rows))
+                on_cluster = partial(_generate_on, client, scenario, args.batch_rows)
+                timings.append(
+                    _time(Timing(f"generation on local:{workers}", workers), args.repeats, on_cluster, client)
+                )
+                if workers == 2 and not args.skip_export_dask:
+                    print("running parquet on local:2...", flush=True)
+                    there = partial(_export, scenario, (Path(scratch) / "cluster").as_uri(), client, args.batch_rows)
+                    timings.append(_time(Timing("parquet export, local:2", workers), args.repeats, there, client))
+    print()
+    print_table(
+        ["engine", "rows", "seconds min / median", "rows/s", "rows/s per core max / median", "rows/cpu-s max / median"],
+        [timing.row() for timing in timings]
+        + [["dbldatagen (signals, local Spark)", "-", "-", "-", "-", fmt_rate(DBLDATAGEN_ROWS_PER_CPU_S)]],
+    )
+    by_name = {timing.name: timing for timing in timings}
+    one, two = by_name["generation on local:1"], by_name["generation on local:2"]
+    scaling = statistics.median(two.rates()) / statistics.median(one.rates())
+    here = statistics.median(by_name["in-process generation"].per_cpu())
+    export = statistics.median(by_name["parquet export, in-process"].per_cpu())
+    print()
+    verdict = "MET" if scaling >= GOAL_SCALING else "NOT MET"
+    print(f"goal: local:2 / local:1 >= {GOAL_SCALING}x: {scaling:.2f}x -> {verdict}")
+    print(
+        f"goal: parquet export per core >= {GOAL_EXPORT_SHARE:.0%} of in-process generation per core (rows/cpu-s): "
+        f"{export / here:.0%} -> {'MET' if export / here >= GOAL_EXPORT_SHARE else 'NOT MET'}"
+    )
+    print(
+        f"per CPU second: in-process generation {fmt_rate(here)}, parquet export {fmt_rate(export)}, "
+        f"dbldatagen {fmt_rate(DBLDATAGEN_ROWS_PER_CPU_S)} (x{here / DBLDATAGEN_ROWS_PER_CPU_S:.1f} / "
+        f"x{export / DBLDATAGEN_ROWS_PER_CPU_S:.1f})"
+    )
+    print(
+        f"cores here: {os.cpu_count()}; with 2 cores, local:2 shares them with this process and anything else "
+        "running, so its scaling is a floor; rows/cpu-s hardly moves with the machine's load."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)

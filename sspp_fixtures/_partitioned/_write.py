@@ -1,0 +1,211 @@
+"""One chunk task's partitions: each table's rows of the batch in one Parquet or CSV file, written through fsspec.
+
+Runs on a Dask worker or in-process. A partition is written under a hidden temporary name (``.part-...tmp``,
+which Spark, Hive and pyarrow's dataset reader skip) and renamed into place once complete. Its name comes from
+the batch's first chunk, so a task that Dask runs again (retried, or after its worker died) writes the same
+name with the same bytes: never a second copy. What a killed task left half-written stays hidden and is swept
+at the end of the export.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import itertools
+import uuid
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .._dask._worker import worker_maker
+from ..bulkgen._formats import _NEVER_ESCAPED, CopyText, Csv
+from ..bulkgen._generate import Columns, chunk_count
+from ..bulkgen._stream import Task, task_columns
+from ..bulkgen._tables import TABLES
+from ..scenarios import Scenario
+
+if TYPE_CHECKING:
+    from fsspec import AbstractFileSystem
+
+__all__ = [
+    "ROW_CHECKSUM_MODULUS",
+    "Partition",
+    "arrow_type",
+    "is_temporary",
+    "partition_name",
+    "row_checksum",
+    "temporary_name",
+    "write_partitions",
+]
+
+#: Row checksums add up modulo this: order-independent, and within a JSON number's exact range as hex text.
+ROW_CHECKSUM_MODULUS = 1 << 64
+_TEMPORARY = ".tmp"
+#: The escapes :class:`~sspp_fixtures.bulkgen._formats.CopyText` applies to the kinds it escapes (backslash first).
+_SPECIALS = r"[\\\t\n\r]"
+_COPY_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))
+
+#: Parquet types of the generator's ``number`` columns, as the migrations declare them (sql/migrations).
+_NUMBER_TYPES: dict[tuple[str, str], tuple[str, int, int]] = {
+    ("customers", "annual_value"): ("decimal", 14, 2),
+    ("sales_signals", "signal_score"): ("decimal", 3, 2),
+    ("sales_signals", "id"): ("int64", 0, 0),
+}
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One partition file: ``path`` relative to the export's root, its rows and bytes, the sha256 of its bytes,
+    and the order-independent checksum of its rows (see :func:`row_checksum`)."""
+
+    table: str
+    path: str
+    rows: int
+    bytes: int
+    sha256: str
+    row_checksum: int
+
+
+def row_checksum(copy_text: bytes) -> int:
+    """Sum, modulo 2**64, of the CRC-32 of each row's PostgreSQL COPY text line (without its newline).
+
+    The same rows give the same sum in any order and however they are cut into partitions or batches, so a
+    table's checksum is the sum of its partitions'. COPY text has one line per row (newlines in values are
+    escaped). Measured here: 0.3 us a row, against 1 us for a BLAKE2b of each row.
+    """
+    lines = copy_text.split(b"\n")
+    if lines and not lines[-1]:
+        lines.pop()
+    return sum(map(zlib.crc32, lines)) % ROW_CHECKSUM_MODULUS
+
+
+def partition_name(scenario: Scenario, task: Task, table: str, extension: str) -> str:
+    """``<table>/part-NNNNN.<extension>``, numbered by the batch's first chunk; the stories come last."""
+    if task.kind == "stories":
+        number = chunk_count(scenario.customers if table == "customers" else scenario.events)
+    else:
+        number = task.first
+    return f"{table}/part-{number:05d}.{extension}"
+
+
+def arrow_type(table: str, column: str) -> Any:
+    """The Parquet column type: timestamps (naive, as the tables' ``TIMESTAMP``), ids and decimals typed; uuids,
+    JSON and text as strings (JSON as its text)."""
+    import pyarrow as pa
+
+    kind = TABLES[table].kind(column)
+    if kind == "timestamp":
+        return pa.timestamp("us")
+    if kind == "number":
+        name, precision, scale = _NUMBER_TYPES[(table, column)]
+        return pa.decimal128(precision, scale) if name == "decimal" else pa.int64()
+    return pa.string()
+
+
+def _strings(table: str, chunks: Sequence[Columns]) -> list[Any]:
+    """The batch's columns of ``table`` as Arrow string arrays (NULL for ``None``), in the table's column order."""
+    import pyarrow as pa
+
+    def column(name: str) -> Any:
+        arrays = [pa.array(chunk.values[name], pa.string()) for chunk in chunks]
+        return arrays[0] if len(arrays) == 1 else pa.concat_arrays(arrays)
+
+    return [column(name) for name in TABLES[table].columns]
+
+
+def _arrow_row_checksum(table: str, chunks: Sequence[Columns], strings: list[Any]) -> int:
+    """:func:`row_checksum` of the rows, their COPY text lines made by Arrow (the same bytes :class:`CopyText`
+    writes: specials escaped in text and JSON, NULL as ``\\N``) and only the CRC-32 of each taken in Python.
+    Measured here on demo (136k rows): 0.15 s, against 0.19 s to format COPY text and checksum that."""
+    import pyarrow.compute as pc
+
+    spec = TABLES[table]
+    clean = frozenset.intersection(*(chunk.clean for chunk in chunks))
+    escaped = []
+    for array, name, kind in zip(strings, spec.columns, spec.kinds, strict=True):
+        text = array
+        if (
+            kind not in _NEVER_ESCAPED
+            and name not in clean
+            and pc.any(pc.match_substring_regex(text, _SPECIALS)).as_py()
+        ):
+            for special, escape in _COPY_ESCAPES:
+                text = pc.replace_substring(text, special, escape)
+        escaped.append(text)
+    lines = pc.binary_join_element_wise(*escaped, "\t", null_handling="replace", null_replacement="\\N")
+    if len(lines) == 0:
+        return 0
+    _, offsets, data = lines.buffers()
+    ends = np.frombuffer(offsets, dtype=np.int32, count=len(lines) + 1, offset=lines.offset * 4).tolist()
+    view = memoryview(data)
+    return sum(map(zlib.crc32, (view[start:end] for start, end in itertools.pairwise(ends)))) % ROW_CHECKSUM_MODULUS
+
+
+def _parquet(table: str, chunks: Sequence[Columns]) -> tuple[bytes, int]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = TABLES[table].columns
+    strings = _strings(table, chunks)
+    arrays = [array.cast(arrow_type(table, name)) for array, name in zip(strings, columns, strict=True)]
+    buffer = io.BytesIO()
+    # Without dictionary pages: measured here on demo, 15 % less CPU for files 1 % larger (snappy finds the repeats).
+    pq.write_table(pa.Table.from_arrays(arrays, names=list(columns)), buffer, use_dictionary=False)
+    return buffer.getvalue(), _arrow_row_checksum(table, chunks, strings)
+
+
+def _csv(table: str, chunks: Sequence[Columns]) -> tuple[bytes, int]:
+    writer, copy_text = Csv(), CopyText()
+    data = writer.header(TABLES[table]) + b"".join(writer.rows(chunk) for chunk in chunks)
+    return data, sum(row_checksum(copy_text.rows(chunk)) for chunk in chunks) % ROW_CHECKSUM_MODULUS
+
+
+def write_partitions(
+    scenario: Scenario, task: Task, filesystem: AbstractFileSystem, root: str, fmt: str
+) -> list[Partition]:
+    """Write the batch ``task`` as one ``fmt`` partition per table under ``root``; what was written."""
+    by_table: dict[str, list[Columns]] = {}
+    for chunk in task_columns(worker_maker(scenario), task):
+        by_table.setdefault(chunk.table, []).append(chunk)
+    written = []
+    for table, chunks in by_table.items():
+        data, checksum = _parquet(table, chunks) if fmt == "parquet" else _csv(table, chunks)
+        relative = partition_name(scenario, task, table, fmt)
+        _put(filesystem, f"{root}/{relative}", data)
+        written.append(
+            Partition(
+                table=table,
+                path=relative,
+                rows=sum(chunk.rows for chunk in chunks),
+                bytes=len(data),
+                sha256=hashlib.sha256(data).hexdigest(),
+                row_checksum=checksum,
+            )
+        )
+    return written
+
+
+def temporary_name(path: str) -> str:
+    """A hidden name beside ``path``, unique to this write."""
+    folder, _, name = path.rpartition("/")
+    return f"{folder}/.{name}.{uuid.uuid4().hex}{_TEMPORARY}"
+
+
+def is_temporary(name: str) -> bool:
+    return name.startswith(".") and name.endswith(_TEMPORARY)
+
+
+def _put(filesystem: AbstractFileSystem, path: str, data: bytes) -> None:
+    """``data`` at ``path``, appearing there only once complete."""
+    filesystem.makedirs(path.rpartition("/")[0], exist_ok=True)
+    staged = temporary_name(path)
+    try:
+        filesystem.pipe_file(staged, data)
+        filesystem.mv(staged, path)
+    except BaseException:
+        if filesystem.exists(staged):
+            filesystem.rm(staged)
+        raise

@@ -1,0 +1,148 @@
+"""Partitioned Parquet and CSV through fsspec, in-process and on a real LocalCluster: the same manifest (rows,
+file sha256, row checksums) whatever runs it, nothing duplicated or lost when a worker dies, no manifest when an
+export fails."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import fsspec
+import pyarrow.parquet as pq
+import pytest
+from distributed import Client
+
+from sspp_fixtures._partitioned import MANIFEST, export_partitioned, row_checksum
+from sspp_fixtures.bulkgen import TABLE_ORDER, generate
+from sspp_fixtures.errors import UsageError, WriteError
+from sspp_fixtures.export import export_scenario
+from sspp_fixtures.scenarios import Scenario, load_scenario
+
+from ._work import DyingOnceFileSystem, FullDiskFileSystem, files, listed, manifest_at
+
+
+def test_the_manifest_counts_and_checksums_the_generated_rows(
+    small_scenario: Scenario, in_process: dict[str, Any]
+) -> None:
+    rows = dict.fromkeys(TABLE_ORDER, 0)
+    checksums = dict.fromkeys(TABLE_ORDER, 0)
+    for piece in generate(small_scenario, "copy", workers=0):
+        rows[piece.table] += piece.rows
+        checksums[piece.table] += row_checksum(piece.data)
+    tables = in_process["tables"]
+    assert {table: tables[table]["rows"] for table in TABLE_ORDER} == rows
+    assert {table: int(tables[table]["row_checksum"], 16) for table in TABLE_ORDER} == {
+        table: value % 2**64 for table, value in checksums.items()
+    }
+    assert in_process["seed"] == small_scenario.seed
+    assert in_process["fingerprint"] == small_scenario.fingerprint()
+    assert set(in_process["checksums"]) == {"sha256", "row_checksum"}
+
+
+def test_parquet_partitions_are_typed_and_hold_the_rows(small_scenario: Scenario) -> None:
+    url = f"memory://sspp-test-{uuid.uuid4().hex}/lake"
+    report = export_partitioned(small_scenario, "parquet", url)
+    memory = fsspec.filesystem("memory")
+    manifest = json.loads(memory.cat(f"{url}/{MANIFEST}"))
+    for table in TABLE_ORDER:
+        read = pq.read_table(io.BytesIO(memory.cat(f"{url}/{manifest['tables'][table]['partitions'][0]['path']}")))
+        assert read.num_rows == manifest["tables"][table]["partitions"][0]["rows"]
+    schema = pq.read_schema(io.BytesIO(memory.cat(f"{url}/sales_signals/part-00000.parquet")))
+    assert str(schema.field("id").type) == "int64"
+    assert str(schema.field("signal_score").type) == "decimal128(3, 2)"
+    assert str(schema.field("timestamp").type) == "timestamp[us]"
+    assert str(schema.field("metadata").type) == "string"
+    assert report.rows == {table: manifest["tables"][table]["rows"] for table in TABLE_ORDER}
+    memory.rm(url.removeprefix("memory://").split("/")[0], recursive=True)
+
+
+def test_csv_partitions_hold_the_csv_export_rows_in_order(two_chunks: Scenario, tmp_path: Path) -> None:
+    export_partitioned(two_chunks, "csv", str(tmp_path / "parts"))
+    export_scenario(two_chunks, "csv", tmp_path / "whole", workers=0)
+    manifest = manifest_at(tmp_path / "parts")
+    for table in TABLE_ORDER:
+        header, *whole = (tmp_path / "whole" / f"{table}.csv").read_bytes().splitlines(keepends=True)
+        joined = []
+        for partition in manifest["tables"][table]["partitions"]:
+            first, *rows = (tmp_path / "parts" / partition["path"]).read_bytes().splitlines(keepends=True)
+            assert first == header
+            joined += rows
+        assert joined == whole
+
+
+def test_one_or_two_workers_write_the_in_process_files(
+    client1: Client, client2: Client, small_scenario: Scenario, tmp_path: Path, in_process: dict[str, Any]
+) -> None:
+    for name, client in (("one", client1), ("two", client2)):
+        export_partitioned(small_scenario, "parquet", (tmp_path / name).as_uri(), client=client)
+        manifest = manifest_at(tmp_path / name)
+        assert manifest == in_process, name
+        assert files(tmp_path / name) == listed(manifest)
+
+
+def test_a_worker_killed_mid_write_leaves_no_duplicate_and_loses_nothing(
+    client2: Client, small_scenario: Scenario, tmp_path: Path, in_process: dict[str, Any]
+) -> None:
+    marker = tmp_path / "died"
+    root = tmp_path / "lake"
+    dying = DyingOnceFileSystem(str(marker), "events/part-00002.parquet", os.getpid())
+    export_partitioned(small_scenario, "parquet", str(root), client=client2, filesystem=dying)
+    assert marker.exists(), "no worker died"
+    assert manifest_at(root) == in_process
+    assert files(root) == listed(in_process), "a duplicate or a temporary file was left"
+
+
+def test_a_failed_export_leaves_no_manifest_and_no_partition(tmp_path: Path) -> None:
+    smoke = load_scenario("smoke")
+    root = tmp_path / "lake"
+    export_partitioned(smoke, "csv", str(root))
+    full = FullDiskFileSystem("signals/part-00001.csv")  # the stories' signals, after the other partitions
+    with pytest.raises(WriteError, match="no manifest was written") as caught:
+        export_partitioned(smoke, "csv", str(root), filesystem=full)
+    assert caught.value.errno is not None
+    assert files(root) == set()
+
+
+def test_partitions_of_an_earlier_export_are_swept(two_chunks: Scenario, tmp_path: Path) -> None:
+    export_partitioned(two_chunks, "csv", str(tmp_path), batch_rows=10_000)
+    export_partitioned(two_chunks, "csv", str(tmp_path), batch_rows=20_000)
+    manifest = manifest_at(tmp_path)
+    assert files(tmp_path) == listed(manifest)
+    assert [p["path"] for p in manifest["tables"]["events"]["partitions"]] == [
+        "events/part-00000.csv", "events/part-00002.csv"
+    ]  # fmt: skip
+
+
+def test_a_cluster_cannot_write_to_this_process_memory(client1: Client, small_scenario: Scenario) -> None:
+    with pytest.raises(UsageError, match="memory://"):
+        export_partitioned(small_scenario, "parquet", "memory://sspp-test/nowhere", client=client1)
+
+
+@pytest.fixture(scope="module")
+def two_chunks() -> Scenario:
+    """Two events chunks and the stories: a few thousand rows."""
+    return load_scenario("smoke").with_overrides(scale=9)
+
+
+def test_only_parquet_and_csv_are_partitioned(small_scenario: Scenario, tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="jsonl"):
+        export_partitioned(small_scenario, "jsonl", str(tmp_path))
+
+
+def test_the_arrow_row_checksum_is_the_copy_text_one_with_escapes_and_nulls() -> None:
+    from sspp_fixtures._partitioned._write import _arrow_row_checksum, _strings
+    from sspp_fixtures.bulkgen import TABLES, Columns
+    from sspp_fixtures.bulkgen._formats import CopyText
+
+    spec = TABLES["customers"]
+    values: dict[str, list[str | None]] = {column: [f"{column}-{i}" for i in range(4)] for column in spec.columns}
+    values["name"] = ["tab\there", "new\nline\r", "back\\slash", None]
+    values["annual_value"] = ["1.00", None, "3.00", "4.50"]
+    chunk = Columns("customers", values, 4)
+    expected = row_checksum(CopyText().rows(chunk))
+    assert _arrow_row_checksum("customers", [chunk], _strings("customers", [chunk])) == expected
+    assert row_checksum(CopyText().rows(Columns("customers", {c: v[::-1] for c, v in values.items()}, 4))) == expected
