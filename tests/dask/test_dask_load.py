@@ -1,0 +1,228 @@
+"""A load whose chunks a Dask cluster copies: the same data as in-process, no chunk lost or doubled when a worker
+dies, and atomic when the loading process is killed. Real ``distributed.LocalCluster`` and real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("distributed", reason="needs the dask extra: pip install 'sspp-fixtures[dask]'")
+
+from distributed import Client, LocalCluster, WorkerPlugin  # noqa: E402
+
+from sspp_fixtures._dask._load import LEDGER, copy_task, create_ledger, ledger_keys  # noqa: E402
+from sspp_fixtures._shadow_load import create_shadow_table, shadow_schemas  # noqa: E402
+from sspp_fixtures._shadow_load._shadow import claim_shadow_schema  # noqa: E402
+from sspp_fixtures.bulkgen import TABLE_ORDER  # noqa: E402
+from sspp_fixtures.bulkgen._stream import plan_tasks  # noqa: E402
+from sspp_fixtures.dsn import connect  # noqa: E402
+from sspp_fixtures.loader import load_scenario_into  # noqa: E402
+from sspp_fixtures.scenarios import Scenario, load_scenario  # noqa: E402
+from tests.fix_cli import cli_here  # noqa: E402
+
+MakeDb = Callable[..., str]
+
+KEYS = {"customers": "customer_id", "events": "id", "signals": "id", "sales_signals": "id"}
+#: Per table: row count and md5 of every row in key order; plus the sequence and the marker.
+STATE = {
+    **{
+        table: f"SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY {key})), '') FROM {table} t"
+        for table, key in KEYS.items()
+    },
+    "sequence": "SELECT last_value || ':' || is_called FROM sales_signals_id_seq",
+    "marker": "SELECT purpose FROM sspp_meta.database_marker",
+}
+WORKER_APPLICATION = "sspp-fixtures dask load %"
+LOAD_APPLICATION = "sspp-fixtures parallel load"
+
+
+def state(dsn: str) -> dict[str, str]:
+    with connect(dsn) as conn:
+        return {name: str(conn.execute(query).fetchone()[0]) for name, query in STATE.items()}  # type: ignore[index]
+
+
+def shadows(dsn: str) -> list[str]:
+    with connect(dsn) as conn:
+        return shadow_schemas(conn)
+
+
+def several_chunks() -> Scenario:
+    """Small, but more than one chunk task per table (3 event chunks, a customers chunk and the stories)."""
+    return load_scenario("smoke").with_overrides(scale=20, seed=5)
+
+
+@pytest.fixture(scope="module")
+def two_workers() -> Iterator[Client]:
+    """A real local cluster of two worker processes, one thread each."""
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def test_the_same_data_whether_in_process_over_connections_or_on_any_cluster_size(
+    database_factory: MakeDb, two_workers: Client
+) -> None:
+    scenario = several_chunks()
+    assert len(plan_tasks(scenario)) >= 5
+    reference = database_factory()
+    load_scenario_into(reference, scenario, connections=1, workers=0)
+    expected = state(reference)
+    parallel = database_factory()
+    load_scenario_into(parallel, scenario, connections=2, workers=0)
+    assert state(parallel) == expected
+    for dask in ("local:1", two_workers):
+        target = database_factory()
+        report = load_scenario_into(target, scenario, dask=dask, connections=1)
+        assert report.dask is not None
+        assert report.rows == {t: int(expected[t].split(":")[0]) for t in TABLE_ORDER}
+        assert state(target) == expected
+        assert shadows(target) == []
+    with connect(target) as conn:  # the ledger went with the shadow schema
+        assert conn.execute("SELECT to_regclass(%s)", (LEDGER,)).fetchone() == (None,)
+
+
+def test_a_task_run_again_after_its_commit_copies_nothing(empty_db: str) -> None:
+    """What Dask does when a worker dies after the task's commit but before it reported the result."""
+    scenario = several_chunks()
+    load_scenario_into(empty_db, load_scenario("smoke"), connections=1, workers=0)
+    task = plan_tasks(scenario)[1]
+    with connect(empty_db) as conn:
+        shadow = claim_shadow_schema(conn, "test")
+        for table in TABLE_ORDER:
+            create_shadow_table(conn, shadow, "public", table, ())
+        create_ledger(conn, shadow)
+    first = copy_task(scenario, task, empty_db, shadow)
+    again = copy_task(scenario, task, empty_db, shadow)
+    assert (first.again, again.again) == (False, True)
+    assert first.rows == again.rows
+    with connect(empty_db) as conn:
+        for table, rows in first.rows.items():
+            query = f'SELECT count(*) FROM "{shadow}"."{table}"'
+            assert conn.execute(query).fetchone() == (rows,)
+        ledger = conn.execute(f'SELECT table_name, chunk FROM "{shadow}".{LEDGER} ORDER BY 1, 2').fetchall()
+        assert sorted(ledger) == sorted(ledger_keys(scenario, task))
+        conn.execute(f'DROP SCHEMA "{shadow}" CASCADE')
+
+
+class DieInTheMiddleOfACopy(WorkerPlugin):
+    """On the worker that starts the chosen chunk task first: hold a lock that makes the task's COPY wait (its
+    chunks already claimed in the ledger, uncommitted), then end the worker process at once, as a crash would.
+    The marker file makes it happen once, on the first attempt only."""
+
+    def __init__(self, dsn: str, key_part: str, marker: str) -> None:
+        self.dsn = dsn
+        self.key_part = key_part
+        self.marker = marker
+
+    def transition(self, key: Any, start: str, finish: str, **kwargs: Any) -> None:
+        if finish != "executing" or self.key_part not in str(key):
+            return
+        try:
+            os.close(os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return
+        threading.Thread(target=self._die_inside_the_copy, daemon=True).start()
+
+    def _die_inside_the_copy(self) -> None:
+        with connect(self.dsn, autocommit=False) as holder, connect(self.dsn) as conn:
+            shadow = shadow_schemas(conn)[0]
+            holder.execute(f'LOCK TABLE "{shadow}".events IN SHARE MODE')
+            me = f"sspp-fixtures dask load {os.getpid()}@%"
+            for _ in range(3000):
+                if conn.execute(
+                    "SELECT 1 FROM pg_stat_activity WHERE application_name LIKE %s AND wait_event_type = 'Lock' "
+                    "AND query LIKE 'COPY%%'",
+                    (me,),
+                ).fetchone():
+                    Path(self.marker).write_text("died inside the copy")
+                    os._exit(1)
+                time.sleep(0.01)
+
+
+def test_a_worker_that_dies_inside_a_copy_loses_and_doubles_nothing(
+    database_factory: MakeDb, two_workers: Client, tmp_path: Path
+) -> None:
+    scenario = several_chunks()
+    reference = database_factory()
+    load_scenario_into(reference, scenario, connections=1, workers=0)
+    target = database_factory()
+    load_scenario_into(target, load_scenario("smoke"), connections=1, workers=0)
+    marker = tmp_path / "died"
+    pids = set(two_workers.run(os.getpid).values())
+    two_workers.register_plugin(DieInTheMiddleOfACopy(target, "sspp-events-", str(marker)), name="die-once")
+    try:
+        load_scenario_into(target, scenario, dask=two_workers, connections=1)
+    finally:
+        two_workers.unregister_worker_plugin("die-once")
+    assert marker.read_text() == "died inside the copy"
+    assert set(two_workers.run(os.getpid).values()) != pids  # a worker died (and its nanny started another)
+    assert state(target) == state(reference)
+    assert shadows(target) == []
+
+
+# ------------------------------------------------------------------------------------------------ kills
+
+
+def wait_for_sessions_to_end(dsn: str) -> None:
+    """Until the server has ended the killed load's sessions, the coordinator's and its workers'."""
+    with connect(dsn) as conn:
+        deadline = time.monotonic() + 30
+        while conn.execute(
+            "SELECT 1 FROM pg_stat_activity WHERE application_name = %s OR application_name LIKE %s",
+            (LOAD_APPLICATION, WORKER_APPLICATION),
+        ).fetchone():
+            assert time.monotonic() < deadline, "the killed load's sessions did not end"
+            time.sleep(0.05)
+
+
+def test_a_load_killed_while_the_workers_copy_leaves_the_live_tables_and_the_next_load_sweeps(empty_db: str) -> None:
+    load_scenario_into(empty_db, load_scenario("smoke"), connections=1, workers=0)
+    before = state(empty_db)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sspp_fixtures", "load", "smoke", "--scale", "30", "--seed", "4", "--dsn", empty_db,
+         "--dask", "local:2", "--connections", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        with connect(empty_db) as conn:
+            deadline = time.monotonic() + 120
+            while not conn.execute(
+                "SELECT 1 FROM pg_stat_activity a JOIN pg_stat_progress_copy p ON p.pid = a.pid "
+                "WHERE a.application_name LIKE %s AND p.tuples_processed > 0",
+                (WORKER_APPLICATION,),
+            ).fetchone():
+                assert process.poll() is None, f"the load ended first: {process.communicate()[1]}"
+                assert time.monotonic() < deadline, "the workers never copied"
+                time.sleep(0.005)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate(timeout=30)
+    wait_for_sessions_to_end(empty_db)
+    assert state(empty_db) == before
+    assert shadows(empty_db) != []
+    result = cli_here("load", "smoke", "--seed", "4", "--dsn", empty_db, "--dask", "local:1", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["dask"] == "local:1"
+    assert shadows(empty_db) == []
+    assert state(empty_db)["marker"] == "sspp-seed load smoke (seed 4)"
+
+
+def test_cli_load_refuses_a_dask_spec_it_cannot_read(empty_db: str) -> None:
+    result = cli_here("load", "smoke", "--dsn", empty_db, "--dask", "local:zero")
+    assert result.returncode == 2
+    assert "--dask" in result.stderr
