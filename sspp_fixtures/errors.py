@@ -16,6 +16,8 @@ from typing import Any, ClassVar
 
 __all__ = [
     "BackupError",
+    "ClusterError",
+    "ClusterUnreachableError",
     "ConnectionBudgetError",
     "DatabaseUnreachableError",
     "ExitCode",
@@ -239,3 +241,21 @@ class BackupError(SsppError):
     line: int | None = None
     field: str | None = None
     database: str | None = None
+
+
+@dataclass(eq=False, kw_only=True)
+class ClusterError(SsppError):
+    """A Dask cluster could not be used: dask is not installed, or a chunk task failed on it for good.
+
+    ``address`` (credentials masked): the scheduler, or ``local:N``; ``task``: the chunk task that failed.
+    """
+
+    address: str | None = None
+    task: str | None = None
+
+
+@dataclass(eq=False, kw_only=True)
+class ClusterUnreachableError(ClusterError):
+    """The Dask scheduler named by ``--dask`` did not answer, or a local cluster could not start."""
+
+    exit_code = ExitCode.UNREACHABLE

@@ -28,7 +28,17 @@ from ._formats import Formatter, formatter
 from ._generate import CHUNK_ROWS, ChunkMaker, Columns, chunk_count
 from ._string_pool_cache import ensure_pools, load_pools
 
-__all__ = ["DEFAULT_BATCH_ROWS", "Piece", "Task", "default_workers", "generate", "plan_tasks", "scenario_locales"]
+__all__ = [
+    "DEFAULT_BATCH_ROWS",
+    "Piece",
+    "Task",
+    "default_workers",
+    "format_columns",
+    "generate",
+    "plan_tasks",
+    "scenario_locales",
+    "task_columns",
+]
 
 
 @dataclass(frozen=True)
@@ -218,6 +228,11 @@ def _spool_base() -> str:
 def _format(pieces: list[Columns]) -> list[Piece]:
     writer = _worker.formatter
     assert writer is not None
+    return format_columns(pieces, writer)
+
+
+def format_columns(pieces: list[Columns], writer: Formatter) -> list[Piece]:
+    """One piece per table of ``pieces`` (in their order), its chunks formatted by ``writer`` and joined."""
     by_table: dict[str, list[Columns]] = {}
     for chunk in pieces:
         by_table.setdefault(chunk.table, []).append(chunk)
@@ -227,10 +242,8 @@ def _format(pieces: list[Columns]) -> list[Piece]:
     ]
 
 
-def run_task(task: Task) -> list[Piece]:
-    """Make and format one batch (in a worker, or in-process when running with one worker)."""
-    maker = _worker.maker
-    assert maker is not None
+def task_columns(maker: ChunkMaker, task: Task) -> list[Columns]:
+    """The chunks of one batch, unformatted, grouped by table in :data:`TABLE_ORDER` (stable within a table)."""
     chunks: list[Columns] = []
     if task.kind == "customers":
         chunks = [maker.customers(k) for k in range(task.first, task.stop)]
@@ -241,7 +254,14 @@ def run_task(task: Task) -> list[Piece]:
         chunks.sort(key=lambda c: TABLE_ORDER.index(c.table))
     else:
         chunks = list(maker.stories())
-    return _format(chunks)
+    return chunks
+
+
+def run_task(task: Task) -> list[Piece]:
+    """Make and format one batch (in a worker, or in-process when running with one worker)."""
+    maker = _worker.maker
+    assert maker is not None
+    return _format(task_columns(maker, task))
 
 
 def generate(
