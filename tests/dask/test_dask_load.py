@@ -10,15 +10,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-pytest.importorskip("distributed", reason="needs the dask extra: pip install 'sspp-fixtures[dask]'")
-
-from distributed import Client, LocalCluster, WorkerPlugin
+from distributed import Client, WorkerPlugin
 
 from sspp_fixtures._dask._load import LEDGER, copy_task, create_ledger, ledger_keys
 from sspp_fixtures._shadow_load import create_shadow_table, shadow_schemas
@@ -74,18 +71,8 @@ def reference(pg_server: Server, background_drops: BackgroundDrops) -> dict[str,
         background_drops.drop(name)
 
 
-@pytest.fixture(scope="module")
-def two_workers() -> Iterator[Client]:
-    """A real local cluster of two worker processes, one thread each."""
-    with (
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
-        Client(cluster) as client,
-    ):
-        yield client
-
-
 def test_the_same_data_whether_in_process_over_connections_or_on_a_cluster(
-    database_factory: MakeDb, reference: dict[str, str], two_workers: Client
+    database_factory: MakeDb, reference: dict[str, str], client2: Client
 ) -> None:
     """(A cluster of one worker, started by ``--dask local:1``, is in the kill test below.)"""
     scenario = several_chunks()
@@ -94,8 +81,8 @@ def test_the_same_data_whether_in_process_over_connections_or_on_a_cluster(
     load_scenario_into(parallel, scenario, connections=2, workers=0)
     assert state(parallel) == reference
     on_dask = database_factory()
-    report = load_scenario_into(on_dask, scenario, dask=two_workers, connections=2)
-    assert report.dask == two_workers.scheduler_info()["address"]
+    report = load_scenario_into(on_dask, scenario, dask=client2, connections=2)
+    assert report.dask == client2.scheduler_info()["address"]
     assert report.rows == {t: int(reference[t].split(":")[0]) for t in TABLE_ORDER}
     assert state(on_dask) == reference
     assert shadows(on_dask) == []
@@ -162,19 +149,19 @@ class DieInTheMiddleOfACopy(WorkerPlugin):
 
 
 def test_a_worker_that_dies_inside_a_copy_loses_and_doubles_nothing(
-    empty_db: str, reference: dict[str, str], two_workers: Client, tmp_path: Path
+    empty_db: str, reference: dict[str, str], client2: Client, tmp_path: Path
 ) -> None:
     scenario = several_chunks()
     target = empty_db
     marker = tmp_path / "died"
-    pids = set(two_workers.run(os.getpid).values())
-    two_workers.register_plugin(DieInTheMiddleOfACopy(target, "sspp-events-", str(marker)), name="die-once")
+    pids = set(client2.run(os.getpid).values())
+    client2.register_plugin(DieInTheMiddleOfACopy(target, "sspp-events-", str(marker)), name="die-once")
     try:
-        load_scenario_into(target, scenario, dask=two_workers, connections=1)
+        load_scenario_into(target, scenario, dask=client2, connections=1)
     finally:
-        two_workers.unregister_worker_plugin("die-once")
+        client2.unregister_worker_plugin("die-once")
     assert marker.read_text() == "died inside the copy"
-    assert set(two_workers.run(os.getpid).values()) != pids  # a worker died (and its nanny started another)
+    assert set(client2.run(os.getpid).values()) != pids  # a worker died (and its nanny started another)
     assert state(target) == reference
     assert shadows(target) == []
 
@@ -194,14 +181,15 @@ def wait_for_sessions_to_end(dsn: str) -> None:
             time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_a_load_killed_while_the_workers_copy_leaves_the_live_tables_and_the_next_load_sweeps(
-    empty_db: str, reference: dict[str, str], two_workers: Client
+    empty_db: str, reference: dict[str, str], client2: Client
 ) -> None:
     """The killed load's tasks run on a cluster that outlives it (as a remote one does): those in flight may still
     commit into the orphaned shadow schema, which the next load sweeps."""
     load_scenario_into(empty_db, load_scenario("smoke"), connections=1, workers=0)
     before = state(empty_db)
-    scheduler = str(two_workers.scheduler_info()["address"])
+    scheduler = str(client2.scheduler_info()["address"])
     process = subprocess.Popen(
         [sys.executable, "-m", "sspp_fixtures", "load", "smoke", "--scale", "30", "--seed", "4", "--dsn", empty_db,
          "--dask", scheduler, "--connections", "1"],
