@@ -110,7 +110,11 @@ def _connections(connections: int) -> str:
 
 def _made_by(report: LoadReport) -> str:
     if report.dask is not None:
-        return f"generated and copied by the Dask workers of {report.dask}; {_connections(report.connections)}"
+        built = f"{report.connections} connection{'s' if report.connections > 1 else ''} of this process"
+        return (
+            f"generated and copied into a shadow schema by the Dask workers of {report.dask}; {built} built the "
+            "indexes and swapped it in"
+        )
     return f"{_generators(report.workers)}; {_connections(report.connections)}"
 
 
