@@ -18,7 +18,7 @@ import pytest
 from distributed import Client, WorkerPlugin
 
 from sspp_fixtures._dask._load import LEDGER, copy_task, create_ledger, ledger_keys
-from sspp_fixtures._shadow_load import create_shadow_table, shadow_schemas
+from sspp_fixtures._shadow_load import create_shadow_table, shadow_schemas, sweep_shadow_schemas
 from sspp_fixtures._shadow_load._shadow import claim_shadow_schema
 from sspp_fixtures.bulkgen import TABLE_ORDER
 from sspp_fixtures.bulkgen._stream import plan_tasks
@@ -181,6 +181,30 @@ def wait_for_sessions_to_end(dsn: str) -> None:
             time.sleep(0.05)
 
 
+def kill_the_load_when(dsn: str, scheduler: str, query: str, application: str) -> None:
+    """Run ``sspp-seed load ... --dask SCHEDULER`` as a process of its own; SIGKILL it (and whatever it started)
+    as soon as ``query`` (given ``application``, the sessions to look at) returns a row."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sspp_fixtures", "load", "smoke", "--scale", "30", "--seed", "4", "--dsn", dsn,
+         "--dask", scheduler, "--connections", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        with connect(dsn) as conn:
+            deadline = time.monotonic() + 120
+            while not conn.execute(query, (application,)).fetchone():
+                assert process.poll() is None, f"the load ended first: {process.communicate()[1]}"
+                assert time.monotonic() < deadline, f"the load never got to: {query}"
+                time.sleep(0.005)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate(timeout=30)
+    wait_for_sessions_to_end(dsn)
+
+
 @pytest.mark.slow
 def test_a_load_killed_while_the_workers_copy_leaves_the_live_tables_and_the_next_load_sweeps(
     empty_db: str, reference: dict[str, str], client2: Client
@@ -189,30 +213,13 @@ def test_a_load_killed_while_the_workers_copy_leaves_the_live_tables_and_the_nex
     commit into the orphaned shadow schema, which the next load sweeps."""
     load_scenario_into(empty_db, load_scenario("smoke"), connections=1, workers=0)
     before = state(empty_db)
-    scheduler = str(client2.scheduler_info()["address"])
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sspp_fixtures", "load", "smoke", "--scale", "30", "--seed", "4", "--dsn", empty_db,
-         "--dask", scheduler, "--connections", "1"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )  # fmt: skip
-    try:
-        with connect(empty_db) as conn:
-            deadline = time.monotonic() + 120
-            while not conn.execute(
-                "SELECT 1 FROM pg_stat_activity a JOIN pg_stat_progress_copy p ON p.pid = a.pid "
-                "WHERE a.application_name LIKE %s AND p.tuples_processed > 0",
-                (WORKER_APPLICATION,),
-            ).fetchone():
-                assert process.poll() is None, f"the load ended first: {process.communicate()[1]}"
-                assert time.monotonic() < deadline, "the workers never copied"
-                time.sleep(0.005)
-    finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.communicate(timeout=30)
-    wait_for_sessions_to_end(empty_db)
+    kill_the_load_when(
+        empty_db,
+        str(client2.scheduler_info()["address"]),
+        "SELECT 1 FROM pg_stat_activity a JOIN pg_stat_progress_copy p ON p.pid = a.pid "
+        "WHERE a.application_name LIKE %s AND p.tuples_processed > 0",
+        WORKER_APPLICATION,
+    )
     assert state(empty_db) == before
     assert shadows(empty_db) != []
     result = cli_here("load", "smoke", "--scale", "10", "--seed", "5", "--dsn", empty_db, "--dask", "local:1", "--json")
@@ -220,6 +227,34 @@ def test_a_load_killed_while_the_workers_copy_leaves_the_live_tables_and_the_nex
     assert json.loads(result.stdout)["dask"] == "local:1"
     assert shadows(empty_db) == []
     assert state(empty_db) == reference
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "during",
+    [
+        "SELECT 1 FROM pg_stat_activity WHERE application_name = %s AND state = 'active' "
+        "AND query LIKE 'CREATE %%INDEX%%'",
+        "SELECT 1 FROM pg_stat_activity WHERE application_name = %s AND wait_event_type = 'Lock' "
+        "AND query LIKE 'INSERT INTO sspp_meta.database_marker%%'",
+    ],
+    ids=["index builds", "swap"],
+)
+def test_a_load_on_dask_killed_during_index_builds_or_the_swap_leaves_the_live_tables(
+    empty_db: str, client2: Client, during: str
+) -> None:
+    """For the swap, the marker's row is held (the swap waits on it after moving the shadow tables in)."""
+    load_scenario_into(empty_db, load_scenario("smoke"), connections=1, workers=0)
+    before = state(empty_db)
+    with connect(empty_db, autocommit=False) as holder:
+        if "database_marker" in during:
+            holder.execute("SELECT * FROM sspp_meta.database_marker FOR UPDATE")
+        kill_the_load_when(empty_db, str(client2.scheduler_info()["address"]), during, LOAD_APPLICATION)
+        holder.rollback()
+    assert state(empty_db) == before
+    assert shadows(empty_db) != []
+    assert sweep_shadow_schemas(empty_db) != []
+    assert shadows(empty_db) == []
 
 
 def test_cli_load_refuses_a_dask_spec_it_cannot_read(empty_db: str) -> None:
