@@ -10,7 +10,8 @@ duplicate); if it died before its commit, the server rolled its claim back with 
 task is done the coordinator checks that the ledger holds every planned chunk, drops it, and the load goes on
 with the shadow load's own steps: index builds, ANALYZE and the swap.
 
-The workers receive the DSN, password included: they connect themselves. It is never printed (masked).
+The workers receive the DSN and connect themselves: a password in it travels with the tasks (never printed:
+masked). A DSN without one leaves the password to each worker's own ``PGPASSWORD`` or ``.pgpass`` (libpq).
 """
 
 from __future__ import annotations
