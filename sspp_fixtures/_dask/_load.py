@@ -17,6 +17,7 @@ masked). A DSN without one leaves the password to each worker's own ``PGPASSWORD
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import socket
 from collections.abc import Iterator
@@ -28,7 +29,7 @@ import psycopg
 from psycopg import sql
 
 from .._load_common import LoadReport, ProgressCallback, connect_for_load, timed_phase
-from .._shadow_load import ShadowTarget, create_shadow_table, load_in_parallel
+from .._shadow_load import ShadowTarget, UnsupportedTables, create_shadow_table, load_in_parallel
 from ..bulkgen import chunk_count, copy_statement
 from ..bulkgen._stream import Task, plan_tasks
 from ..dsn import mask_dsn
@@ -201,13 +202,18 @@ def load_on_dask(
     """
     target = parse_dask(dask) if isinstance(dask, str) else dask
     with _client(target, report, progress) as client:
-        load_in_parallel(
-            dsn,
-            scenario,
-            report,
-            connections=connections,
-            batch_rows=batch_rows,
-            stall_timeout_s=stall_timeout_s,
-            progress=progress,
-            fill=_DaskFill(client, dsn, scenario, report, batch_rows, progress),
-        )
+        try:
+            load_in_parallel(
+                dsn,
+                scenario,
+                report,
+                connections=connections,
+                batch_rows=batch_rows,
+                stall_timeout_s=stall_timeout_s,
+                progress=progress,
+                fill=_DaskFill(client, dsn, scenario, report, batch_rows, progress),
+            )
+        except UnsupportedTables as exc:  # a cluster always fills a shadow schema: only a plain load keeps them
+            raise dataclasses.replace(
+                exc, hint="load without --dask, with --connections 1 (one transaction), which keeps such tables"
+            ) from None

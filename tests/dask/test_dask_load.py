@@ -18,7 +18,7 @@ import pytest
 from distributed import Client, WorkerPlugin
 
 from sspp_fixtures._dask._load import LEDGER, copy_task, create_ledger, ledger_keys
-from sspp_fixtures._shadow_load import create_shadow_table, shadow_schemas, sweep_shadow_schemas
+from sspp_fixtures._shadow_load import UnsupportedTables, create_shadow_table, shadow_schemas, sweep_shadow_schemas
 from sspp_fixtures._shadow_load._shadow import claim_shadow_schema
 from sspp_fixtures.bulkgen import TABLE_ORDER
 from sspp_fixtures.bulkgen._stream import plan_tasks
@@ -254,6 +254,19 @@ def test_a_load_on_dask_killed_during_index_builds_or_the_swap_leaves_the_live_t
     assert state(empty_db) == before
     assert shadows(empty_db) != []
     assert sweep_shadow_schemas(empty_db) != []
+    assert shadows(empty_db) == []
+
+
+def test_tables_the_swap_cannot_rebuild_are_refused_before_the_cluster_copies(empty_db: str, client2: Client) -> None:
+    load_scenario_into(empty_db, load_scenario("smoke"), connections=1, workers=0)
+    before = state(empty_db)
+    with connect(empty_db) as conn:
+        conn.execute("CREATE MATERIALIZED VIEW signal_counts AS SELECT count(*) FROM signals")
+    with pytest.raises(UnsupportedTables) as caught:
+        load_scenario_into(empty_db, load_scenario("smoke").with_overrides(seed=9), dask=client2)
+    assert "signal_counts is a materialized view" in str(caught.value)
+    assert "without --dask, with --connections 1" in str(caught.value)
+    assert state(empty_db) == before
     assert shadows(empty_db) == []
 
 
