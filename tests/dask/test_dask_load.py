@@ -26,37 +26,18 @@ from sspp_fixtures.dsn import connect
 from sspp_fixtures.loader import load_scenario_into
 from sspp_fixtures.scenarios import Scenario, load_scenario
 from sspp_fixtures.server import Server
+from tests.db.test_parallel_load import shadows, state  # data, sequence, grants, view and marker
 from tests.fix_cli import cli_here
 from tests.fix_db import BackgroundDrops, new_database
 
 MakeDb = Callable[..., str]
 
-KEYS = {"customers": "customer_id", "events": "id", "signals": "id", "sales_signals": "id"}
-#: Per table: row count and md5 of every row in key order; plus the sequence and the marker.
-STATE = {
-    **{
-        table: f"SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY {key})), '') FROM {table} t"
-        for table, key in KEYS.items()
-    },
-    "sequence": "SELECT last_value || ':' || is_called FROM sales_signals_id_seq",
-    "marker": "SELECT purpose FROM sspp_meta.database_marker",
-}
 WORKER_APPLICATION = "sspp-fixtures dask load %"
 LOAD_APPLICATION = "sspp-fixtures parallel load"
 
 
-def state(dsn: str) -> dict[str, str]:
-    with connect(dsn) as conn:
-        return {name: str(conn.execute(query).fetchone()[0]) for name, query in STATE.items()}  # type: ignore[index]
-
-
-def shadows(dsn: str) -> list[str]:
-    with connect(dsn) as conn:
-        return shadow_schemas(conn)
-
-
 def several_chunks() -> Scenario:
-    """Small, but more than one chunk task per table (2 event chunks, a customers chunk and the stories)."""
+    """Small, but several chunk tasks (2 of events, 1 of customers, the stories)."""
     return load_scenario("smoke").with_overrides(scale=10, seed=5)
 
 
