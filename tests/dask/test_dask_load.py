@@ -140,7 +140,7 @@ def test_a_worker_that_dies_inside_a_copy_loses_and_doubles_nothing(
     try:
         load_scenario_into(target, scenario, dask=client2, connections=1)
     finally:
-        client2.unregister_worker_plugin("die-once")
+        client2.unregister_worker_plugin("die-once")  # type: ignore[no-untyped-call]
     assert marker.read_text() == "died inside the copy"
     assert set(client2.run(os.getpid).values()) != pids  # a worker died (and its nanny started another)
     assert state(target) == reference
