@@ -120,7 +120,8 @@ class DieInTheMiddleOfACopy(WorkerPlugin):
             me = f"sspp-fixtures dask load {os.getpid()}@%"
             for _ in range(3000):
                 if conn.execute(
-                    "SELECT 1 FROM pg_stat_activity WHERE application_name LIKE %s AND wait_event_type = 'Lock' "
+                    "SELECT 1 FROM pg_stat_activity WHERE application_name LIKE %s AND datname = current_database() "
+                    "AND wait_event_type = 'Lock' "
                     "AND query LIKE 'COPY%%'",
                     (me,),
                 ).fetchone():
@@ -155,7 +156,8 @@ def wait_for_sessions_to_end(dsn: str) -> None:
     with connect(dsn) as conn:
         deadline = time.monotonic() + 30
         while conn.execute(
-            "SELECT 1 FROM pg_stat_activity WHERE application_name = %s OR application_name LIKE %s",
+            "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
+            "AND (application_name = %s OR application_name LIKE %s)",
             (LOAD_APPLICATION, WORKER_APPLICATION),
         ).fetchone():
             assert time.monotonic() < deadline, "the killed load's sessions did not end"
@@ -198,7 +200,7 @@ def test_a_load_killed_while_the_workers_copy_leaves_the_live_tables_and_the_nex
         empty_db,
         str(client2.scheduler_info()["address"]),
         "SELECT 1 FROM pg_stat_activity a JOIN pg_stat_progress_copy p ON p.pid = a.pid "
-        "WHERE a.application_name LIKE %s AND p.tuples_processed > 0",
+        "WHERE a.application_name LIKE %s AND p.tuples_processed > 0 AND a.datname = current_database()",
         WORKER_APPLICATION,
     )
     assert state(empty_db) == before
@@ -214,10 +216,10 @@ def test_a_load_killed_while_the_workers_copy_leaves_the_live_tables_and_the_nex
 @pytest.mark.parametrize(
     "during",
     [
-        "SELECT 1 FROM pg_stat_activity WHERE application_name = %s AND state = 'active' "
-        "AND query LIKE 'CREATE %%INDEX%%'",
-        "SELECT 1 FROM pg_stat_activity WHERE application_name = %s AND wait_event_type = 'Lock' "
-        "AND query LIKE 'INSERT INTO sspp_meta.database_marker%%'",
+        "SELECT 1 FROM pg_stat_activity WHERE application_name = %s AND datname = current_database() "
+        "AND state = 'active' AND query LIKE 'CREATE %%INDEX%%'",
+        "SELECT 1 FROM pg_stat_activity WHERE application_name = %s AND datname = current_database() "
+        "AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO sspp_meta.database_marker%%'",
     ],
     ids=["index builds", "swap"],
 )
