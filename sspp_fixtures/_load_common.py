@@ -69,6 +69,8 @@ class LoadReport:
     bytes_sent: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
     connections: int = 1
+    #: The Dask cluster whose workers copied the rows (``local:N`` or its scheduler, masked); ``None``: this host.
+    dask: str | None = None
 
     @property
     def total_rows(self) -> int:

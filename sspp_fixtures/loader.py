@@ -16,7 +16,7 @@ import contextlib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql
@@ -40,6 +40,11 @@ from .bulkgen import DEFAULT_BATCH_ROWS, TABLE_ORDER, Piece, copy_statement, def
 from .dsn import database_name
 from .scenarios import Scenario
 from .schema import init_database, load_purpose, write_marker
+
+if TYPE_CHECKING:  # dask is an optional dependency (the ``dask`` extra)
+    from distributed import Client
+
+    from ._dask import DaskTarget
 
 __all__ = [
     "LoadReport",
@@ -123,21 +128,27 @@ def _loaded_in_parallel(
     progress: ProgressCallback,
     *,
     asked: bool,
+    dask: str | DaskTarget | Client | None,
 ) -> bool:
-    """Load over ``connections`` connections; ``False`` when the tables have what the swap would not rebuild and
-    the count was the default's choice (one transaction keeps such tables as they are)."""
+    """Load over ``connections`` connections (the rows copied by the Dask cluster ``dask`` if given); ``False``
+    when the tables have what the swap would not rebuild and the count was the default's choice without Dask
+    (one transaction keeps such tables as they are)."""
+    options: dict[str, Any] = {
+        "connections": connections,
+        "batch_rows": batch_rows,
+        "stall_timeout_s": stall_timeout_s,
+        "progress": progress,
+    }
     try:
-        load_in_parallel(
-            dsn,
-            scenario,
-            report,
-            connections=connections,
-            batch_rows=batch_rows,
-            stall_timeout_s=stall_timeout_s,
-            progress=progress,
-        )
+        if dask is None:
+            load_in_parallel(dsn, scenario, report, **options)
+        else:
+            from ._dask._load import load_on_dask
+
+            report.workers = 0  # none here: the cluster generates
+            load_on_dask(dsn, scenario, report, dask=dask, **options)
     except UnsupportedTables:
-        if asked:
+        if asked or dask is not None:
             raise
         report.connections = 1
         return False
@@ -155,6 +166,7 @@ def load_scenario_into(
     progress: ProgressCallback | None = None,
     stall_timeout_s: float = DEFAULT_STALL_TIMEOUT_S,
     connections: int | None = None,
+    dask: str | DaskTarget | Client | None = None,
 ) -> LoadReport:
     """Load ``scenario``'s data into the database at ``dsn``, replacing what its SSPP tables held.
 
@@ -162,6 +174,10 @@ def load_scenario_into(
     it in (see :mod:`sspp_fixtures._shadow_load`); default: 1 for small scenarios (or tables the swap would not
     rebuild, such as a foreign key), else as many as cores and the server allow (at most 4). Either way the load
     is atomic, and shadow schemas left by a killed parallel load are swept first.
+
+    ``dask`` (``local:N``, a scheduler's address, or a client): the chunk tasks run on that Dask cluster, whose
+    workers COPY straight into the shadow schema (see :mod:`sspp_fixtures._dask._load`); this process's
+    ``connections`` then build the indexes and swap. The data is the same as without it.
 
     A server that shows no sign of work for ``stall_timeout_s`` seconds (frozen, paused) ends the load with a
     :class:`LoadError` instead of a wait without end (see :mod:`sspp_fixtures._stallwatch`).
@@ -180,8 +196,8 @@ def load_scenario_into(
         # the marker changes only at the commit
         init_database(dsn, force=force, mark=False, wait_s=wait_s, command="load")
         count = default_connections(dsn, scenario) if connections is None else max(1, connections)
-    if count > 1 and _loaded_in_parallel(
-        dsn, scenario, report, count, batch_rows, stall_timeout_s, given, asked=connections is not None
+    if (count > 1 or dask is not None) and _loaded_in_parallel(
+        dsn, scenario, report, count, batch_rows, stall_timeout_s, given, asked=connections is not None, dask=dask
     ):
         return report
     lock_wait = LOCK_TIMEOUT

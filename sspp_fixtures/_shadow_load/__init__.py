@@ -8,14 +8,24 @@ in the live ones' place in one transaction; ``_signature`` is the catalog that s
 
 from __future__ import annotations
 
-from ._run import UnsupportedTables, default_connections, expected_table_rows, load_in_parallel
-from ._shadow import SHADOW_PREFIX, shadow_schemas, sweep_shadow_schemas
+from ._run import (
+    ShadowFill,
+    ShadowTarget,
+    UnsupportedTables,
+    default_connections,
+    expected_table_rows,
+    load_in_parallel,
+)
+from ._shadow import SHADOW_PREFIX, create_shadow_table, shadow_schemas, sweep_shadow_schemas
 from ._signature import catalog_signature
 
 __all__ = [
     "SHADOW_PREFIX",
+    "ShadowFill",
+    "ShadowTarget",
     "UnsupportedTables",
     "catalog_signature",
+    "create_shadow_table",
     "default_connections",
     "expected_table_rows",
     "load_in_parallel",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -34,7 +35,14 @@ from ._shadow import claim_shadow_schema, drop_shadow_schema, release_shadow_sch
 from ._swap import swap_in
 from ._workers import Crew, Member
 
-__all__ = ["UnsupportedTables", "default_connections", "expected_table_rows", "load_in_parallel"]
+__all__ = [
+    "ShadowFill",
+    "ShadowTarget",
+    "UnsupportedTables",
+    "default_connections",
+    "expected_table_rows",
+    "load_in_parallel",
+]
 
 #: Below this many rows a parallel load does not pay. Measured here (2 busy cores, reloads, min of 3, 1 vs 2
 #: connections): smoke (2.7k rows) 0.53 vs 0.52 s, demo (137k) 2.35 vs 1.47 s, load-100k (254k) 3.68 vs 2.49 s.
@@ -50,6 +58,22 @@ _CHECK_CLIENT = "SET client_connection_check_interval = '1s'"
 class UnsupportedTables(LoadError):
     """The live tables have what the swap would not rebuild (raised before any work: a default choice of
     connections falls back to one transaction)."""
+
+
+@dataclass(frozen=True)
+class ShadowTarget:
+    """What a fill other than the load's own (the Dask workers') gets: the coordinator's connection (autocommit,
+    its server calls under ``watch``), the claimed shadow schema, the live schema and the live tables."""
+
+    conn: psycopg.Connection[Any]
+    watch: StallWatch
+    shadow: str
+    live: str
+    tables: list[LiveTable]
+
+
+#: Fills the claimed shadow schema in place of the load's connections (it creates the shadow tables too).
+ShadowFill = Callable[[ShadowTarget], None]
 
 
 def expected_table_rows(scenario: Scenario) -> dict[str, int]:
@@ -90,11 +114,13 @@ def load_in_parallel(
     batch_rows: int,
     stall_timeout_s: float,
     progress: ProgressCallback,
+    fill: ShadowFill | None = None,
 ) -> None:
     """Load ``scenario`` over ``connections`` connections into a shadow schema, then swap it in atomically.
 
     The live tables are not touched until the swap, one short transaction; any failure before or during it
     leaves them as they were, and the shadow schema is dropped (or, after a kill, by the next load's sweep).
+    ``fill`` replaces the copy over the load's own connections (the Dask path); they still build the indexes.
     """
     report.connections = max(1, min(_MAX_CONNECTIONS, connections))
     with (
@@ -105,7 +131,10 @@ def load_in_parallel(
         load = _ParallelLoad(dsn, scenario, report, (coordinator, watch), stack, stall_timeout_s, progress)
         try:
             load.prepare()
-            load.copy(batch_rows)
+            if fill is None:
+                load.copy(batch_rows)
+            else:
+                load.fill_with(fill)
             load.index()
             load.swap()
         except psycopg.Error as exc:
@@ -197,6 +226,11 @@ class _ParallelLoad:
                     reloptions={t.name: t.reloptions for t in self.tables},
                     sent=sent,
                 )
+
+    def fill_with(self, fill: ShadowFill) -> None:
+        assert self.shadow is not None
+        with timed_phase(self.report, "copy", self.progress):
+            fill(ShadowTarget(self.coordinator, self.watch, self.shadow, self.live, self.tables))
 
     def index(self) -> None:
         assert self.shadow is not None

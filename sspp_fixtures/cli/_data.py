@@ -26,6 +26,7 @@ from ._progress import row_progress
 from ._target import DEFAULT_DATABASE, announce, find_target, require_target
 
 if TYPE_CHECKING:  # the engines load on first use, so `sspp-seed --help` and `migrate` start fast
+    from .._dask import DaskTarget
     from ..export import ExportReport, PartitionedReport
     from ..loader import LoadReport
     from ..scenarios import Scenario
@@ -89,6 +90,7 @@ def _load_json(report: LoadReport, dsn: str) -> dict[str, Any]:
         "bytes_sent": report.bytes_sent,
         "workers": report.workers,
         "connections": report.connections,
+        "dask": report.dask,
         "seconds": {phase: round(seconds, 3) for phase, seconds in report.seconds.items()},
         "total_seconds": round(report.total_seconds, 3),
         "rows_per_second": round(report.total_rows / max(report.total_seconds, 1e-9)),
@@ -107,6 +109,16 @@ def _connections(connections: int) -> str:
     return f"{connections} connections into a shadow schema, swapped in"
 
 
+def _made_by(report: LoadReport) -> str:
+    if report.dask is not None:
+        built = f"{report.connections} connection{'s' if report.connections > 1 else ''} of this process"
+        return (
+            f"generated and copied into a shadow schema by the Dask workers of {report.dask}; {built} built the "
+            "indexes and swapped it in"
+        )
+    return f"{_generators(report.workers)}; {_connections(report.connections)}"
+
+
 def _render_load(console: Console, report: LoadReport, dsn: str) -> None:
     table = make_table(["table", "rows"])
     for name in TABLE_ORDER:
@@ -116,7 +128,7 @@ def _render_load(console: Console, report: LoadReport, dsn: str) -> None:
     rate = report.total_rows / max(report.total_seconds, 1e-9)
     console.print(
         f"loaded {report.scenario} (seed {report.seed}) into {report.database} in {report.total_seconds:.1f}s "
-        f"({rate:,.0f} rows/s; {phases}); {_generators(report.workers)}; {_connections(report.connections)}"
+        f"({rate:,.0f} rows/s; {phases}); {_made_by(report)}"
     )
     console.print(f"connect with: {mask_dsn(dsn)}")
 
@@ -126,6 +138,15 @@ def _run_load(state: CliState, dsn: str, scenario: Scenario, **options: Any) -> 
 
     with row_progress(state.err, _expected_rows(scenario), verbosity=state.verbosity) as progress:
         return load_scenario_into(dsn, scenario, progress=progress, **options)
+
+
+def _parse_dask(spec: str | None) -> DaskTarget | None:
+    """``--dask``, checked before anything else is done (a typo is a usage error, exit 2)."""
+    if spec is None:
+        return None
+    from .._dask import parse_dask
+
+    return parse_dask(spec)
 
 
 @cli.command("load")
@@ -151,6 +172,9 @@ def _run_load(state: CliState, dsn: str, scenario: Scenario, **options: Any) -> 
     help="Load over N connections into a shadow schema, swapped in at the end (atomic all the same); 1 is one "
     "transaction. Default: 1 for small scenarios, else min(4, cores, the server's free connections / 2).",
 )
+@dask_option(
+    "its workers COPY into a shadow schema, swapped in at the end; --connections then builds the indexes. Same data"
+)
 @wait_option
 @json_option
 @click.pass_obj
@@ -166,6 +190,7 @@ def load_command(
     create: bool,
     stall_timeout_s: float,
     connections: int | None,
+    dask: str | None,
     wait_s: float,
     as_json: bool,
 ) -> None:
@@ -182,9 +207,11 @@ def load_command(
       sspp-seed load smoke --dsn "$(sspp-seed server dsn --database sspp_test)" --create
       sspp-seed load sample --workers 2
       sspp-seed load sample --connections 2   # over 2 connections, swapped in
+      sspp-seed load sample --dask local:2    # generated and copied by 2 Dask worker processes
       sspp-seed load ./my-scenario.yaml --seed 7 --scale 0.5 --json
     """
     resolved = _resolve(scenario, seed, scale)
+    cluster = _parse_dask(dask)
     target = require_target(state, dsn, create=True)
     if create:
         from ..databases import ensure_database
@@ -200,6 +227,7 @@ def load_command(
         wait_s=wait_s,
         stall_timeout_s=stall_timeout_s,
         connections=connections,
+        dask=cluster,
     )
     state.emit(as_json, _load_json(report, target), lambda console: _render_load(console, report, target))
 
@@ -282,7 +310,7 @@ def _export_partitioned(
     "that gets <table>/part-NNNNN files and manifest.json.",
 )
 @_scenario_options
-@dask_option
+@dask_option("each task writes its partition. Same files")
 @click.option(
     "--partitioned",
     is_flag=True,
