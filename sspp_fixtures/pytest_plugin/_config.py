@@ -56,6 +56,13 @@ OPTIONS: tuple[tuple[str, str, str, str | None], ...] = (
         "idle_in_transaction_session_timeout of sspp_db and sspp_adb (0: no limit)",
         "30s",
     ),
+    (
+        "--sspp-keep-databases",
+        "sspp_keep_databases",
+        "restored test databases each process keeps on the server for the next run of the same template, which "
+        "then needs no clone (0: drop them all when the session ends; default: 1)",
+        "1",
+    ),
 )
 _DEFAULTS = {ini: default for _flag, ini, _text, default in OPTIONS}
 _DURATION = re.compile(r"\d+(ms|s|min|h)?")
@@ -81,6 +88,7 @@ class SsppConfig:
     reserve_connections: int = 2
     lock_timeout: str = "10s"
     idle_timeout: str = "30s"
+    keep_databases: int = 1
 
     @classmethod
     def from_values(cls, values: dict[str, Any]) -> SsppConfig:
@@ -100,6 +108,13 @@ class SsppConfig:
                 f"--sspp-reserve-connections {reserve!r} is not a whole number",
                 hint="give the connections per worker the code under test opens itself, e.g. 2",
             )
+        given = values.get("sspp_keep_databases")
+        keep = str(_DEFAULTS["sspp_keep_databases"] if given is None or given == "" else given).strip()
+        if not keep.isdigit():
+            raise UsageError(
+                f"--sspp-keep-databases {keep!r} is not a whole number",
+                hint="give how many restored databases a process keeps for the next run, e.g. 1 (0: none)",
+            )
         timeouts = {key: _duration(values, key) for key in ("sspp_lock_timeout", "sspp_idle_timeout")}
         return cls(
             dsn=dsn,
@@ -109,6 +124,7 @@ class SsppConfig:
             reserve_connections=int(reserve),
             lock_timeout=timeouts["sspp_lock_timeout"],
             idle_timeout=timeouts["sspp_idle_timeout"],
+            keep_databases=int(keep),
         )
 
     def session_settings(self) -> dict[str, str]:

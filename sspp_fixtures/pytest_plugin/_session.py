@@ -228,6 +228,7 @@ class PluginSession:
                     template,
                     worker_id=self.worker_id,
                     database_settings=self.config.database_settings(),
+                    park=self.config.keep_databases,
                 )
                 self._pools[template.name] = pool
             from ._isolation import isolation_for

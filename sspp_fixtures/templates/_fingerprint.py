@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # the data code loads only when a fingerprint is computed (se
 __all__ = [
     "BUILD_SUFFIX",
     "OUR_PREFIXES",
+    "PARK_SUFFIX",
     "REUSE_FORMAT",
     "TEMPLATE_PREFIX",
     "TEST_PREFIX",
@@ -39,6 +40,8 @@ TEST_PREFIX = "sspp_t_"
 OUR_PREFIXES = (TEMPLATE_PREFIX, TEST_PREFIX)
 #: A template under construction is named ``sspp_tpl_<fp20>_b<pid>`` until it is complete.
 BUILD_SUFFIX = "_b"
+#: A test database kept between runs is named ``sspp_tpl_<fp20>_k<pid>_<n>`` (see ``TestDatabases(park=)``).
+PARK_SUFFIX = "_k"
 _NAME_HEX = 20
 
 #: Parts of the package whose code decides what a template holds (its data and its reuse machinery).

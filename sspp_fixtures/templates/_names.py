@@ -17,11 +17,13 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-__all__ = ["KIND_BUILDING", "KIND_TEMPLATE", "KIND_TEST", "comment", "read_comment", "set_comment"]
+__all__ = ["KIND_BUILDING", "KIND_PARKED", "KIND_TEMPLATE", "KIND_TEST", "comment", "read_comment", "set_comment"]
 
 KIND_TEMPLATE = "template"
 KIND_BUILDING = "building"
 KIND_TEST = "test"
+#: A test database a run left, restored, for the next run of its template (``sspp_tpl_<fp20>_k<pid>_<n>``).
+KIND_PARKED = "parked"
 
 
 def hostname() -> str:
@@ -45,7 +47,7 @@ def parse_comment(text: str | None) -> dict[str, Any] | None:
         data = json.loads(text)
     except ValueError:
         return None
-    if not isinstance(data, dict) or data.get("sspp") not in (KIND_TEMPLATE, KIND_BUILDING, KIND_TEST):
+    if not isinstance(data, dict) or data.get("sspp") not in (KIND_TEMPLATE, KIND_BUILDING, KIND_TEST, KIND_PARKED):
         return None
     return data
 

@@ -18,12 +18,15 @@ import psycopg
 from .._stale import pid_alive
 from ..databases import drop_database
 from ..dsn import connect
-from ._fingerprint import BUILD_SUFFIX, OUR_PREFIXES, TEMPLATE_PREFIX, TEST_PREFIX
-from ._names import KIND_BUILDING, KIND_TEMPLATE, KIND_TEST, hostname, parse_comment
+from ._fingerprint import BUILD_SUFFIX, OUR_PREFIXES, PARK_SUFFIX, TEMPLATE_PREFIX, TEST_PREFIX
+from ._names import KIND_BUILDING, KIND_PARKED, KIND_TEMPLATE, KIND_TEST, hostname, parse_comment
 
 __all__ = ["sweep"]
 
 _BUILDING = re.compile(rf"^{TEMPLATE_PREFIX}[0-9a-f]{{20}}{BUILD_SUFFIX}(\d+)$")
+_PARKED = re.compile(rf"^({TEMPLATE_PREFIX}[0-9a-f]{{20}}){PARK_SUFFIX}\d+_\d+$")
+#: A database parked for a next run that none claimed within this long is dropped.
+PARKED_MAX_AGE_S = 24 * 3600.0
 _TEST = re.compile(rf"^{TEST_PREFIX}[0-9a-f]{{8}}_[a-z0-9]+_(\d+)_\d+$")
 _DAY_S = 24 * 3600.0
 
@@ -39,7 +42,8 @@ def _abandoned(data: dict[str, Any] | None, name_pid: int | None, *, older_than_
 
 
 def sweep(admin_dsn: str, *, older_than_s: float = _DAY_S, templates_older_than_s: float | None = None) -> list[str]:
-    """Drop abandoned ``sspp_t_*`` test databases and ``sspp_tpl_*_b*`` half-built templates; return their names."""
+    """Drop abandoned ``sspp_t_*`` test databases, ``sspp_tpl_*_b*`` half-built templates and ``sspp_tpl_*_k*``
+    parked databases whose template is gone (or goes now) or that none claimed for a day; return their names."""
     dropped: list[str] = []
     now = time.time()
     with connect(admin_dsn) as admin:
@@ -48,10 +52,21 @@ def sweep(admin_dsn: str, *, older_than_s: float = _DAY_S, templates_older_than_
             "WHERE datname LIKE %s OR datname LIKE %s ORDER BY datname",
             (TEST_PREFIX.replace("_", "\\_") + "%", TEMPLATE_PREFIX.replace("_", "\\_") + "%"),
         ).fetchall()
+        names = {str(row[0]) for row in rows}
         for name, text in rows:
             data = parse_comment(text)
             kind = data.get("sspp") if data else None
-            if (test := _TEST.match(name)) is not None:
+            if (parked := _PARKED.match(name)) is not None:
+                if kind != KIND_PARKED or data is None:
+                    continue
+                template = parked.group(1)  # sorts before its parked databases: dropped above if it went
+                if (
+                    template in names
+                    and template not in dropped
+                    and now - float(data.get("created", now)) <= PARKED_MAX_AGE_S
+                ):
+                    continue
+            elif (test := _TEST.match(name)) is not None:
                 if kind not in (None, KIND_TEST):
                     continue
                 if not _abandoned(data, int(test.group(1)), older_than_s=older_than_s, now=now):

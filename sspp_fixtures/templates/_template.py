@@ -32,7 +32,7 @@ from ._fingerprint import (
     template_fingerprint,
     template_name,
 )
-from ._names import KIND_BUILDING, KIND_TEMPLATE, comment, read_comment, set_comment
+from ._names import KIND_BUILDING, KIND_PARKED, KIND_TEMPLATE, comment, read_comment, set_comment
 from ._reuse import install_reuse
 
 if TYPE_CHECKING:  # the data code loads only when a template is built
@@ -240,7 +240,8 @@ def drop_templates(
     """Drop finished templates: all of them, or only ``names``, or those built more than ``older_than_s`` ago.
 
     Names in ``keep`` are kept; templates being built are left to :func:`sweep`. Clones already made from a
-    template are not affected. Returns the names dropped.
+    template are not affected; the databases parked for its next runs are dropped with it. Returns the names of
+    the templates dropped.
     """
     dropped: list[str] = []
     now = time.time()
@@ -254,4 +255,8 @@ def drop_templates(
                 continue
             drop_database(admin, name, prefixes=OUR_PREFIXES)
             dropped.append(name)
+        for name, _is_template, data in list_templates(admin):  # the databases parked for the next runs go too
+            if data is not None and data.get("sspp") == KIND_PARKED and data.get("template") in dropped:
+                with contextlib.suppress(psycopg.Error):
+                    drop_database(admin, name, prefixes=OUR_PREFIXES)
     return dropped

@@ -111,3 +111,60 @@ def test_a_killed_worker_leaves_no_database_once_the_controller_ends(pg_server: 
     assert finished, output
     assert killed_pid not in finished
     assert all(names == [] for names in finished.values()), finished
+
+
+PARKING_SUITE = """
+import pytest
+
+pytestmark = pytest.mark.sspp(seed={seed})
+
+
+@pytest.mark.parametrize("n", range(3))
+def test_uses_its_database(sspp_db, n):
+    sspp_db.execute("DELETE FROM events WHERE event_type = 'page_view'")
+"""
+
+
+def _template_of(seed: int) -> str:
+    from sspp_fixtures.scenarios import load_scenario
+    from sspp_fixtures.templates import template_fingerprint, template_name
+
+    return template_name(template_fingerprint(load_scenario("smoke").with_overrides(seed=seed)))
+
+
+def _parked(admin_dsn: str, seed: int) -> list[str]:
+    """Databases parked for the template of smoke with ``seed`` (``sspp_tpl_<fp20>_k<pid>_<n>``)."""
+    name = _template_of(seed)
+    with connect(admin_dsn) as admin:
+        rows = admin.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s ORDER BY 1", (name.replace("_", "\\_") + "\\_k%",)
+        ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def test_each_worker_parks_a_database_for_the_next_run_which_claims_it(pg_server: Server, tmp_path: Path) -> None:
+    """Under -n 2 each worker parks its restored database at the end; the next run's workers claim them (no clone)
+    and park them again; --sspp-keep-databases 0 leaves none. No sspp_t_* database is left either way."""
+    import random
+
+    from sspp_fixtures.templates import drop_templates
+
+    seed = random.randrange(10**9)  # a template of this test's own: no other run parks or claims it
+    (tmp_path / "test_parking.py").write_text(PARKING_SUITE.format(seed=seed), encoding="utf-8")
+    env = {**os.environ, "DATABASE_URL": pg_server.dsn, "PYTHONDONTWRITEBYTECODE": "1"}
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-n", "2"]
+    try:
+        for keep, parked_after in (("1", 2), ("1", 2), ("0", 0)):
+            done = subprocess.run(
+                [*command, "--sspp-keep-databases", keep, "test_parking.py"],
+                check=False,
+                cwd=tmp_path,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            assert done.returncode == 0, done.stdout + done.stderr
+            assert len(_parked(pg_server.dsn, seed)) == parked_after, done.stdout
+    finally:
+        drop_templates(pg_server.dsn, names=[_template_of(seed)])
