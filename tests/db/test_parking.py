@@ -4,8 +4,11 @@ own settings; a parked database nobody can trust is dropped, and the sweep drops
 
 from __future__ import annotations
 
+import fcntl
 import json
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -42,16 +45,23 @@ def parked(admin_dsn: str, template: TemplateInfo) -> dict[str, dict[str, Any]]:
 
 @pytest.fixture
 def no_parked(pg_server: Server, template: TemplateInfo) -> Iterator[None]:
-    """No parked database of the template before and after the test."""
+    """No parked database of the template before and after the test, and no other test of this module running
+    meanwhile (under xdist they share the template, so they take turns on a file lock)."""
 
     def clear() -> None:
         with connect(pg_server.dsn) as admin:
             for name in parked(pg_server.dsn, template):
                 drop_database(admin, name, prefixes=OUR_PREFIXES)
 
-    clear()
-    yield
-    clear()
+    lock = Path(tempfile.gettempdir()) / f"sspp-parking-tests-{template.name}.lock"
+    with lock.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            clear()
+            yield
+            clear()
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def run(pg_server: Server, template: TemplateInfo, body: str | None = None, **kwargs: Any) -> str:
