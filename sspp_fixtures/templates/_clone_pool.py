@@ -36,9 +36,9 @@ from ..databases import drop_database
 from ..dsn import connect, mask_text, with_database
 from ..errors import TemplateError, UsageError
 from ._fingerprint import OUR_PREFIXES, PARK_SUFFIX, TEST_PREFIX
-from ._names import KIND_PARKED, KIND_TEST, comment, parse_comment, safe_label, set_comment
+from ._names import KIND_PARKED, KIND_TEST, comment, safe_label, set_comment
 from ._reuse import Status, read_status, release_statement
-from ._template import TemplateInfo
+from ._template import TemplateInfo, list_templates
 
 __all__ = ["Outcome", "TestDatabases", "TestDb"]
 
@@ -318,50 +318,48 @@ class TestDatabases:
 
     # ----------------------------------------------------------------------------------------------- parking
 
-    def _parked_pattern(self) -> str:
-        """``LIKE`` pattern of the databases parked for this pool's template."""
-        return self.template.name.replace("_", "\\_") + PARK_SUFFIX.replace("_", "\\_") + "%"
+    def _parked(self, admin: psycopg.Connection[Any]) -> list[str]:
+        """Names of the databases parked for this pool's template (their comment says so)."""
+        return [
+            name
+            for name, _is_template, data in list_templates(admin)
+            if data is not None and data.get("sspp") == KIND_PARKED and data.get("template") == self.template.name
+        ]
+
+    def _rename_with_comment(self, admin: psycopg.Connection[Any], name: str, new_name: str, text: str) -> bool:
+        """Rename database ``name`` and comment it, in one transaction; ``False`` if the server refused (someone
+        is connected to it, or another process renamed it first)."""
+        try:
+            with admin.transaction():
+                admin.execute(
+                    sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(name), sql.Identifier(new_name))
+                )
+                set_comment(admin, new_name, text)
+        except psycopg.Error:
+            return False
+        return True
 
     def _park_some(self, names: list[str]) -> None:
         """Keep ``names`` (restored, or never used) for the next run: each renamed to a parked name with its
         comment in one transaction; one that has sessions left, or past the template's limit, is dropped."""
         if not names:
             return
-        pattern = self._parked_pattern()
         with contextlib.suppress(psycopg.Error), connect(self.admin_dsn, application_name=_KEEPER_APP) as admin:
-            row = admin.execute("SELECT count(*) FROM pg_catalog.pg_database WHERE datname LIKE %s", (pattern,))
-            room = _PARKED_MAX - int((row.fetchone() or (0,))[0])
+            room = _PARKED_MAX - len(self._parked(admin))
             for name in names[: max(0, room)]:
                 parked = f"{self.template.name}{PARK_SUFFIX}{os.getpid()}_{next(_CLONE_NUMBERS)}"
-                try:
-                    with admin.transaction():
-                        admin.execute(
-                            sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
-                                sql.Identifier(name), sql.Identifier(parked)
-                            )
-                        )
-                        set_comment(admin, parked, comment(KIND_PARKED, template=self.template.name))
-                except psycopg.Error:
-                    continue  # a session of the code under test is still on it: dropped as usual
-                with self._cond:
-                    self._made.discard(name)
+                if self._rename_with_comment(admin, name, parked, comment(KIND_PARKED, template=self.template.name)):
+                    with self._cond:
+                        self._made.discard(name)
+                # else a session of the code under test is still on it: dropped as usual
 
     def _claim_parked(self) -> _Slot | None:
         """A database a previous run parked for this template, renamed to one of this pool's names, given this
         pool's settings and checked to restore clean; ``None`` when none is left (then no more are looked for)."""
-        pattern = self._parked_pattern()
         try:
             with connect(self.admin_dsn, application_name=_KEEPER_APP) as admin:
-                rows = admin.execute(
-                    "SELECT datname, pg_catalog.shobj_description(oid, 'pg_database') FROM pg_catalog.pg_database "
-                    "WHERE datname LIKE %s ORDER BY datname",
-                    (pattern,),
-                ).fetchall()
-                for parked, text in rows:
-                    data = parse_comment(text)
-                    if data is None or data.get("sspp") != KIND_PARKED or data.get("template") != self.template.name:
-                        continue
-                    slot = self._take_parked(admin, str(parked))
+                for parked in self._parked(admin):
+                    slot = self._take_parked(admin, parked)
                     if slot is not None:
                         return slot
         except psycopg.Error:
@@ -372,13 +370,8 @@ class TestDatabases:
 
     def _take_parked(self, admin: psycopg.Connection[Any], parked: str) -> _Slot | None:
         name = f"{self._prefix}{next(_CLONE_NUMBERS)}"
-        try:
-            with admin.transaction():  # another process may claim it first: then the rename fails
-                admin.execute(
-                    sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(parked), sql.Identifier(name))
-                )
-                set_comment(admin, name, comment(KIND_TEST, template=self.template.name, worker=self.worker_id))
-        except psycopg.Error:
+        text = comment(KIND_TEST, template=self.template.name, worker=self.worker_id)
+        if not self._rename_with_comment(admin, parked, name, text):  # another process may have claimed it first
             return None
         with self._cond:
             self._made.add(name)
