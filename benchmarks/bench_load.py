@@ -43,10 +43,13 @@ from _common import (
 from psycopg import sql
 
 from sspp_fixtures._defaults import DEFAULT_BATCH_ROWS
+from sspp_fixtures._load_common import index_build_memory, relation_sizes
 
 GOAL_RATIO = 1.3
-# The session settings the loader uses inside its transaction; the limit gets the same, to compare like with like.
-SESSION = ("SET LOCAL synchronous_commit = off", "SET LOCAL maintenance_work_mem = '256MB'")
+# The session settings the loader uses inside its transaction; the limit gets the same, to compare like with like
+# (and, like the loader, each index's sort memory from its table's size: ``index_build_memory``).
+_PARALLEL_WORKERS = min(4, os.cpu_count() or 1)
+SESSION = ("SET LOCAL synchronous_commit = off", f"SET LOCAL max_parallel_maintenance_workers = {_PARALLEL_WORKERS}")
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
@@ -128,8 +131,12 @@ def run_limit(dsn: str, files: dict[str, str], columns: dict[str, tuple[str, ...
                     )
                 )
         with step("indexes"):
+            sizes = relation_sizes(conn, "public")
             for table, name, definition, constraint in saved:
                 with step(f"index {table}.{name}"):
+                    gin = " USING gin " in definition
+                    memory = index_build_memory(sizes.get(table, 0), gin=gin, parallel_workers=_PARALLEL_WORKERS)
+                    conn.execute(sql.SQL("SET LOCAL maintenance_work_mem = {}").format(sql.Literal(memory)))
                     if constraint:
                         conn.execute(
                             sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(

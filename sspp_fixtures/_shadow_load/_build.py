@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from .._load_common import index_build_memory
 from ..errors import LoadError
 from ._live import IndexSpec, LiveTable
 from ._workers import Crew, Member
@@ -80,9 +81,11 @@ def build_and_analyze(
     shadow: str,
     live: str,
     sizes: dict[str, int],
+    parallel_workers: int,
     notify: Callable[[str, int], None],
 ) -> None:
-    """Build every index of ``tables`` on the shadow tables, make the keys, comment them, ANALYZE each table."""
+    """Build every index of ``tables`` on the shadow tables (each with the sort memory its table's size calls for,
+    ``parallel_workers`` being the members' setting), make the keys, comment them, ANALYZE each table."""
     by_name = {t.name: t for t in tables}
     builds = sorted(
         (index for table in tables for index in table.indexes),
@@ -98,6 +101,8 @@ def build_and_analyze(
                 notify(f"index:{job.name}" if isinstance(job, IndexSpec) else f"analyze:{job}", 0)
             with member.watch.on_server():
                 if isinstance(job, IndexSpec):
+                    memory = index_build_memory(sizes.get(job.table, 0), gin=job.gin, parallel_workers=parallel_workers)
+                    member.conn.execute(sql.SQL("SET maintenance_work_mem = {}").format(sql.Literal(memory)))
                     member.conn.execute(shadow_index_definition(job, shadow).encode())
                 else:
                     _finish_table(member.conn, by_name[job], shadow)

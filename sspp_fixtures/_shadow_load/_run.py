@@ -19,6 +19,7 @@ from .._load_common import (
     connect_for_load,
     explain_failure,
     explain_stall,
+    relation_sizes,
     sync_sequences,
     timed_phase,
 )
@@ -238,9 +239,15 @@ class _ParallelLoad:
             for member in self.members:
                 member.conn.autocommit = True
             with self.watch.on_server():
-                sizes = _sizes(self.coordinator, self.shadow)
+                sizes = relation_sizes(self.coordinator, self.shadow)
             build_and_analyze(
-                self.crew, self.tables, shadow=self.shadow, live=self.live, sizes=sizes, notify=self.progress
+                self.crew,
+                self.tables,
+                shadow=self.shadow,
+                live=self.live,
+                sizes=sizes,
+                parallel_workers=_parallel_workers(self.report.connections),
+                notify=self.progress,
             )
 
     def swap(self) -> None:
@@ -290,12 +297,9 @@ class _ParallelLoad:
 def _member(stack: contextlib.ExitStack, dsn: str, connections: int, stall_timeout_s: float) -> Member:
     conn = stack.enter_context(connect_for_load(dsn, application_name=_APPLICATION))
     conn.autocommit = True
-    cores = os.cpu_count() or 1
     for statement in (
         "SET synchronous_commit = off",
-        f"SET maintenance_work_mem = '{max(64, 512 // connections)}MB'",
-        # The connections already build side by side; on few cores, parallel workers per build only compete.
-        f"SET max_parallel_maintenance_workers = {max(0, min(4, cores) // connections - 1)}",
+        f"SET max_parallel_maintenance_workers = {_parallel_workers(connections)}",
         _CHECK_CLIENT,
     ):
         conn.execute(statement)
@@ -303,13 +307,10 @@ def _member(stack: contextlib.ExitStack, dsn: str, connections: int, stall_timeo
     return Member(conn, stack.enter_context(StallWatch(dsn, conn, timeout_s=stall_timeout_s, idle_between=True)))
 
 
-def _sizes(conn: psycopg.Connection[Any], shadow: str) -> dict[str, int]:
-    rows = conn.execute(
-        "SELECT relname, pg_catalog.pg_relation_size(oid) FROM pg_catalog.pg_class "
-        "WHERE relnamespace = %s::regnamespace AND relkind = 'r'",
-        (shadow,),
-    ).fetchall()
-    return {str(name): int(size) for name, size in rows}
+def _parallel_workers(connections: int) -> int:
+    """Parallel workers per index build: the connections already build side by side; on few cores, more workers
+    per build only compete."""
+    return max(0, min(4, os.cpu_count() or 1) // connections - 1)
 
 
 def _restart_sequences(tables: list[LiveTable]) -> Callable[[psycopg.Connection[Any]], None]:

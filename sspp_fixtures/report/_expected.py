@@ -136,9 +136,7 @@ def _stories(scenario: Scenario) -> dict[str, StoryEvents]:
         story.name: StoryEvents(
             story.customer.customer_id,
             tuple(
-                sorted(
-                    (when, event.type) for event in story.events for when in event.timestamps(scenario.window_start)
-                )
+                sorted((when, event.type) for event in story.events for when in event.timestamps(scenario.window_start))
             ),
         )
         for story in scenario.stories

@@ -139,7 +139,7 @@ def _scores(conn: psycopg.Connection[Any], sales: _Source) -> dict[str, np.ndarr
 def _lag(
     conn: psycopg.Connection[Any], sales: _Source
 ) -> tuple[np.ndarray[Any, np.dtype[np.float64]], dict[float, float], int]:
-    lag = sql.SQL("extract(epoch FROM s.processed_at - s.\"timestamp\")::float8")
+    lag = sql.SQL('extract(epoch FROM s.processed_at - s."timestamp")::float8')
     bins = len(LAG_BINS) - 1
     hist_query = sql.SQL(
         "SELECT least(greatest(width_bucket(log(greatest({lag}, 1e-6)), %s, %s, %s), 1), %s) - 1, count(*) "
