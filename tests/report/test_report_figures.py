@@ -39,9 +39,7 @@ def rows_of(report: DataReport, key: str) -> dict[str, Row]:
     return {row.label: row for row in chart.rows}
 
 
-def test_the_figures_are_what_sql_says_and_what_the_scenario_asks(
-    conn: psycopg.Connection[Any], sspp_dsn: str
-) -> None:
+def test_the_figures_are_what_sql_says_and_what_the_scenario_asks(conn: psycopg.Connection[Any], sspp_dsn: str) -> None:
     demo = load_scenario("demo")
     report = data_report(dsn=sspp_dsn)
     assert (report.scenario, report.seed, report.flags) == ("demo", demo.seed, ())

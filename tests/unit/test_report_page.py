@@ -106,9 +106,10 @@ def test_a_row_is_flagged_only_beyond_its_tolerance() -> None:
     assert not row("x", 10.0, 10.5, 0.5).flagged
     assert row("x", 10.0, 10.6, 0.5).flagged
     assert not row("x", 10.0, None, 0.5).flagged  # a preview has nothing to flag
-    big, small = share_rows(["a"], {"a": 1, "b": 1}, {"a": 1, "b": 1}, n_expected=None, n_actual=100)[0], share_rows(
-        ["a"], {"a": 1, "b": 1}, {"a": 1, "b": 1}, n_expected=None, n_actual=1_000_000
-    )[0]
+    big, small = (
+        share_rows(["a"], {"a": 1, "b": 1}, {"a": 1, "b": 1}, n_expected=None, n_actual=100)[0],
+        share_rows(["a"], {"a": 1, "b": 1}, {"a": 1, "b": 1}, n_expected=None, n_actual=1_000_000)[0],
+    )
     assert big.tolerance is not None
     assert small.tolerance is not None
     assert big.tolerance > 10 * small.tolerance > 0  # more rows, tighter band
