@@ -11,16 +11,21 @@ Everything lives in the schema ``sspp_reuse`` (never in ``public``):
   (table, operation), once per table and operation and transaction; event triggers on ``ddl_command_end`` and
   ``sql_drop`` (also ``ENABLE ALWAYS``) write ``(0, 'X')`` for DDL that touches a template object or names none
   (``GRANT``), and remember in ``created`` each object a ``CREATE`` made (DDL on temporary objects is ignored);
+  ``ALTER TABLE`` on a tracked table, and a ``DROP INDEX``/``DROP DEFAULT`` of what ``indexes``/``columns``
+  recorded, put the table in ``altered`` instead;
+- ``columns``, ``indexes``: per tracked plain table outside inheritance, each template column's ``NOT NULL`` and
+  default, and each index no constraint owns (its ``pg_get_indexdef``, comment and current oid);
 - ``tracked``: per table, the two statements that restore it; ``state``: the xid of the last restore.
 
-``sspp_reuse.release(wait_ms)`` does the whole job server-side in one call: it ends the sessions a test left
-that could break the next test's isolation (inside a transaction or running a statement, holding a lock, or
-listening) and keeps idle ones (a service's connection pool survives the test), refuses what it cannot undo
-exactly, drops the objects the test created, then for every table marked dirty deletes the rows whose ``xmin``
-is newer than the last restore (compared with ``age()``, safe across xid wraparound) and, after
-UPDATE/DELETE/TRUNCATE only, re-inserts the pristine rows whose key is missing; sequences that moved are set
-back. It returns ``clean``, ``restored``, ``busy`` or ``recycle:<reason>`` (the caller then replaces the
-database by a fresh clone), read by :func:`read_status`.
+``sspp_reuse.release(wait_ms)`` does the whole job server-side in one call: it ends the sessions a test left that
+could break the next test's isolation (inside a transaction or running a statement, holding a lock, or listening)
+and keeps idle ones (a service's connection pool survives the test), refuses what it cannot undo exactly, drops the
+objects the test created, puts back altered tables (added columns and constraints dropped, template defaults and
+``NOT NULL`` set again, dropped template indexes rebuilt; then each must match its recorded ``shape()``), then for
+every table marked dirty deletes the rows whose ``xmin`` is newer than the last restore (compared with ``age()``,
+safe across xid wraparound) and, after UPDATE/DELETE/TRUNCATE only, re-inserts the pristine rows whose key is
+missing; sequences that moved are set back. It returns ``clean``, ``restored``, ``busy`` or ``recycle:<reason>``
+(the caller then replaces the database by a fresh clone), read by :func:`read_status`.
 """
 
 from __future__ import annotations
