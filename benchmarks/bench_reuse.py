@@ -5,12 +5,13 @@
 - Template build: ``ensure_template`` for the scenario with a seed of this run's own (so it really builds),
   next to the baseline ``load_scenario_into`` of the same scenario into an empty database (the build is that
   load plus the reuse machinery and the rename into a template).
-- ``release()`` per path (clean: the test only read; restored: one insert + one jsonb update; DDL undone in
-  place: a CREATE TABLE and a CREATE INDEX on a seeded table, back to back; ALTER TABLE undone in place: ADD COLUMN
-  and ADD CONSTRAINT on a seeded table, back to back; recycled: an ALTER TABLE ... SET DEFAULT, which cannot be
-  undone in place, so the database is replaced under its name by a spare clone, with the spares ready and back to
-  back, where the clones cannot keep up), a whole test (acquire, connect, query, close, release), next to the
-  baseline: a bare connect + ``SELECT 1`` + close, no pool.
+- ``release()`` per path (clean: the test only read; restored: one insert + one jsonb update; DDL undone in place: a
+  CREATE TABLE and a CREATE INDEX on a seeded table, back to back; ALTER TABLE undone in place: ADD COLUMN and ADD
+  CONSTRAINT on a seeded table, back to back; put back in place, 20 each back to back: ALTER COLUMN ... SET DEFAULT
+  + DROP NOT NULL on seeded columns, DROP INDEX of a seeded btree index and of the seeded GIN index (each rebuilt);
+  recycled: an ALTER COLUMN ... TYPE, which cannot be undone in place, so the database is replaced under its name by
+  a spare clone, with the spares ready and back to back, where the clones cannot keep up), a whole test (acquire,
+  connect, query, close, release), next to the baseline: a bare connect + ``SELECT 1`` + close, no pool.
 
 Nothing is asserted about times: the figures are printed side by side. The template and every database made
 here are dropped at the end.
@@ -39,8 +40,15 @@ _WRITE = (
 ADDING_DDL = (
     "ALTER TABLE customers ADD COLUMN bench_extra int DEFAULT 0, ADD CONSTRAINT bench_check CHECK (bench_extra >= 0)"
 )
+#: What a test may change in seeded columns and indexes: put back in place (defaults, NOT NULL, indexes rebuilt).
+PUT_BACK_DDL = {
+    "column_in_place": "ALTER TABLE customers ALTER COLUMN name SET DEFAULT 'bench', "
+    "ALTER COLUMN segment DROP DEFAULT, ALTER COLUMN segment DROP NOT NULL",
+    "btree_in_place": "DROP INDEX idx_events_customer_received",
+    "gin_in_place": "DROP INDEX idx_signals_data",
+}
 #: What cannot be undone in place: the database is replaced by a clone.
-REPLACING_DDL = "ALTER TABLE customers ALTER COLUMN name SET DEFAULT 'bench'"
+REPLACING_DDL = "ALTER TABLE customers ALTER COLUMN name TYPE varchar(300)"
 
 
 def _args() -> argparse.Namespace:
@@ -58,7 +66,7 @@ def _ms(started: float) -> float:
 def _row(label: str, samples: list[float]) -> list[str]:
     ordered = sorted(samples)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * len(ordered)) - 1)]
-    return [label, f"{statistics.median(ordered):.2f}", f"{p95:.2f}", str(len(ordered))]
+    return [label, f"{ordered[0]:.2f}", f"{statistics.median(ordered):.2f}", f"{p95:.2f}", str(len(ordered))]
 
 
 def _release_samples(pool: TestDatabases, rounds: int) -> dict[str, list[float]]:
@@ -72,6 +80,7 @@ def _release_samples(pool: TestDatabases, rounds: int) -> dict[str, list[float]]
             "connect",
             "ddl_in_place",
             "alter_in_place",
+            *PUT_BACK_DDL,
             "recycled",
             "recycled_b2b",
         )
@@ -105,8 +114,17 @@ def _release_samples(pool: TestDatabases, rounds: int) -> dict[str, list[float]]
         assert pool.release(db).path == "restored"
         pool.release(pool.acquire())
         found["alter_in_place"].append(_ms(started))
+    for key, statement in PUT_BACK_DDL.items():
+        for _ in range(20):
+            db = pool.acquire()
+            with psycopg.connect(db.dsn, autocommit=True) as conn:
+                conn.execute(statement)
+            started = time.perf_counter()
+            assert pool.release(db).path == "restored"
+            pool.release(pool.acquire())
+            found[key].append(_ms(started))
     for key in ("recycled", "recycled_b2b"):
-        for _ in range(10):
+        for _ in range(20 if key == "recycled_b2b" else 10):
             if key == "recycled":
                 pool.wait_spares()
             db = pool.acquire()
@@ -143,7 +161,7 @@ def main() -> None:
         finally:
             drop_templates(args.dsn, names=[template.name])
     print_table(
-        ["per test", "p50 ms", "p95 ms", "n"],
+        ["per test", "min ms", "p50 ms", "p95 ms", "n"],
         [
             _row("baseline: connect + SELECT 1 + close, no pool", found["connect"]),
             _row("release() clean (the test only read)", found["clean"]),
@@ -152,6 +170,9 @@ def main() -> None:
             _row("DDL undone in place, back to back: release + next acquire/release", found["ddl_in_place"]),
             _row("recycle, spares ready: release + next acquire/release", found["recycled"]),
             _row("ALTER TABLE ... ADD COLUMN/CONSTRAINT undone in place, back to back", found["alter_in_place"]),
+            _row("ALTER COLUMN SET/DROP DEFAULT + DROP NOT NULL put back, back to back", found["column_in_place"]),
+            _row("DROP INDEX (btree, 2 columns) rebuilt in place, back to back", found["btree_in_place"]),
+            _row("DROP INDEX (GIN on jsonb) rebuilt in place, back to back", found["gin_in_place"]),
             _row("recycle, back to back (bound by CREATE DATABASE)", found["recycled_b2b"]),
         ],
     )

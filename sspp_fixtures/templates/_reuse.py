@@ -11,16 +11,21 @@ Everything lives in the schema ``sspp_reuse`` (never in ``public``):
   (table, operation), once per table and operation and transaction; event triggers on ``ddl_command_end`` and
   ``sql_drop`` (also ``ENABLE ALWAYS``) write ``(0, 'X')`` for DDL that touches a template object or names none
   (``GRANT``), and remember in ``created`` each object a ``CREATE`` made (DDL on temporary objects is ignored);
+  ``ALTER TABLE`` on a tracked table, and a ``DROP INDEX``/``DROP DEFAULT`` of what ``indexes``/``columns``
+  recorded, put the table in ``altered`` instead;
+- ``columns``, ``indexes``: per tracked plain table outside inheritance, each template column's ``NOT NULL`` and
+  default, and each index no constraint owns (its ``pg_get_indexdef``, comment and current oid);
 - ``tracked``: per table, the two statements that restore it; ``state``: the xid of the last restore.
 
-``sspp_reuse.release(wait_ms)`` does the whole job server-side in one call: it ends the sessions a test left
-that could break the next test's isolation (inside a transaction or running a statement, holding a lock, or
-listening) and keeps idle ones (a service's connection pool survives the test), refuses what it cannot undo
-exactly, drops the objects the test created, then for every table marked dirty deletes the rows whose ``xmin``
-is newer than the last restore (compared with ``age()``, safe across xid wraparound) and, after
-UPDATE/DELETE/TRUNCATE only, re-inserts the pristine rows whose key is missing; sequences that moved are set
-back. It returns ``clean``, ``restored``, ``busy`` or ``recycle:<reason>`` (the caller then replaces the
-database by a fresh clone), read by :func:`read_status`.
+``sspp_reuse.release(wait_ms)`` does the whole job server-side in one call: it ends the sessions a test left that
+could break the next test's isolation (inside a transaction or running a statement, holding a lock, or listening)
+and keeps idle ones (a service's connection pool survives the test), refuses what it cannot undo exactly, drops the
+objects the test created, puts back altered tables (added columns and constraints dropped, template defaults and
+``NOT NULL`` set again, dropped template indexes rebuilt; then each must match its recorded ``shape()``), then for
+every table marked dirty deletes the rows whose ``xmin`` is newer than the last restore (compared with ``age()``,
+safe across xid wraparound) and, after UPDATE/DELETE/TRUNCATE only, re-inserts the pristine rows whose key is
+missing; sequences that moved are set back. It returns ``clean``, ``restored``, ``busy`` or ``recycle:<reason>``
+(the caller then replaces the database by a fresh clone), read by :func:`read_status`.
 """
 
 from __future__ import annotations
@@ -70,6 +75,27 @@ CREATE TABLE {REUSE_SCHEMA}.shapes (relid oid PRIMARY KEY, natts smallint NOT NU
 
 -- tracked tables a test ran ALTER TABLE on: put back by undo_alters(), then checked against their shape
 CREATE UNLOGGED TABLE {REUSE_SCHEMA}.altered (relid oid NOT NULL);
+
+-- per tracked table outside inheritance: each template column's NOT NULL and default (spelt with search_path =
+-- pg_catalog), which ALTER COLUMN SET/DROP DEFAULT and SET/DROP NOT NULL may change and put_back() restores
+CREATE TABLE {REUSE_SCHEMA}.columns (
+    relid   oid NOT NULL,
+    attnum  smallint NOT NULL,
+    not_null boolean NOT NULL,
+    dflt    text,
+    adoid   oid,  -- the default's pg_attrdef oid, followed as put_back() sets it again
+    PRIMARY KEY (relid, attnum)
+);
+
+-- template indexes on those tables that DROP INDEX may drop and put_back() rebuilds (no constraint's index);
+-- indexrelid follows each rebuild, as does objects
+CREATE TABLE {REUSE_SCHEMA}.indexes (
+    indexrelid oid PRIMARY KEY,
+    relid      oid NOT NULL,
+    name       name NOT NULL,
+    def        text NOT NULL,
+    note       text
+);
 
 CREATE UNLOGGED TABLE {REUSE_SCHEMA}.created (
     n       bigint GENERATED ALWAYS AS IDENTITY,
@@ -129,13 +155,31 @@ BEGIN
           AND (c.schema_name IS NULL OR c.schema_name NOT LIKE 'pg\\_temp%')
           AND NOT EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.objects o WHERE o.classid = c.classid AND o.objid = c.objid)
           AND NOT EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.created k WHERE k.classid = c.classid AND k.objid = c.objid);
-    ELSIF EXISTS (  -- a column after a tracked table's last one is not the template's: a test added it
-        SELECT 1 FROM pg_catalog.pg_event_trigger_dropped_objects() d
-        WHERE NOT d.is_temporary AND EXISTS (
-            SELECT 1 FROM {REUSE_SCHEMA}.objects o WHERE o.classid = d.classid AND o.objid = d.objid)
-          AND NOT (d.objsubid > 0 AND d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
-                   AND d.objsubid > (SELECT s.natts FROM {REUSE_SCHEMA}.shapes s WHERE s.relid = d.objid))) THEN
-        INSERT INTO {REUSE_SCHEMA}.dirty (tbl, op) VALUES (0, 'X');
+    ELSE
+        -- a column after a tracked table's last one is not the template's (a test added it); a template index
+        -- put_back() can rebuild marks its table altered instead
+        IF EXISTS (
+            SELECT 1 FROM pg_catalog.pg_event_trigger_dropped_objects() d
+            WHERE NOT d.is_temporary AND EXISTS (
+                SELECT 1 FROM {REUSE_SCHEMA}.objects o WHERE o.classid = d.classid AND o.objid = d.objid)
+              AND NOT (d.objsubid > 0 AND d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                       AND d.objsubid > (SELECT s.natts FROM {REUSE_SCHEMA}.shapes s WHERE s.relid = d.objid))
+              AND NOT (d.objsubid = 0 AND d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                       AND EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.indexes x WHERE x.indexrelid = d.objid))
+              AND NOT (d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass
+                       AND EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.columns c WHERE c.adoid = d.objid))) THEN
+            INSERT INTO {REUSE_SCHEMA}.dirty (tbl, op) VALUES (0, 'X');
+        END IF;
+        INSERT INTO {REUSE_SCHEMA}.altered (relid)
+        SELECT DISTINCT x.relid FROM pg_catalog.pg_event_trigger_dropped_objects() d
+        JOIN {REUSE_SCHEMA}.indexes x ON x.indexrelid = d.objid
+        WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid = 0
+          AND NOT EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.altered a WHERE a.relid = x.relid)
+        UNION
+        SELECT c.relid FROM pg_catalog.pg_event_trigger_dropped_objects() d
+        JOIN {REUSE_SCHEMA}.columns c ON c.adoid = d.objid
+        WHERE d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass
+          AND NOT EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.altered a WHERE a.relid = c.relid);
     END IF;
 END
 $fn$;
@@ -247,6 +291,87 @@ BEGIN
 END
 $fn$;
 
+CREATE FUNCTION {REUSE_SCHEMA}.record_template() RETURNS void
+LANGUAGE sql SET search_path = pg_catalog AS $fn$
+    -- What put_back() restores, for tracked plain tables outside inheritance (ALTER TABLE on a parent recurses to
+    -- children it does not see): columns neither generated nor identity, indexes no constraint or partition owns,
+    -- valid, not CLUSTER ON nor REPLICA IDENTITY, in the default tablespace (pg_get_indexdef omits it)
+    INSERT INTO {REUSE_SCHEMA}.columns (relid, attnum, not_null, dflt, adoid)
+    SELECT a.attrelid, a.attnum, a.attnotnull, pg_catalog.pg_get_expr(d.adbin, d.adrelid), d.oid
+    FROM {REUSE_SCHEMA}.tracked t
+    JOIN pg_catalog.pg_class c ON c.oid = t.relid AND c.relkind = 'r'
+    JOIN pg_catalog.pg_attribute a ON a.attrelid = t.relid AND a.attnum > 0 AND NOT a.attisdropped
+                                   AND a.attgenerated = '' AND a.attidentity = ''
+    LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+    WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE t.relid IN (h.inhrelid, h.inhparent));
+    INSERT INTO {REUSE_SCHEMA}.indexes (indexrelid, relid, name, def, note)
+    SELECT i.indexrelid, i.indrelid, ic.relname, pg_catalog.pg_get_indexdef(i.indexrelid),
+           pg_catalog.obj_description(i.indexrelid, 'pg_class')
+    FROM {REUSE_SCHEMA}.tracked t
+    JOIN pg_catalog.pg_class c ON c.oid = t.relid AND c.relkind = 'r'
+    JOIN pg_catalog.pg_index i ON i.indrelid = t.relid
+    JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid AND ic.relkind = 'i' AND ic.reltablespace = 0
+    WHERE i.indisvalid AND i.indisready AND NOT i.indisclustered AND NOT i.indisreplident
+      AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE t.relid IN (h.inhrelid, h.inhparent))
+      AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend p
+                      WHERE p.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND p.objid = i.indexrelid
+                        AND p.deptype IN ('i', 'e', 'x', 'P', 'S'));
+$fn$;
+
+CREATE FUNCTION {REUSE_SCHEMA}.put_back() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog AS $fn$
+DECLARE
+    k record;
+    fresh oid;
+BEGIN
+    -- On altered tables: template columns get back their default and NOT NULL (SET NOT NULL fails on a NULL the
+    -- test wrote: the caller then replaces the database), dropped template indexes are rebuilt under their name,
+    -- with their comment, and their new oid replaces the old in objects so later DDL on them is still seen.
+    FOR k IN SELECT c.relid::pg_catalog.regclass AS rel, a.attname, c.not_null, c.dflt, a.attnotnull,
+                    pg_catalog.pg_get_expr(d.adbin, d.adrelid) AS now_dflt
+             FROM {REUSE_SCHEMA}.columns c
+             JOIN pg_catalog.pg_attribute a ON a.attrelid = c.relid AND a.attnum = c.attnum AND NOT a.attisdropped
+             LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = c.relid AND d.adnum = c.attnum
+             WHERE c.relid IN (SELECT x.relid FROM {REUSE_SCHEMA}.altered x)
+               AND (a.attnotnull <> c.not_null OR pg_catalog.pg_get_expr(d.adbin, d.adrelid) IS DISTINCT FROM c.dflt)
+             ORDER BY c.relid, c.attnum LOOP
+        IF k.now_dflt IS DISTINCT FROM k.dflt THEN
+            EXECUTE pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I %s', k.rel, k.attname,
+                                      CASE WHEN k.dflt IS NULL THEN 'DROP DEFAULT' ELSE 'SET DEFAULT ' || k.dflt END);
+        END IF;
+        IF k.attnotnull <> k.not_null THEN
+            EXECUTE pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I %s NOT NULL', k.rel, k.attname,
+                                      CASE WHEN k.not_null THEN 'SET' ELSE 'DROP' END);
+        END IF;
+    END LOOP;
+    -- a default set again is a new pg_attrdef row (so is one a test replaced): DROP DEFAULT must still be seen
+    FOR k IN SELECT c.relid, c.attnum, c.adoid, d.oid AS fresh FROM {REUSE_SCHEMA}.columns c
+             JOIN pg_catalog.pg_attrdef d ON d.adrelid = c.relid AND d.adnum = c.attnum
+             WHERE c.relid IN (SELECT x.relid FROM {REUSE_SCHEMA}.altered x) AND c.adoid <> d.oid LOOP
+        DELETE FROM {REUSE_SCHEMA}.objects
+        WHERE classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass AND objid = k.adoid;
+        INSERT INTO {REUSE_SCHEMA}.objects VALUES ('pg_catalog.pg_attrdef'::pg_catalog.regclass, k.fresh)
+        ON CONFLICT DO NOTHING;
+        UPDATE {REUSE_SCHEMA}.columns SET adoid = k.fresh WHERE relid = k.relid AND attnum = k.attnum;
+    END LOOP;
+    FOR k IN SELECT x.indexrelid, x.relid, x.name, x.def, x.note FROM {REUSE_SCHEMA}.indexes x
+             WHERE x.relid IN (SELECT a.relid FROM {REUSE_SCHEMA}.altered a)
+               AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = x.indexrelid) LOOP
+        EXECUTE k.def;
+        SELECT i.indexrelid INTO STRICT fresh FROM pg_catalog.pg_index i
+        JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+        WHERE i.indrelid = k.relid AND c.relname = k.name;
+        IF k.note IS NOT NULL THEN  -- before objects knows it: a COMMENT on a template object would mark 'X'
+            EXECUTE pg_catalog.format('COMMENT ON INDEX %s IS %L', fresh::pg_catalog.regclass, k.note);
+        END IF;
+        UPDATE {REUSE_SCHEMA}.objects SET objid = fresh
+        WHERE classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND objid = k.indexrelid;
+        UPDATE {REUSE_SCHEMA}.indexes SET indexrelid = fresh WHERE indexrelid = k.indexrelid;
+        DELETE FROM {REUSE_SCHEMA}.created WHERE classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND objid = fresh;
+    END LOOP;
+END
+$fn$;
+
 CREATE FUNCTION {REUSE_SCHEMA}.release(
     wait_ms integer DEFAULT 5000, end_sessions boolean DEFAULT true, keep integer[] DEFAULT '{{}}',
     settings text[] DEFAULT '{{}}'
@@ -324,6 +449,7 @@ BEGIN
             IF NOT {REUSE_SCHEMA}.drop_created() THEN
                 RETURN 'recycle:ddl';
             END IF;
+            PERFORM {REUSE_SCHEMA}.put_back();  -- after drop_created: a test's index may hold a template index's name
         EXCEPTION WHEN OTHERS THEN
             RETURN 'recycle:ddl';
         END;
@@ -555,6 +681,7 @@ def install_reuse(conn: psycopg.Connection[Any], *, fingerprint: str, reuse_form
                 "WHERE a.attrelid = t.relid) n"
             ).format(schema=sql.Identifier(REUSE_SCHEMA))
         )
+        conn.execute(sql.SQL("SELECT {}.record_template()").format(sql.Identifier(REUSE_SCHEMA)))
         conn.execute(_EVENT_DDL.encode())
         _record_objects(conn)
     return len(tables)

@@ -124,19 +124,32 @@ def test_rows_written_into_a_parked_database_are_undone_when_it_is_claimed(
 
 
 @pytest.mark.usefixtures("no_parked")
+def test_a_default_and_an_index_changed_in_a_parked_database_are_put_back_when_it_is_claimed(
+    pg_server: Server, template: TemplateInfo
+) -> None:
+    run(pg_server, template)
+    write_into_parked(
+        pg_server,
+        template,
+        "ALTER TABLE customers ALTER COLUMN name SET DEFAULT 'tampered'; DROP INDEX idx_signals_data",
+    )
+    claim_and_compare(pg_server, template)
+
+
+@pytest.mark.usefixtures("no_parked")
 def test_a_parked_database_changed_beyond_repair_is_dropped_and_a_clone_used(
     pg_server: Server, template: TemplateInfo
 ) -> None:
     run(pg_server, template)
-    name = write_into_parked(pg_server, template, "ALTER TABLE customers ALTER COLUMN name SET DEFAULT 'tampered'")
+    name = write_into_parked(pg_server, template, "ALTER TABLE customers ALTER COLUMN name TYPE varchar(300)")
     with TestDatabases(pg_server.dsn, template, worker_id="park", park=1) as pool:
         db = pool.acquire()
         with psycopg.connect(db.dsn) as conn:
-            default = conn.execute(
-                "SELECT column_default FROM information_schema.columns "
+            length = conn.execute(
+                "SELECT character_maximum_length FROM information_schema.columns "
                 "WHERE table_name = 'customers' AND column_name = 'name'"
             ).fetchone()
-        assert default == (None,)
+        assert length == (200,)
         pool.release(db)
     with connect(pg_server.dsn) as admin:
         assert admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None

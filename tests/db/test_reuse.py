@@ -23,8 +23,12 @@ from sspp_fixtures.scenarios import load_scenario
 from sspp_fixtures.server import Server
 from sspp_fixtures.templates import Outcome, TemplateError, TemplateInfo, TestDatabases, TestDb, ensure_template
 
-# A sequence that exists in the template (the SSPP schema has none), to prove sequences are put back.
-EXTRA_SQL = "CREATE SEQUENCE public.order_no START 1000; SELECT nextval('public.order_no')"
+# A sequence that exists in the template (the SSPP schema has none), to prove sequences are put back; a comment on an
+# index, to prove a rebuilt index gets it back.
+EXTRA_SQL = (
+    "CREATE SEQUENCE public.order_no START 1000; SELECT nextval('public.order_no'); "
+    "COMMENT ON INDEX idx_events_type_received IS 'events of one type over a time range'"
+)
 
 TABLES = {"customers": "customer_id", "events": "id", "signals": "id"}
 
@@ -43,7 +47,18 @@ def state_of(dsn: str) -> dict[str, Any]:
             "(SELECT count(*) FROM information_schema.columns WHERE table_schema = 'public')"
         ).fetchone()
         found["catalog"] = conn.execute(CATALOG_SQL).fetchone()
+        found["indexes"] = conn.execute(
+            "SELECT string_agg(indexdef || coalesce(' -- ' || obj_description(to_regclass(schemaname || '.' || "
+            "indexname), 'pg_class'), ''), E'\\n' ORDER BY indexname) FROM pg_indexes WHERE schemaname = 'public'"
+        ).fetchone()
     return found
+
+
+def shapes_match(dsn: str) -> bool:
+    """Whether every tracked table's catalog entry is its template's, as the restore itself checks it."""
+    with connect(dsn) as conn:
+        row = conn.execute("SELECT bool_and(sspp_reuse.shape(relid, natts) = shape) FROM sspp_reuse.shapes").fetchone()
+    return bool(row and row[0])
 
 
 #: What the database's catalogs hold outside the system schemas: any object a test made and the restore missed
@@ -189,6 +204,57 @@ DDL_UNDONE: dict[str, str] = {
 }
 
 
+#: ALTER COLUMN ... SET/DROP DEFAULT, SET/DROP NOT NULL and DROP INDEX on the template's columns and indexes: put
+#: back in place (defaults, NOT NULL, the index rebuilt under its name with its comment).
+DDL_PUT_BACK: dict[str, str] = {
+    "set_default": "ALTER TABLE customers ALTER COLUMN name SET DEFAULT 'n/a'",
+    "replace_and_drop_defaults": "ALTER TABLE events ALTER COLUMN source SET DEFAULT 'web', "
+    "ALTER COLUMN received_at DROP DEFAULT, ALTER COLUMN id DROP DEFAULT; "
+    "INSERT INTO events (id, event_type, customer_id, payload, received_at) "
+    "VALUES (gen_random_uuid(), 'x', 'y', '{}', now())",
+    "default_on_a_new_function": "CREATE FUNCTION f() RETURNS text LANGUAGE sql AS 'SELECT 1::text'; "
+    "ALTER TABLE events ALTER COLUMN source SET DEFAULT f()",
+    "drop_not_null": "ALTER TABLE events ALTER COLUMN source DROP NOT NULL; "
+    "UPDATE events SET source = 'x' WHERE event_type = 'purchase'",
+    "set_not_null_with_a_constraint": "ALTER TABLE signals ALTER COLUMN processed_at SET NOT NULL, "
+    "ADD CONSTRAINT signals_processed UNIQUE (processed_at, id)",
+    "add_column_and_drop_not_null": "ALTER TABLE events ADD COLUMN extra int; "
+    "ALTER TABLE events ALTER COLUMN source DROP NOT NULL",
+    "drop_index": "DROP INDEX idx_signals_data",
+    "drop_indexes_then_write": "DROP INDEX idx_events_received_at, idx_customers_segment; "
+    "DELETE FROM customers WHERE segment = 'smb'",
+    "drop_index_and_reuse_its_name": "DROP INDEX idx_signals_customer; "
+    "CREATE INDEX idx_signals_customer ON signals (event_type)",
+    "drop_a_commented_index": "DROP INDEX idx_events_type_received",
+    "everything_at_once": "DROP INDEX idx_events_type_received; ALTER TABLE events ALTER COLUMN source DROP DEFAULT, "
+    "ALTER COLUMN event_type DROP NOT NULL, ADD COLUMN extra int; CREATE INDEX ON events (extra)",
+}
+
+
+@pytest.mark.parametrize("change", list(DDL_PUT_BACK))
+def test_alter_column_and_drop_index_on_seeded_tables_are_put_back_in_place(
+    pool: TestDatabases, pristine: dict[str, Any], change: str
+) -> None:
+    for attempt in range(2):  # the second time on what the first restore rebuilt (a rebuilt index has a new oid)
+        db = pool.acquire()
+        with psycopg.connect(db.dsn, autocommit=True) as conn:
+            conn.execute(DDL_PUT_BACK[change])
+        assert state_of(db.dsn) != pristine
+        outcome = pool.release(db)
+        assert outcome.path == "restored", (attempt, outcome)
+        again = pool.acquire()
+        assert (again.name, again.uses) == (db.name, db.uses + 1)
+        assert state_of(again.dsn) == pristine
+        assert shapes_match(again.dsn)
+        assert pool.release(again).path == "clean"
+
+
+def test_dropping_an_index_the_test_made_stays_in_place(pool: TestDatabases, pristine: dict[str, Any]) -> None:
+    outcome = one_test(pool, lambda c: c.execute("CREATE INDEX mine ON events (source); DROP INDEX mine"))
+    assert outcome.path == "restored", outcome  # as before: the created index is gone, nothing to drop
+    assert state_of(next_db(pool).dsn) == pristine
+
+
 @pytest.mark.parametrize("change", list(DDL_UNDONE))
 def test_ddl_that_makes_new_objects_is_undone_in_place(
     pool: TestDatabases, pristine: dict[str, Any], change: str
@@ -214,24 +280,28 @@ def test_ddl_rolled_back_leaves_it_clean(pool: TestDatabases) -> None:
 
 #: DDL on the template's own objects, or that names none: the database is replaced by a fresh clone.
 DDL_REPLACED: dict[str, str] = {
-    "set_default": "ALTER TABLE customers ALTER COLUMN name SET DEFAULT 'n/a'",
     "column_type": "ALTER TABLE events ALTER COLUMN source TYPE varchar(80)",
     "rename_column": "ALTER TABLE events RENAME COLUMN source TO origin",
     "drop_seeded_column": "ALTER TABLE events DROP COLUMN source",
-    "add_column_and_drop_not_null": "ALTER TABLE events ADD COLUMN extra int; "
-    "ALTER TABLE events ALTER COLUMN source DROP NOT NULL",
     "disable_trigger": "ALTER TABLE events DISABLE TRIGGER ALL; DELETE FROM events",
-    "drop_index": "DROP INDEX idx_signals_data",
+    "not_null_a_test_row_breaks": "ALTER TABLE events ALTER COLUMN source DROP NOT NULL; "
+    "INSERT INTO events (event_type, customer_id, payload, source) VALUES ('x', 'y', '{}', NULL)",
+    "not_null_a_seeded_row_breaks": "ALTER TABLE customers ALTER COLUMN name DROP NOT NULL; "
+    "UPDATE customers SET name = NULL WHERE customer_id = 'cust_story_funnel'",
+    "drop_primary_key": "ALTER TABLE customers DROP CONSTRAINT customers_pkey CASCADE",
+    "alter_index": "ALTER INDEX idx_signals_data SET (fastupdate = off)",
+    "comment_on_index": "COMMENT ON INDEX idx_events_received_at IS 'changed'",
+    "drop_index_and_rename_another": "DROP INDEX idx_signals_data; ALTER INDEX idx_signals_customer RENAME TO x",
     "grant": "GRANT DELETE ON events TO sspp_api",
     "replace_function": "CREATE OR REPLACE FUNCTION update_updated_at_column() RETURNS trigger LANGUAGE plpgsql "
     "AS 'BEGIN RETURN NEW; END'",
-    "seeded_column_on_a_new_function": "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'; "
-    "ALTER TABLE events ALTER COLUMN source SET DEFAULT f()::text",
+    "identity": "ALTER TABLE sales_signals ALTER COLUMN id DROP DEFAULT, "
+    "ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY",
 }
 
 
 #: DDL that cannot be undone in place: what the tests below use to make the pool replace a database.
-REPLACING_DDL = DDL_REPLACED["set_default"]
+REPLACING_DDL = DDL_REPLACED["column_type"]
 
 
 @pytest.mark.parametrize("change", list(DDL_REPLACED))

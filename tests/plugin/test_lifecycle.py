@@ -171,3 +171,52 @@ def test_each_worker_parks_a_database_for_the_next_run_which_claims_it(pg_server
             assert low <= len(_parked(pg_server.dsn, seed)) <= high, done.stdout
     finally:
         drop_templates(pg_server.dsn, names=[_template_of(seed)])
+
+
+ALTERING_SUITE = """
+import psycopg
+
+SEEN = {}
+
+
+def _database_oid(conn):
+    return conn.execute("SELECT oid FROM pg_database WHERE datname = current_database()").fetchone()[0]
+
+
+def test_alters_a_seeded_column_and_drops_a_seeded_index(sspp_db, sspp_dsn):
+    SEEN["oid"] = _database_oid(sspp_db)
+    SEEN["kept"] = psycopg.connect(sspp_dsn, autocommit=True)  # a service's pooled connection, idle after the test
+    sspp_db.execute("ALTER TABLE customers ALTER COLUMN name SET DEFAULT 'n/a', ALTER COLUMN segment DROP NOT NULL")
+    sspp_db.execute("DROP INDEX idx_signals_data")
+    sspp_db.commit()
+
+
+def test_finds_the_same_database_put_back(sspp_db):
+    assert _database_oid(sspp_db) == SEEN["oid"]  # not a fresh clone under the same name
+    assert SEEN["kept"].execute("SELECT 1").fetchone() == (1,)  # recycling would have ended it
+    assert sspp_db.execute(
+        "SELECT column_default, is_nullable FROM information_schema.columns "
+        "WHERE table_name = 'customers' AND column_name IN ('name', 'segment') ORDER BY column_name"
+    ).fetchall() == [(None, "NO"), ("'smb'::character varying", "NO")]
+    assert sspp_db.execute("SELECT to_regclass('idx_signals_data') IS NOT NULL").fetchone() == (True,)
+    SEEN["kept"].close()
+"""
+
+
+def test_alter_column_and_drop_index_in_a_test_keep_its_database(pg_server: Server, tmp_path: Path) -> None:
+    """``ALTER COLUMN ... SET DEFAULT``/``DROP NOT NULL`` and ``DROP INDEX`` on seeded objects are put back in place:
+    the next test gets the same database (same oid, its idle connections alive), as the template had it."""
+    (tmp_path / "test_altering.py").write_text(ALTERING_SUITE, encoding="utf-8")
+    env = {**os.environ, "DATABASE_URL": pg_server.dsn, "PYTHONDONTWRITEBYTECODE": "1"}
+    env.pop("PYTEST_ADDOPTS", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "test_altering.py"],
+        check=False,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 passed" in done.stdout, done.stdout
