@@ -169,7 +169,7 @@ def _parquet(table: str, chunks: Sequence[Columns]) -> tuple[bytes, int]:
 
     spec = TABLES[table]
     strings = _strings(table, chunks)
-    arrays = [array.cast(arrow_type(table, name)) for array, name in zip(strings, spec.columns, strict=True)]
+    arrays = [_typed(table, name, chunks, text) for text, name in zip(strings, spec.columns, strict=True)]
     sink = pa.BufferOutputStream()  # Arrow's own buffer: no Python call per page written
     # Without dictionary pages: measured here on demo, 15 % less CPU for files 1 % larger (snappy finds the repeats).
     pq.write_table(
@@ -181,6 +181,18 @@ def _parquet(table: str, chunks: Sequence[Columns]) -> tuple[bytes, int]:
         write_statistics=[name for name, kind in _kinds(table) if kind in _STATISTICS],
     )
     return sink.getvalue().to_pybytes(), _arrow_row_checksum(table, chunks, strings)
+
+
+def _typed(table: str, column: str, chunks: Sequence[Columns], text: Any) -> Any:
+    """The column as its Parquet type: timestamps from the chunks' ``datetime64`` values where they all have them
+    (the values their text was made from; half the cost of parsing the text), else the text cast."""
+    import pyarrow as pa
+
+    kind = arrow_type(table, column)
+    if pa.types.is_timestamp(kind) and all(column in chunk.times for chunk in chunks):
+        arrays = [pa.array(chunk.times[column].astype("datetime64[us]", copy=False), kind) for chunk in chunks]
+        return arrays[0] if len(arrays) == 1 else pa.concat_arrays(arrays)
+    return text.cast(kind)
 
 
 def _kinds(table: str) -> zip[tuple[str, str]]:
