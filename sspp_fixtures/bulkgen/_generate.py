@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import compress
@@ -71,6 +72,9 @@ class Columns:
     rows: int
     #: Columns made so that they never hold NULL nor a character COPY text escapes: formatters need not look.
     clean: frozenset[str] = frozenset()
+    #: Timestamp columns as the ``datetime64`` values their text was made from (``NaT`` where NULL), where the
+    #: chunk maker has them: a typed output (Parquet) takes them instead of parsing the text back.
+    times: Mapping[str, npt.NDArray[np.datetime64]] = field(default_factory=dict)
 
     @classmethod
     def empty(cls, table: str, columns: tuple[str, ...]) -> Columns:
@@ -258,7 +262,8 @@ class ChunkMaker:
             "created_at": _timestamps(batch.created_at),
             "updated_at": _timestamps(batch.updated_at),
         }
-        return Columns("customers", values, len(numbers), clean=_CLEAN["customers"])
+        times = {"created_at": batch.created_at, "updated_at": batch.updated_at}
+        return Columns("customers", values, len(numbers), clean=_CLEAN["customers"], times=times)
 
     def events(self, k: int) -> tuple[Columns, Columns, Columns]:
         """Events ``k * CHUNK_ROWS`` onwards, the signals of the processed ones and their ``sales_signals``."""
@@ -278,9 +283,11 @@ class ChunkMaker:
             },
             n,
             clean=_CLEAN["events"],
+            times={"received_at": batch.received_at},
         )
         done = batch.processed
         mask = done.tolist()
+        processed_at, signal_created_at = batch.processed_at[done], batch.signal_created_at[done]
         signals = Columns(
             "signals",
             {
@@ -288,17 +295,20 @@ class ChunkMaker:
                 "event_type": list(compress(event_types, mask)),
                 "customer_id": list(compress(batch.customer_id, mask)),
                 "signal_data": list(compress(batch.signal_data, mask)),
-                "processed_at": _timestamps(batch.processed_at[done]),
-                "created_at": _timestamps(batch.signal_created_at[done]),
+                "processed_at": _timestamps(processed_at),
+                "created_at": _timestamps(signal_created_at),
                 "event_id": list(compress(batch.id, mask)),
             },
             int(np.count_nonzero(done)),
             clean=_CLEAN["signals"],
+            times={"processed_at": processed_at, "created_at": signal_created_at},
         )
         live = done & batch.platform
         rows = np.flatnonzero(live)
         pick = live.tolist()
-        created = _timestamps(batch.signal_created_at[live])
+        received_at, sales_processed_at = batch.received_at[live], milliseconds(batch.processed_at[live])
+        created_at = batch.signal_created_at[live]
+        created = _timestamps(created_at)
         sales = Columns(
             "sales_signals",
             {
@@ -308,14 +318,20 @@ class ChunkMaker:
                 "event_type": list(compress(event_types, pick)),
                 "signal_type": [PLATFORM_SIGNAL_TYPES[str(t)] for t in compress(event_types, pick)],
                 "signal_score": _scores(batch.signal_score[live]),
-                "timestamp": _timestamps(batch.received_at[live]),
-                "processed_at": _timestamps(milliseconds(batch.processed_at[live])),
+                "timestamp": _timestamps(received_at),
+                "processed_at": _timestamps(sales_processed_at),
                 "metadata": list(compress(batch.payload, pick)),
                 "created_at": created,
                 "updated_at": created,
             },
             len(rows),
             clean=_CLEAN["sales_signals"],
+            times={
+                "timestamp": received_at,
+                "processed_at": sales_processed_at,
+                "created_at": created_at,
+                "updated_at": created_at,
+            },
         )
         return events, signals, sales
 

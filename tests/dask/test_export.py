@@ -60,6 +60,32 @@ def test_parquet_partitions_are_typed_and_hold_the_rows(small_scenario: Scenario
     memory.rm(url.removeprefix("memory://").split("/")[0], recursive=True)
 
 
+def test_parquet_timestamps_are_the_times_their_text_says(small_scenario: Scenario, tmp_path: Path) -> None:
+    """Timestamps go to Parquet from the chunk maker's ``datetime64`` values, not from their text: the same times."""
+    import pyarrow as pa
+
+    from sspp_fixtures._dask import worker_maker
+    from sspp_fixtures.bulkgen import TABLES
+    from sspp_fixtures.bulkgen._stream import plan_tasks, task_columns
+
+    export_partitioned(small_scenario, "parquet", str(tmp_path))
+    texts: dict[str, dict[str, list[str | None]]] = {table: {} for table in TABLE_ORDER}
+    for task in plan_tasks(small_scenario):
+        for chunk in task_columns(worker_maker(small_scenario), task):
+            for column, values in chunk.values.items():
+                texts[chunk.table].setdefault(column, []).extend(values)
+    checked = 0
+    for table in TABLE_ORDER:
+        paths = sorted((tmp_path / table).glob("part-*.parquet"))  # named by first chunk: the generation order
+        read = pa.concat_tables(pq.read_table(path) for path in paths)
+        for column, kind in zip(TABLES[table].columns, TABLES[table].kinds, strict=True):
+            if kind == "timestamp":
+                expected = pa.array(texts[table][column], pa.string()).cast(pa.timestamp("us"))
+                assert read.column(column).combine_chunks().equals(expected), f"{table}.{column}"
+                checked += 1
+    assert checked == 9
+
+
 def test_csv_partitions_hold_the_csv_export_rows_in_order(two_chunks: Scenario, tmp_path: Path) -> None:
     export_partitioned(two_chunks, "csv", str(tmp_path / "parts"))
     export_scenario(two_chunks, "csv", tmp_path / "whole", workers=0)
