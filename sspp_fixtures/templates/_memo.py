@@ -3,10 +3,12 @@ exists needs no scenario parsing and none of the data code (Faker, NumPy, pydant
 process's start on this machine).
 
 An entry is found by everything a template's fingerprint depends on except the parsed scenario: the reference as
-given, the seed, the working folder, the tool's version and data code, Faker's version, the migrations' bytes and
-the reuse format. It holds the fingerprint and a digest of every scenario file in the folders the reference's
-chain was read from (and the built-in folder), names and bytes, so an edit, or a file added or removed that could
-change what a name resolves to, misses. A miss costs what no memo would: the scenario is loaded and fingerprinted.
+given, the seed, the working folder (unless the reference is a built-in scenario's name, which names the same file
+from any folder: a new checkout or a project in a new folder still hits), the tool's version and data code, Faker's
+version, the migrations' bytes and the reuse format. It holds the fingerprint and a digest of every scenario file in
+the folders the reference's chain was read from (and the built-in folder), names and bytes, so an edit, or a file
+added or removed that could change what a name resolves to, misses. A miss costs what no memo would: the scenario is
+loaded and fingerprinted.
 The memo is only a shortcut to a name: the template found must still say it holds that fingerprint.
 """
 
@@ -44,6 +46,14 @@ def _migrations_digest() -> str:
     return digest.hexdigest()
 
 
+def _builtin_name(reference: str) -> bool:
+    """Whether ``reference`` names a built-in scenario, as :func:`~sspp_fixtures.scenarios.find_scenario` reads it
+    (a name that does not look like a path, checked before any file of the working folder)."""
+    if reference.endswith(_SUFFIXES) or "/" in reference or "\\" in reference:
+        return False
+    return reference in {path.stem for path in builtin_scenarios_dir().glob("*.yaml")}
+
+
 def _key(reference: str, seed: int | None) -> str:
     from .. import __version__
 
@@ -52,7 +62,7 @@ def _key(reference: str, seed: int | None) -> str:
         f"reuse-format:{REUSE_FORMAT}",
         f"reference:{reference}",
         f"seed:{seed}",
-        f"cwd:{os.getcwd()}",
+        "cwd:(built-in)" if _builtin_name(reference) else f"cwd:{os.getcwd()}",
         f"sspp-fixtures:{__version__}",
         f"code:{code_digest()}",
         f"faker:{version_of('Faker')}",

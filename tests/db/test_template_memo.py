@@ -96,3 +96,26 @@ def test_a_memo_that_cannot_be_written_is_no_error(tmp_path: Path, monkeypatch: 
     child = write_scenario(tmp_path / "scenarios", 1)
     remember_fingerprint(str(child), None, [str(child)], "d" * 64)
     assert recall_fingerprint(str(child), None) is None
+
+
+def test_a_builtin_name_is_recalled_from_any_folder_and_a_relative_path_is_not(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A built-in name names the same file wherever pytest runs (a fresh checkout, another project folder); a
+    relative path names a file of the working folder, and so does a bare name that is not built in."""
+    first, other = tmp_path / "first", tmp_path / "other"
+    for folder in (first, other):
+        write_scenario(folder / "scenarios", 1)
+        (folder / "mine.yaml").write_text("extends: smoke\nname: mine\n", encoding="utf-8")
+    monkeypatch.chdir(first)
+    remember_fingerprint("smoke", 3, [], "a" * 64)
+    remember_fingerprint("scenarios/tiny.yaml", None, [str(first / "scenarios" / "tiny.yaml")], "b" * 64)
+    remember_fingerprint("mine", None, [str(first / "mine.yaml")], "c" * 64)
+    monkeypatch.chdir(other)
+    assert recall_fingerprint("smoke", 3) == "a" * 64
+    assert recall_fingerprint("smoke", 4) is None
+    assert recall_fingerprint("scenarios/tiny.yaml", None) is None
+    assert recall_fingerprint("mine", None) is None
+    monkeypatch.chdir(first)
+    assert recall_fingerprint("scenarios/tiny.yaml", None) == "b" * 64
+    assert recall_fingerprint("mine", None) == "c" * 64
