@@ -179,7 +179,7 @@ def lock_report(
     dsn: str, sqlstate: str, names: dict[int, str], waiting: tuple[float, list[Session]] | None = None
 ) -> str:
     """What the sessions on the database of ``dsn`` held and waited for (``waiting``: as seen during the wait,
-    after so many seconds), else hold now; ``names`` labels known pids (sspp_db)."""
+    after so many seconds), else hold now; ``names`` labels known pids (sspp_db), whose sessions come first."""
     lines = [f"sspp-fixtures: this test failed on a lock wait ({sqlstate}: {LOCK_SQLSTATES[sqlstate]})."]
     if waiting is not None:
         lines.append(f"Sessions on the test's database {waiting[0]:.1f}s into the test, during the wait:")
@@ -192,6 +192,7 @@ def lock_report(
             lines.append(f"(could not list the sessions on the test's database: {error})")
             rows = []
         lines.append("Sessions on the test's database after the test (none was seen waiting):")
+    rows = sorted(rows, key=lambda row: (names.get(row[0]) not in _OWN, row[0]))  # the test's own sessions first
     for pid, app, state, in_transaction_s, query, locks, blockers, _waited_s in rows:
         label = names.get(pid, "another connection")
         since = f" for {in_transaction_s:.1f}s" if in_transaction_s is not None and state != "active" else ""
