@@ -69,22 +69,28 @@ def _row(label: str, samples: list[float]) -> list[str]:
     return [label, f"{ordered[0]:.2f}", f"{statistics.median(ordered):.2f}", f"{p95:.2f}", str(len(ordered))]
 
 
+def _back_to_back(
+    pool: TestDatabases, statement: str, times: int, *, path: str = "restored", spares: bool = False
+) -> list[float]:
+    """Milliseconds for a test that ran ``statement``: its release (which must take ``path``) plus the next test's
+    acquire and release, ``times`` in a row; with ``spares``, each round first waits for the spare clones."""
+    samples = []
+    for _ in range(times):
+        if spares:
+            pool.wait_spares()
+        db = pool.acquire()
+        with psycopg.connect(db.dsn, autocommit=True) as conn:
+            conn.execute(statement)
+        started = time.perf_counter()
+        assert pool.release(db).path == path
+        pool.release(pool.acquire())  # the next test's setup and its first restore
+        samples.append(_ms(started))
+    return samples
+
+
 def _release_samples(pool: TestDatabases, rounds: int) -> dict[str, list[float]]:
     """Milliseconds per release path, per whole test, and for the baseline connect."""
-    found: dict[str, list[float]] = {
-        key: []
-        for key in (
-            "clean",
-            "restored",
-            "test",
-            "connect",
-            "ddl_in_place",
-            "alter_in_place",
-            *PUT_BACK_DDL,
-            "recycled",
-            "recycled_b2b",
-        )
-    }
+    found: dict[str, list[float]] = {key: [] for key in ("clean", "restored", "test", "connect")}
     for i in range(rounds):
         started = time.perf_counter()
         db = pool.acquire()
@@ -98,42 +104,14 @@ def _release_samples(pool: TestDatabases, rounds: int) -> dict[str, list[float]]
         with psycopg.connect(db.dsn, autocommit=True) as conn:
             conn.execute("SELECT 1")
         found["connect"].append(_ms(started))
-    for _ in range(30):
-        db = pool.acquire()
-        with psycopg.connect(db.dsn, autocommit=True) as conn:
-            conn.execute("CREATE TABLE bench_notes (id int PRIMARY KEY, body text); CREATE INDEX ON customers (name)")
-        started = time.perf_counter()
-        assert pool.release(db).path == "restored"
-        pool.release(pool.acquire())  # the next test's setup and its first restore
-        found["ddl_in_place"].append(_ms(started))
-    for _ in range(30):
-        db = pool.acquire()
-        with psycopg.connect(db.dsn, autocommit=True) as conn:
-            conn.execute(ADDING_DDL)
-        started = time.perf_counter()
-        assert pool.release(db).path == "restored"
-        pool.release(pool.acquire())
-        found["alter_in_place"].append(_ms(started))
+    found["ddl_in_place"] = _back_to_back(
+        pool, "CREATE TABLE bench_notes (id int PRIMARY KEY, body text); CREATE INDEX ON customers (name)", 30
+    )
+    found["alter_in_place"] = _back_to_back(pool, ADDING_DDL, 30)
     for key, statement in PUT_BACK_DDL.items():
-        for _ in range(20):
-            db = pool.acquire()
-            with psycopg.connect(db.dsn, autocommit=True) as conn:
-                conn.execute(statement)
-            started = time.perf_counter()
-            assert pool.release(db).path == "restored"
-            pool.release(pool.acquire())
-            found[key].append(_ms(started))
-    for key in ("recycled", "recycled_b2b"):
-        for _ in range(20 if key == "recycled_b2b" else 10):
-            if key == "recycled":
-                pool.wait_spares()
-            db = pool.acquire()
-            with psycopg.connect(db.dsn, autocommit=True) as conn:
-                conn.execute(REPLACING_DDL)
-            started = time.perf_counter()
-            assert pool.release(db).path == "recycled"
-            pool.release(pool.acquire())  # the recycle's cost: release + the next test's setup + first restore
-            found[key].append(_ms(started))
+        found[key] = _back_to_back(pool, statement, 20)
+    found["recycled"] = _back_to_back(pool, REPLACING_DDL, 10, path="recycled", spares=True)
+    found["recycled_b2b"] = _back_to_back(pool, REPLACING_DDL, 20, path="recycled")
     return found
 
 
