@@ -71,6 +71,21 @@ def pytest_unconfigure(config):
 """
 
 
+def _run_suite(pg_server: Server, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m pytest -q ARGS`` in ``cwd`` against ``pg_server``, as a project of its own would run it."""
+    env = {**os.environ, "DATABASE_URL": pg_server.dsn, "PYTHONDONTWRITEBYTECODE": "1"}
+    env.pop("PYTEST_ADDOPTS", None)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *args],
+        cwd=cwd,
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 def _run_databases(admin_dsn: str, pids: list[int]) -> list[str]:
     """Test databases named after one of ``pids`` (``sspp_t_<fingerprint>_<worker>_<pid>_<n>``)."""
     pattern = rf"^sspp_t_[0-9a-f]{{8}}_[a-z0-9]+_({'|'.join(map(str, pids))})_\d+$"
@@ -86,17 +101,7 @@ def test_a_killed_worker_leaves_no_database_once_the_controller_ends(pg_server: 
     project.mkdir()
     (project / "conftest.py").write_text(textwrap.dedent(CONFTEST).format(notes=str(notes)), encoding="utf-8")
     (project / "test_killed.py").write_text(textwrap.dedent(KILLED_SUITE).format(notes=str(notes)), encoding="utf-8")
-    env = {**os.environ, "DATABASE_URL": pg_server.dsn, "PYTHONDONTWRITEBYTECODE": "1"}
-    env.pop("PYTEST_ADDOPTS", None)
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-n", "2"],
-        cwd=project,
-        check=False,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = _run_suite(pg_server, project, "-n", "2")
     output = result.stdout + result.stderr
     assert result.returncode == 1, output  # the killed test is reported as failed ("worker crashed")
     assert "6 passed" in output, output
@@ -151,21 +156,11 @@ def test_each_worker_parks_a_database_for_the_next_run_which_claims_it(pg_server
 
     seed = random.randrange(10**9)  # a template of this test's own: no other run parks or claims it
     (tmp_path / "test_parking.py").write_text(PARKING_SUITE.format(seed=seed), encoding="utf-8")
-    env = {**os.environ, "DATABASE_URL": pg_server.dsn, "PYTHONDONTWRITEBYTECODE": "1"}
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-n", "2"]
     try:
         # One per worker that took a database (xdist may give one worker every test); with 0 the second run still
         # claims what the first kept (else it would be left), then keeps none.
         for keep, parked_after in (("1", (1, 2)), ("0", (0, 0))):
-            done = subprocess.run(
-                [*command, "--sspp-keep-databases", keep, "test_parking.py"],
-                check=False,
-                cwd=tmp_path,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=300,
-            )
+            done = _run_suite(pg_server, tmp_path, "-n", "2", "--sspp-keep-databases", keep, "test_parking.py")
             assert done.returncode == 0, done.stdout + done.stderr
             low, high = parked_after
             assert low <= len(_parked(pg_server.dsn, seed)) <= high, done.stdout
@@ -207,16 +202,6 @@ def test_alter_column_and_drop_index_in_a_test_keep_its_database(pg_server: Serv
     """``ALTER COLUMN ... SET DEFAULT``/``DROP NOT NULL`` and ``DROP INDEX`` on seeded objects are put back in place:
     the next test gets the same database (same oid, its idle connections alive), as the template had it."""
     (tmp_path / "test_altering.py").write_text(ALTERING_SUITE, encoding="utf-8")
-    env = {**os.environ, "DATABASE_URL": pg_server.dsn, "PYTHONDONTWRITEBYTECODE": "1"}
-    env.pop("PYTEST_ADDOPTS", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "test_altering.py"],
-        check=False,
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = _run_suite(pg_server, tmp_path, "test_altering.py")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 passed" in done.stdout, done.stdout
