@@ -9,6 +9,11 @@ PARALLEL: the same with ``--connections N``.
 Each round runs LIMIT, ONE and PARALLEL, each into its own fresh database; the script prints min and median
 over the rounds, the ratios to LIMIT, peak PSS of our process tree, and the machine's load average.
 Goal: PARALLEL / LIMIT <= 0.6.
+
+CPU: the CPU seconds of each run (the server backends of its database, parallel workers included, and for ONE
+and PARALLEL our process tree), and PARALLEL's CPU floor: its CPU seconds over the cores, the least wall time
+any schedule of that work could take on this machine. A floor above the goal means the goal needs less CPU
+(on the server or in the generator), not better overlap.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from pathlib import Path
 from _common import (
     BenchDatabases,
     JobResult,
+    Sampler,
     default_dsn,
     fmt_mb,
     install_sigterm,
@@ -64,13 +70,32 @@ def _load(
     return job
 
 
+def _limit(
+    args: argparse.Namespace, dbs: BenchDatabases, tag: str, files: dict[str, str], postmaster: int
+) -> tuple[float, float]:
+    """One LIMIT run in a fresh database with the schema: its wall seconds and its backends' CPU seconds."""
+    from sspp_fixtures.bulkgen import TABLES
+    from sspp_fixtures.dsn import database_name
+    from sspp_fixtures.schema import init_database
+
+    dsn = dbs.create(tag)
+    init_database(dsn, purpose="benchmark")
+    _checkpoint(args.dsn)
+    sampler = Sampler(None, database_name(dsn), postmaster).start()
+    try:
+        steps = run_limit(dsn, files, {t: TABLES[t].columns for t in files})
+    finally:
+        sampler.stop()
+    dbs.drop(dsn)
+    return steps[-1][2] - steps[0][1], _load_cpu(sampler.cpu_by_group())
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     install_sigterm()
     print_header(f"bench_parallel_load: {args.scenario}, 1 vs {args.connections} connections vs COPY", args.dsn)
-    from sspp_fixtures.bulkgen import TABLES, load_pools, scenario_locales
+    from sspp_fixtures.bulkgen import load_pools, scenario_locales
     from sspp_fixtures.scenarios import load_scenario
-    from sspp_fixtures.schema import init_database
 
     scenario = load_scenario(args.scenario).with_overrides(scale=args.scale)
     load_pools(scenario_locales(scenario), workers=os.cpu_count() or 1)  # the pools cache, built once, untimed
@@ -80,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     scale = ["--scale", str(args.scale)] if args.scale else []
     limit: list[float] = []
+    limit_cpu: list[float] = []
     one: list[JobResult] = []
     parallel: list[JobResult] = []
     loads: list[float] = []
@@ -89,12 +115,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{sum(written.report['rows'].values()):,} rows written as COPY files (untimed)", flush=True)
         for round_no in range(1, args.repeat + 1):
             loads.append(os.getloadavg()[0])
-            dsn = dbs.create(f"limit{round_no}")
-            init_database(dsn, purpose="benchmark")
-            _checkpoint(args.dsn)
-            steps = run_limit(dsn, files, {t: TABLES[t].columns for t in files})
-            dbs.drop(dsn)
-            limit.append(steps[-1][2] - steps[0][1])
+            seconds, cpu = _limit(args, dbs, f"limit{round_no}", files, postmaster)
+            limit.append(seconds)
+            limit_cpu.append(cpu)
             one.append(_load(args, dbs, f"one{round_no}", 1, postmaster))
             parallel.append(_load(args, dbs, f"par{round_no}", args.connections, postmaster))
             print(
@@ -135,7 +158,33 @@ def main(argv: list[str] | None = None) -> int:
         f"PARALLEL / LIMIT (medians) = {ratio:.2f} (goal <= {GOAL_RATIO}: {verdict}); load average during the "
         f"rounds {', '.join(f'{x:.1f}' for x in loads)} on {os.cpu_count()} cores"
     )
+    _print_cpu(limit, limit_cpu, one, parallel)
     return 0
+
+
+def _load_cpu(groups: dict[str, float]) -> float:
+    """CPU seconds of a load: its database's backends and our process tree (not the server's other work)."""
+    return sum(seconds for group, seconds in groups.items() if group != "server other")
+
+
+def _print_cpu(limit: list[float], limit_cpu: list[float], one: list[JobResult], parallel: list[JobResult]) -> None:
+    """CPU seconds per run (median) and PARALLEL's CPU floor on this machine's cores, as a share of LIMIT."""
+    cores = os.cpu_count() or 1
+    one_cpu = statistics.median(_load_cpu(j.cpu) for j in one)
+    parallel_groups = {
+        g: statistics.median(j.cpu.get(g, 0.0) for j in parallel) for g in ("backend", "main", "workers")
+    }
+    parallel_cpu = statistics.median(_load_cpu(j.cpu) for j in parallel)
+    floor = parallel_cpu / cores
+    print(
+        f"CPU seconds (medians): LIMIT {statistics.median(limit_cpu):.1f} (server), ONE {one_cpu:.1f}, PARALLEL "
+        f"{parallel_cpu:.1f} ({', '.join(f'{g} {v:.1f}' for g, v in parallel_groups.items())})"
+    )
+    print(
+        f"PARALLEL's CPU floor on {cores} cores: {parallel_cpu:.1f} / {cores} = {floor:.1f}s = "
+        f"{floor / statistics.median(limit):.2f} of LIMIT's median; its wall time used "
+        f"{parallel_cpu / statistics.median(j.seconds for j in parallel):.2f} cores on average"
+    )
 
 
 if __name__ == "__main__":
