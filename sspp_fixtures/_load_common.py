@@ -19,7 +19,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from ._stallwatch import Stall
-from .bulkgen import TABLE_ORDER, TABLES
+from .bulkgen import BINARY_LAYOUTS, BINARY_TYPES, TABLE_ORDER, TABLES
 from .dsn import connect, mask_dsn
 from .errors import LoadError
 
@@ -31,6 +31,7 @@ __all__ = [
     "bound_lock_waits",
     "check_live_schema",
     "connect_for_load",
+    "copy_format",
     "explain_failure",
     "explain_stall",
     "index_build_memory",
@@ -147,6 +148,23 @@ def check_live_schema(conn: psycopg.Connection[Any]) -> None:
                 table=table,
                 column=unfillable[0],
             )
+
+
+def copy_format(conn: psycopg.Connection[Any]) -> str:
+    """``copy-binary`` when every column the binary COPY sends has a type its bytes are valid for in the live
+    schema (the migrations' types), else ``copy``: COPY text, which any compatible type accepts (an adopted
+    database's ``timestamptz`` or ``text`` id, a domain)."""
+    rows = conn.execute(
+        "SELECT c.relname, a.attname, pg_catalog.format_type(a.atttypid, NULL) FROM pg_catalog.pg_attribute a "
+        "JOIN pg_catalog.pg_class c ON c.oid = a.attrelid WHERE c.relnamespace = current_schema()::regnamespace "
+        "AND c.relkind IN ('r', 'p') AND c.relname = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped",
+        (list(BINARY_LAYOUTS),),
+    ).fetchall()
+    live = {(table, column): kind for table, column, kind in rows}
+    for table, layout in BINARY_LAYOUTS.items():
+        if any(live.get((table, column)) not in BINARY_TYPES[kind] for column, kind in layout):
+            return "copy"
+    return "copy-binary"
 
 
 def sync_sequences(conn: psycopg.Connection[Any]) -> None:

@@ -29,6 +29,7 @@ from ._load_common import (
     bound_lock_waits,
     check_live_schema,
     connect_for_load,
+    copy_format,
     explain_failure,
     explain_stall,
     index_build_memory,
@@ -120,7 +121,7 @@ def _send(
         for piece in pieces:
             if not piece.rows:
                 continue
-            with cursor.copy(copy_statement(piece.table)) as copy:
+            with cursor.copy(copy_statement(piece.table, binary=piece.binary)) as copy:
                 copy.write(piece.data)
             report.rows[piece.table] += piece.rows
             report.bytes_sent += len(piece.data)
@@ -229,8 +230,9 @@ def load_scenario_into(
                 conn.execute(f"SET LOCAL max_parallel_maintenance_workers = {min(4, os.cpu_count() or 1)}")
                 conn.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(map(sql.Identifier, TABLE_ORDER))))
                 saved = _drop_indexes(conn)
+                wire = copy_format(conn)
             with timed_phase(report, "copy", notify):
-                pieces = generate(scenario, "copy", workers=report.workers, batch_rows=batch_rows)
+                pieces = generate(scenario, wire, workers=report.workers, batch_rows=batch_rows)
                 with contextlib.closing(pieces):
                     _send(conn, watch.client_work(pieces), report, notify)
             with timed_phase(report, "indexes", notify):

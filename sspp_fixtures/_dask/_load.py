@@ -113,7 +113,7 @@ def copy_task(scenario: Scenario, task: Task, dsn: str, shadow: str) -> Copied:
         with conn.cursor() as cursor:
             for piece in pieces:
                 if piece.rows:
-                    with cursor.copy(copy_statement(piece.table)) as copy:
+                    with cursor.copy(copy_statement(piece.table, binary=piece.binary)) as copy:
                         copy.write(piece.data)
         conn.commit()
     return Copied(rows, size, again=False)

@@ -59,7 +59,8 @@ def fill_shadow(
             conn.execute(sql.SQL("SET LOCAL search_path = {}").format(sql.Identifier(shadow)))
         with conn.cursor() as cursor:
             for piece in _drain(queues[index], crew):
-                with watch.on_server(), cursor.copy(copy_statement(piece.table) + sql.SQL(" (FREEZE)")) as copy:
+                statement = copy_statement(piece.table, binary=piece.binary, freeze=True)
+                with watch.on_server(), cursor.copy(statement) as copy:
                     copy.write(piece.data)
         if not crew.failed.is_set():
             with watch.on_server():

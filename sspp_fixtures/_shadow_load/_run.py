@@ -17,6 +17,7 @@ from .._load_common import (
     bound_lock_waits,
     check_live_schema,
     connect_for_load,
+    copy_format,
     explain_failure,
     explain_stall,
     relation_sizes,
@@ -178,6 +179,7 @@ class _ParallelLoad:
         self.views: list[LiveView] = []
         self.phase = "prepare"
         self.lock_wait = "30s"
+        self.wire = "copy"
         self.coordinator.autocommit = True
 
     def progress(self, what: str, rows: int) -> None:
@@ -200,6 +202,7 @@ class _ParallelLoad:
                     database=self.report.database,
                 )
             self.tables = read_live_tables(conn, self.live)
+            self.wire = copy_format(conn)
             self.views = read_views(conn, self.live)
             self.shadow = claim_shadow_schema(conn, f"{self.scenario.name}, seed {self.scenario.seed}")
             for _ in range(self.report.connections):
@@ -216,7 +219,7 @@ class _ParallelLoad:
             self.progress(piece.table, piece.rows)
 
         with timed_phase(report, "copy", self.progress):
-            pieces = generate(self.scenario, "copy", workers=report.workers, batch_rows=batch_rows)
+            pieces = generate(self.scenario, self.wire, workers=report.workers, batch_rows=batch_rows)
             with contextlib.closing(pieces):
                 fill_shadow(
                     self.crew,

@@ -19,6 +19,8 @@ __all__ = [
 
 # For the other packages of sspp-fixtures and its tests: not part of the supported API
 # (README, "Python API"); they may change without notice.
+from ._binary import BINARY_LAYOUTS as BINARY_LAYOUTS
+from ._binary import BINARY_TYPES as BINARY_TYPES
 from ._copy import copy_columns as copy_columns
 from ._copy import copy_statement as copy_statement
 from ._formats import CopyText as CopyText

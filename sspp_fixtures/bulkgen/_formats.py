@@ -41,6 +41,8 @@ _SQL_ROWS_PER_STATEMENT = 500
 class Formatter(Protocol):
     name: ClassVar[str]
     extension: ClassVar[str]
+    #: Tables whose pieces are PostgreSQL binary COPY streams (see ``_binary``); the others' are text.
+    binary_tables: ClassVar[frozenset[str]]
 
     def header(self, spec: TableSpec) -> bytes: ...
 
@@ -77,6 +79,7 @@ class CopyText:
 
     name: ClassVar[str] = "copy"
     extension: ClassVar[str] = "copy"
+    binary_tables: ClassVar[frozenset[str]] = frozenset()
 
     def header(self, spec: TableSpec) -> bytes:
         return b""
@@ -101,6 +104,7 @@ class Csv:
 
     name: ClassVar[str] = "csv"
     extension: ClassVar[str] = "csv"
+    binary_tables: ClassVar[frozenset[str]] = frozenset()
 
     def header(self, spec: TableSpec) -> bytes:
         return (",".join(spec.columns) + "\r\n").encode()
@@ -121,6 +125,7 @@ class JsonLines:
 
     name: ClassVar[str] = "jsonl"
     extension: ClassVar[str] = "jsonl"
+    binary_tables: ClassVar[frozenset[str]] = frozenset()
 
     def header(self, spec: TableSpec) -> bytes:
         return b""
@@ -183,6 +188,7 @@ class SqlInserts:
 
     name: ClassVar[str] = "sql"
     extension: ClassVar[str] = "sql"
+    binary_tables: ClassVar[frozenset[str]] = frozenset()
 
     def header(self, spec: TableSpec) -> bytes:
         return f"-- {spec.name}\n".encode()
@@ -247,6 +253,7 @@ class EsBulk:
 
     name: ClassVar[str] = "es-bulk"
     extension: ClassVar[str] = "ndjson"
+    binary_tables: ClassVar[frozenset[str]] = frozenset()
     tables: ClassVar[tuple[str, ...]] = ("sales_signals",)
 
     def header(self, spec: TableSpec) -> bytes:
@@ -278,4 +285,9 @@ FORMATS: dict[str, type[Formatter]] = {f.name: f for f in (CopyText, Csv, JsonLi
 
 
 def formatter(name: str) -> Formatter:
+    """A formatter by name: one of :data:`FORMATS`, or ``copy-binary`` (the loader's wire format)."""
+    if name == "copy-binary":
+        from ._binary import CopyBinary  # it builds on CopyText, so it lives in a module of its own
+
+        return CopyBinary()
     return FORMATS[name]()

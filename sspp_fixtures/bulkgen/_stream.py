@@ -23,6 +23,7 @@ from .._defaults import DEFAULT_BATCH_ROWS
 from .._stale import pid_prefix, sweep_dead_owners
 from .._table_order import TABLE_ORDER
 from ..scenarios import Scenario
+from ._binary import BINARY_HEADER, BINARY_TRAILER
 from ._children import leave_signals_to_parent, start_fork_server
 from ._formats import Formatter, formatter
 from ._generate import CHUNK_ROWS, ChunkMaker, Columns, chunk_count
@@ -43,11 +44,12 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Piece:
-    """Formatted rows of one table, ready to send."""
+    """Formatted rows of one table, ready to send: COPY text, or with ``binary`` a whole binary COPY stream."""
 
     table: str
     data: bytes
     rows: int
+    binary: bool = False
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class _Spooled:
     offset: int
     rows: int
     size: int
+    binary: bool
 
 
 class _Slots:
@@ -81,7 +84,8 @@ class _Slots:
         try:
             with open(path, "rb", buffering=0) as handle:
                 for piece in spooled:
-                    yield Piece(piece.table, _read_at(handle.fileno(), piece.size, piece.offset), piece.rows)
+                    data = _read_at(handle.fileno(), piece.size, piece.offset)
+                    yield Piece(piece.table, data, piece.rows, piece.binary)
         finally:
             self.free.append(path)
 
@@ -181,7 +185,7 @@ def _spool_task(task: Task, path: str) -> list[_Spooled]:
     try:
         for piece in run_task(task):
             _write_at(descriptor, piece.data, offset)
-            spooled.append(_Spooled(piece.table, offset, piece.rows, len(piece.data)))
+            spooled.append(_Spooled(piece.table, offset, piece.rows, len(piece.data), piece.binary))
             offset += len(piece.data)
         os.ftruncate(descriptor, offset)
     finally:
@@ -232,14 +236,19 @@ def _format(pieces: list[Columns]) -> list[Piece]:
 
 
 def format_columns(pieces: list[Columns], writer: Formatter) -> list[Piece]:
-    """One piece per table of ``pieces`` (in their order), its chunks formatted by ``writer`` and joined."""
+    """One piece per table of ``pieces`` (in their order), its chunks formatted by ``writer`` and joined (a
+    binary piece framed as a whole COPY stream)."""
     by_table: dict[str, list[Columns]] = {}
     for chunk in pieces:
         by_table.setdefault(chunk.table, []).append(chunk)
-    return [
-        Piece(table, b"".join(writer.rows(c) for c in chunks), sum(c.rows for c in chunks))
-        for table, chunks in by_table.items()
-    ]
+    formatted = []
+    for table, chunks in by_table.items():
+        parts = [writer.rows(c) for c in chunks]
+        binary = table in writer.binary_tables
+        if binary:
+            parts = [BINARY_HEADER, *parts, BINARY_TRAILER]
+        formatted.append(Piece(table, b"".join(parts), sum(c.rows for c in chunks), binary))
+    return formatted
 
 
 def task_columns(maker: ChunkMaker, task: Task) -> list[Columns]:
