@@ -201,6 +201,15 @@ DDL_UNDONE: dict[str, str] = {
     "DELETE FROM events WHERE event_type = 'inquiry'",
     "added_then_dropped_by_the_test": "ALTER TABLE events ADD COLUMN gone int; ALTER TABLE events DROP COLUMN gone; "
     "INSERT INTO events (event_type, customer_id, payload) VALUES ('x', 'y', '{}')",
+    # writes the mark trigger did not see: the table is restored whole, though no ALTER rewrote it
+    "mark_trigger_disabled_while_writing": "ALTER TABLE events DISABLE TRIGGER sspp_reuse_mark; "
+    "DELETE FROM events WHERE event_type = 'purchase'; ALTER TABLE events ENABLE ALWAYS TRIGGER sspp_reuse_mark",
+    "mark_trigger_made_replica_while_writing": "ALTER TABLE customers ENABLE REPLICA TRIGGER sspp_reuse_mark; "
+    "UPDATE customers SET name = 'unseen'; INSERT INTO customers (customer_id, name) VALUES ('cust_unseen', 'x'); "
+    "ALTER TABLE customers ENABLE ALWAYS TRIGGER sspp_reuse_mark",
+    "all_triggers_disabled_while_writing": "ALTER TABLE signals DISABLE TRIGGER ALL; DELETE FROM signals; "
+    "ALTER TABLE signals ENABLE TRIGGER ALL; ALTER TABLE signals ENABLE ALWAYS TRIGGER sspp_reuse_mark",
+    "truncated_then_altered": "TRUNCATE customers; ALTER TABLE customers ADD COLUMN extra int",
 }
 
 
@@ -321,6 +330,53 @@ def test_ddl_on_seeded_objects_replaces_the_database_under_its_name(
         kept.execute("SELECT 1")
     kept.close()
     assert pool.release(fresh).path == "clean"
+
+
+def _release_in_view(conn: psycopg.Connection[Any], probe: str) -> tuple[str, Any]:
+    """Run the release function on ``conn`` (kept, so in the same transaction the caller can see what it did through
+    ``probe``), then roll it all back: the pool's own release does the real work afterwards."""
+    conn.execute("SET track_functions = 'all'")
+    with conn.transaction(force_rollback=True):
+        status = conn.execute("SELECT sspp_reuse.release(5000, false, '{}', '{}')").fetchone()
+        seen = conn.execute(probe).fetchone()
+    assert status is not None
+    assert seen is not None
+    return str(status[0]), seen[0]
+
+
+def test_ddl_no_undo_can_put_back_replaces_the_database_without_trying_the_undo(pool: TestDatabases) -> None:
+    db = pool.acquire()
+    with psycopg.connect(db.dsn, autocommit=True) as conn:
+        conn.execute(REPLACING_DDL)
+        status, undo_calls = _release_in_view(
+            conn, "SELECT pg_stat_get_xact_function_calls('sspp_reuse.undo_alters()'::regprocedure)"
+        )
+    assert (status, undo_calls) == ("recycle:ddl", None)
+    assert pool.release(db).path == "recycled"
+
+
+@pytest.mark.parametrize(
+    ("ddl", "whole_table_restored"),
+    [
+        ("ALTER TABLE customers ADD COLUMN extra int, ADD CONSTRAINT extra_positive CHECK (extra > 0)", False),
+        ("ALTER TABLE customers ALTER COLUMN name SET DEFAULT 'n/a', ALTER COLUMN segment DROP NOT NULL", False),
+        ("ALTER TABLE customers ADD COLUMN r float DEFAULT random()", True),  # a rewrite: every row is new
+    ],
+)
+def test_an_altered_table_is_restored_whole_only_when_rewritten(
+    pool: TestDatabases, pristine: dict[str, Any], ddl: str, whole_table_restored: bool
+) -> None:
+    db = pool.acquire()
+    with psycopg.connect(db.dsn, autocommit=True) as conn:
+        conn.execute(ddl)
+        status, pristine_scans = _release_in_view(
+            conn,
+            "SELECT pg_stat_get_xact_numscans(format('sspp_reuse.p_%s', 'customers'::regclass::oid)::regclass)",
+        )
+    assert status == "restored"
+    assert (pristine_scans > 0) == whole_table_restored
+    assert pool.release(db).path == "restored"
+    assert state_of(next_db(pool).dsn) == pristine
 
 
 def test_added_columns_replace_the_database_once_their_slots_add_up(pool: TestDatabases) -> None:
