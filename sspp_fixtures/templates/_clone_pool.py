@@ -46,7 +46,10 @@ _CLONE_RETRY_S = (0.05, 1.0)
 #: Numbers the clones of every pool in this process: two pools of one template (a pytester run in-process
 #: beside the outer session) share the name prefix, so a counter per pool would collide.
 _CLONE_NUMBERS = itertools.count()
-_KEEPER_OPTIONS = "-c lock_timeout=10s -c statement_timeout=120s"
+#: The keepers and the renamer commit without waiting for the WAL flush (a restore or a rename is one fsync less): a
+#: crash may lose such a commit, but the restart is then seen by the next keeper (``pg_postmaster_start_time``),
+#: which has the database replaced.
+_KEEPER_OPTIONS = "-c lock_timeout=10s -c statement_timeout=120s -c synchronous_commit=off"
 _KEEPER_APP = "sspp-fixtures-keeper"
 #: Most databases kept for the next runs of one template (each pool parks at most ``park`` of them).
 _PARKED_MAX = 8
@@ -474,9 +477,10 @@ class TestDatabases:
                 raise
             away = f"{self._prefix}{next(_CLONE_NUMBERS)}"
             self._made.add(away)
+        server_started: object = None
         try:
             with self._renamer_lock:
-                self._rename_into_place(slot.name, away, spare.name)
+                server_started = self._rename_into_place(slot.name, away, spare.name)
         except psycopg.Error:
             # The old database may be half-renamed: drop whatever is left under either name and let the slot
             # live on under the spare's name (the next test gets a fresh clone all the same).
@@ -490,14 +494,19 @@ class TestDatabases:
                 self._to_drop.append(away)
                 self._cond.notify_all()
         slot.uses = 0
-        slot.server_started = None
+        slot.server_started = server_started  # a crash that loses the (asynchronous) rename is seen at the next keeper
 
-    def _rename_into_place(self, name: str, away: str, spare: str) -> None:
-        """``name`` becomes ``away`` (its sessions ended first), then ``spare`` becomes ``name``: two round trips."""
+    def _rename_into_place(self, name: str, away: str, spare: str) -> object:
+        """``name`` becomes ``away`` (its sessions ended first), then ``spare`` becomes ``name``: two round trips.
+
+        Returns the server's start time as the renames began.
+        """
         if self._renamer is None or self._renamer.closed or self._renamer.broken:
             self._renamer = connect(self.admin_dsn, application_name=_KEEPER_APP)
+            self._renamer.execute("SET synchronous_commit = off")
         admin = self._renamer
         close = sql.SQL(
+            "SELECT pg_catalog.pg_postmaster_start_time(); "
             "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false; "
             "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity "
             "WHERE datname = {literal} AND pid <> pg_catalog.pg_backend_pid()"
@@ -506,11 +515,11 @@ class TestDatabases:
             sql.Identifier(name), sql.Identifier(away), sql.Identifier(spare), sql.Identifier(name)
         )
         deadline = time.monotonic() + self._release_wait_ms / 1000
-        admin.execute(close)
+        row = admin.execute(close).fetchone()
         while True:
             try:
                 admin.execute(swap)  # one transaction: both names change, or neither
-                return
+                return row[0] if row else None
             except psycopg.errors.ObjectInUse:  # an ended session has not exited yet
                 if time.monotonic() > deadline:
                     raise
