@@ -6,8 +6,9 @@ exactly the template's data; ``release()`` puts it back for the next test in one
 that a background thread keeps filled (from the first clone asked for on: a run that replaces nothing makes
 one clone per database it uses, no spares). The replacement keeps the database's name: the old database is renamed
 away (and dropped in the background) and the spare renamed into its place, so a connection pool or URL a
-service keeps for the whole run still points at the test's database. Drops run in a thread of their own: each
-``DROP DATABASE`` waits for a checkpoint, which would otherwise hold up the next clone. When a test has to wait
+service keeps for the whole run still points at the test's database. Drops run in a thread of their own, after a
+burst of replacements (see ``_DROP_QUIET_S``): each ``DROP DATABASE`` waits for a checkpoint, which would otherwise
+hold up the next clone. When a test has to wait
 for a spare, the pool wants one more (up to ``2 * spares``): recycles come in bursts.
 
 Connections (see :attr:`TestDatabases.CONNECTIONS`): each database in use or idle between tests keeps one
@@ -53,6 +54,11 @@ _KEEPER_OPTIONS = "-c lock_timeout=10s -c statement_timeout=120s -c synchronous_
 _KEEPER_APP = "sspp-fixtures-keeper"
 #: Most databases kept for the next runs of one template (each pool parks at most ``park`` of them).
 _PARKED_MAX = 8
+#: Replaced databases are dropped once none was queued for this long, or as soon as this many wait: each ``DROP
+#: DATABASE`` forces a checkpoint, which during a burst of replacements would write out the very clones the burst
+#: makes (and soon drops) and hold up the next ``CREATE DATABASE``.
+_DROP_QUIET_S = 0.5
+_DROP_BACKLOG = 4
 
 
 @dataclass(frozen=True)
@@ -151,6 +157,8 @@ class TestDatabases:
         self._idle: list[_Slot] = []
         self._in_use: dict[str, _Slot] = {}
         self._to_drop: deque[str] = deque()
+        self._drops_seen = 0  # how many the drop thread saw queued, and since when (a burst of replacements)
+        self._drops_since = 0.0
         self._made: set[str] = set()
         self._drop_failures: dict[str, int] = {}
         self._error: BaseException | None = None
@@ -505,12 +513,21 @@ class TestDatabases:
             self._renamer = connect(self.admin_dsn, application_name=_KEEPER_APP)
             self._renamer.execute("SET synchronous_commit = off")
         admin = self._renamer
+        # The server's own check before a rename waits in steps of 100 ms while any session is on either database
+        # (one still exiting, an autovacuum worker): they are ended here and waited for in steps of 0.5 ms.
         close = sql.SQL(
             "SELECT pg_catalog.pg_postmaster_start_time(); "
             "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false; "
-            "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity "
-            "WHERE datname = {literal} AND pid <> pg_catalog.pg_backend_pid()"
-        ).format(name=sql.Identifier(name), literal=sql.Literal(name))
+            "DO $sspp$ DECLARE deadline timestamptz := pg_catalog.clock_timestamp() + interval '1 second'; BEGIN "
+            "PERFORM pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity "
+            "WHERE (datname = {literal} OR (datname = {spare} AND backend_type = 'autovacuum worker')) "
+            "AND pid <> pg_catalog.pg_backend_pid(); "
+            "LOOP PERFORM pg_catalog.pg_stat_clear_snapshot(); "
+            "EXIT WHEN pg_catalog.clock_timestamp() > deadline OR NOT EXISTS (SELECT 1 "
+            "FROM pg_catalog.pg_stat_activity WHERE datname IN ({literal}, {spare}) "
+            "AND pid <> pg_catalog.pg_backend_pid()); "
+            "PERFORM pg_catalog.pg_sleep(0.0005); END LOOP; END $sspp$"
+        ).format(name=sql.Identifier(name), literal=sql.Literal(name), spare=sql.Literal(spare))
         swap = sql.SQL("ALTER DATABASE {} RENAME TO {}; ALTER DATABASE {} RENAME TO {}").format(
             sql.Identifier(name), sql.Identifier(away), sql.Identifier(spare), sql.Identifier(name)
         )
@@ -589,7 +606,15 @@ class TestDatabases:
             if self._closed:
                 return None
             if role == "drop" and self._to_drop:
-                return self._to_drop.popleft()
+                now = time.monotonic()
+                if len(self._to_drop) > self._drops_seen:
+                    self._drops_seen, self._drops_since = len(self._to_drop), now
+                quiet_left = self._drops_since + _DROP_QUIET_S - now
+                if quiet_left <= 0 or len(self._to_drop) >= _DROP_BACKLOG:
+                    self._drops_seen = len(self._to_drop) - 1
+                    return self._to_drop.popleft()
+                self._cond.wait(quiet_left)
+                continue
             if role == "create" and self._has_job(role):
                 self._creating += 1
                 name = f"{self._prefix}{next(_CLONE_NUMBERS)}"

@@ -21,7 +21,15 @@ from sspp_fixtures.dsn import connect
 from sspp_fixtures.errors import UsageError
 from sspp_fixtures.scenarios import load_scenario
 from sspp_fixtures.server import Server
-from sspp_fixtures.templates import Outcome, TemplateError, TemplateInfo, TestDatabases, TestDb, ensure_template
+from sspp_fixtures.templates import (
+    Outcome,
+    TemplateError,
+    TemplateInfo,
+    TestDatabases,
+    TestDb,
+    _clone_pool,
+    ensure_template,
+)
 
 # A sequence that exists in the template (the SSPP schema has none), to prove sequences are put back; a comment on an
 # index, to prove a rebuilt index gets it back.
@@ -563,6 +571,35 @@ def test_spares_are_made_only_once_a_database_is_replaced(pg_server: Server, tem
         one_test(pool, lambda c: c.execute(REPLACING_DDL), autocommit=True)
         assert pool.wait_spares(timeout_s=60)
         assert pool.spares_ready == 2
+
+
+def test_replaced_databases_are_dropped_after_a_burst_of_replacements(
+    pg_server: Server, template: TemplateInfo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each DROP DATABASE forces a checkpoint: during a burst the replaced databases wait (at most 4 of them)."""
+    monkeypatch.setattr(_clone_pool, "_DROP_QUIET_S", 60.0)  # the burst never ends in this test
+    with TestDatabases(pg_server.dsn, template, worker_id="gw6", spares=1) as pool:
+        for _ in range(2):
+            one_test(pool, lambda c: c.execute(REPLACING_DDL), autocommit=True)
+        time.sleep(0.5)
+        assert len(_replaced_of(pg_server, "gw6")) == 2
+        for _ in range(3):
+            one_test(pool, lambda c: c.execute(REPLACING_DDL), autocommit=True)
+        deadline = time.monotonic() + 60
+        while len(_replaced_of(pg_server, "gw6")) >= 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(_replaced_of(pg_server, "gw6")) < 4
+    assert _databases_of(pg_server, "gw6") == []
+
+
+def _replaced_of(server: Server, worker_id: str) -> list[str]:
+    """The databases of ``worker_id`` replaced and not yet dropped (closed to connections before being renamed)."""
+    with connect(server.dsn) as admin:
+        rows = admin.execute(
+            "SELECT datname FROM pg_database WHERE datname = ANY(%s) AND NOT datallowconn",
+            (_databases_of(server, worker_id),),
+        ).fetchall()
+    return [row[0] for row in rows]
 
 
 def _databases_of(server: Server, worker_id: str) -> list[str]:
