@@ -193,18 +193,22 @@ class TestDatabases:
             else:
                 slot = self._idle.pop() if not fresh and self._idle else self._take_spare(keep_spares=fresh)
             slot.fresh = fresh
-            self._in_use[slot.name] = slot
         if fresh:
             self._close_keeper(slot)  # dropped after its test: no restore, no keeper
-        elif slot.keeper is None:
+        elif slot.keeper is None or slot.keeper.closed:
             try:
-                self._connect_keeper(slot)
+                # After a crash-restart the last restore or rename may be lost (they commit asynchronously), and
+                # the marks with them: the database is replaced before any test sees it.
+                if not self._connect_keeper(slot):
+                    self._replace(slot)
+                    self._connect_keeper(slot)
             except BaseException:
                 with self._cond:
-                    self._in_use.pop(slot.name, None)
                     self._to_drop.append(slot.name)
                     self._cond.notify_all()
                 raise
+        with self._cond:
+            self._in_use[slot.name] = slot
         return TestDb(slot.name, self.dsn_for(slot.name), fresh, slot.uses)
 
     def release(self, db: TestDb, *, keep_pids: Collection[int] = ()) -> Outcome:

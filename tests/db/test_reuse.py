@@ -573,6 +573,28 @@ def test_spares_are_made_only_once_a_database_is_replaced(pg_server: Server, tem
         assert pool.spares_ready == 2
 
 
+def test_a_restart_since_the_replacement_replaces_the_database_again(pool: TestDatabases) -> None:
+    """Renames commit asynchronously: a crash right after one may lose it, which the server's start time shows."""
+    db = pool.acquire()
+    with psycopg.connect(db.dsn, autocommit=True) as conn:
+        conn.execute(REPLACING_DDL)
+    assert pool.release(db).path == "recycled"
+    replaced = _oid_of(pool, db.name)
+    slot = next(slot for slot in pool._idle if slot.name == db.name)  # a crash-restart cannot be had here
+    slot.server_started = "a start time before a crash"
+    again = pool.acquire()
+    assert (again.name, again.uses) == (db.name, 0)
+    assert _oid_of(pool, db.name) != replaced
+    assert pool.release(again).path == "clean"
+
+
+def _oid_of(pool: TestDatabases, name: str) -> int:
+    with connect(pool.admin_dsn) as admin:
+        row = admin.execute("SELECT oid FROM pg_database WHERE datname = %s", (name,)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def test_replaced_databases_are_dropped_after_a_burst_of_replacements(
     pg_server: Server, template: TemplateInfo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
