@@ -6,8 +6,9 @@ exactly the template's data; ``release()`` puts it back for the next test in one
 that a background thread keeps filled (from the first clone asked for on: a run that replaces nothing makes
 one clone per database it uses, no spares). The replacement keeps the database's name: the old database is renamed
 away (and dropped in the background) and the spare renamed into its place, so a connection pool or URL a
-service keeps for the whole run still points at the test's database. Drops run in a thread of their own: each
-``DROP DATABASE`` waits for a checkpoint, which would otherwise hold up the next clone. When a test has to wait
+service keeps for the whole run still points at the test's database. Drops run in a thread of their own, after a
+burst of replacements (see ``_DROP_QUIET_S``): each ``DROP DATABASE`` waits for a checkpoint, which would otherwise
+hold up the next clone. When a test has to wait
 for a spare, the pool wants one more (up to ``2 * spares``): recycles come in bursts.
 
 Connections (see :attr:`TestDatabases.CONNECTIONS`): each database in use or idle between tests keeps one
@@ -46,10 +47,18 @@ _CLONE_RETRY_S = (0.05, 1.0)
 #: Numbers the clones of every pool in this process: two pools of one template (a pytester run in-process
 #: beside the outer session) share the name prefix, so a counter per pool would collide.
 _CLONE_NUMBERS = itertools.count()
-_KEEPER_OPTIONS = "-c lock_timeout=10s -c statement_timeout=120s"
+#: The keepers and the renamer commit without waiting for the WAL flush (a restore or a rename is one fsync less): a
+#: crash may lose such a commit, but the restart is then seen by the next keeper (``pg_postmaster_start_time``),
+#: which has the database replaced.
+_KEEPER_OPTIONS = "-c lock_timeout=10s -c statement_timeout=120s -c synchronous_commit=off"
 _KEEPER_APP = "sspp-fixtures-keeper"
 #: Most databases kept for the next runs of one template (each pool parks at most ``park`` of them).
 _PARKED_MAX = 8
+#: Replaced databases are dropped once none was queued for this long, or as soon as this many wait: each ``DROP
+#: DATABASE`` forces a checkpoint, which during a burst of replacements would write out the very clones the burst
+#: makes (and soon drops) and hold up the next ``CREATE DATABASE``.
+_DROP_QUIET_S = 0.5
+_DROP_BACKLOG = 4
 
 
 @dataclass(frozen=True)
@@ -148,6 +157,8 @@ class TestDatabases:
         self._idle: list[_Slot] = []
         self._in_use: dict[str, _Slot] = {}
         self._to_drop: deque[str] = deque()
+        self._drops_seen = 0  # how many the drop thread saw queued, and since when (a burst of replacements)
+        self._drops_since = 0.0
         self._made: set[str] = set()
         self._drop_failures: dict[str, int] = {}
         self._error: BaseException | None = None
@@ -182,18 +193,22 @@ class TestDatabases:
             else:
                 slot = self._idle.pop() if not fresh and self._idle else self._take_spare(keep_spares=fresh)
             slot.fresh = fresh
-            self._in_use[slot.name] = slot
         if fresh:
             self._close_keeper(slot)  # dropped after its test: no restore, no keeper
-        elif slot.keeper is None:
+        elif slot.keeper is None or slot.keeper.closed:
             try:
-                self._connect_keeper(slot)
+                # After a crash-restart the last restore or rename may be lost (they commit asynchronously), and
+                # the marks with them: the database is replaced before any test sees it.
+                if not self._connect_keeper(slot):
+                    self._replace(slot)
+                    self._connect_keeper(slot)
             except BaseException:
                 with self._cond:
-                    self._in_use.pop(slot.name, None)
                     self._to_drop.append(slot.name)
                     self._cond.notify_all()
                 raise
+        with self._cond:
+            self._in_use[slot.name] = slot
         return TestDb(slot.name, self.dsn_for(slot.name), fresh, slot.uses)
 
     def release(self, db: TestDb, *, keep_pids: Collection[int] = ()) -> Outcome:
@@ -474,9 +489,10 @@ class TestDatabases:
                 raise
             away = f"{self._prefix}{next(_CLONE_NUMBERS)}"
             self._made.add(away)
+        server_started: object = None
         try:
             with self._renamer_lock:
-                self._rename_into_place(slot.name, away, spare.name)
+                server_started = self._rename_into_place(slot.name, away, spare.name)
         except psycopg.Error:
             # The old database may be half-renamed: drop whatever is left under either name and let the slot
             # live on under the spare's name (the next test gets a fresh clone all the same).
@@ -490,27 +506,41 @@ class TestDatabases:
                 self._to_drop.append(away)
                 self._cond.notify_all()
         slot.uses = 0
-        slot.server_started = None
+        slot.server_started = server_started  # a crash that loses the (asynchronous) rename is seen at the next keeper
 
-    def _rename_into_place(self, name: str, away: str, spare: str) -> None:
-        """``name`` becomes ``away`` (its sessions ended first), then ``spare`` becomes ``name``: two round trips."""
+    def _rename_into_place(self, name: str, away: str, spare: str) -> object:
+        """``name`` becomes ``away`` (its sessions ended first), then ``spare`` becomes ``name``: two round trips.
+
+        Returns the server's start time as the renames began.
+        """
         if self._renamer is None or self._renamer.closed or self._renamer.broken:
             self._renamer = connect(self.admin_dsn, application_name=_KEEPER_APP)
+            self._renamer.execute("SET synchronous_commit = off")
         admin = self._renamer
+        # The server's own check before a rename waits in steps of 100 ms while any session is on either database
+        # (one still exiting, an autovacuum worker): they are ended here and waited for in steps of 0.5 ms.
         close = sql.SQL(
+            "SELECT pg_catalog.pg_postmaster_start_time(); "
             "ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false; "
-            "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity "
-            "WHERE datname = {literal} AND pid <> pg_catalog.pg_backend_pid()"
-        ).format(name=sql.Identifier(name), literal=sql.Literal(name))
+            "DO $sspp$ DECLARE deadline timestamptz := pg_catalog.clock_timestamp() + interval '1 second'; BEGIN "
+            "PERFORM pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity "
+            "WHERE (datname = {literal} OR (datname = {spare} AND backend_type = 'autovacuum worker')) "
+            "AND pid <> pg_catalog.pg_backend_pid(); "
+            "LOOP PERFORM pg_catalog.pg_stat_clear_snapshot(); "
+            "EXIT WHEN pg_catalog.clock_timestamp() > deadline OR NOT EXISTS (SELECT 1 "
+            "FROM pg_catalog.pg_stat_activity WHERE datname IN ({literal}, {spare}) "
+            "AND pid <> pg_catalog.pg_backend_pid()); "
+            "PERFORM pg_catalog.pg_sleep(0.0005); END LOOP; END $sspp$"
+        ).format(name=sql.Identifier(name), literal=sql.Literal(name), spare=sql.Literal(spare))
         swap = sql.SQL("ALTER DATABASE {} RENAME TO {}; ALTER DATABASE {} RENAME TO {}").format(
             sql.Identifier(name), sql.Identifier(away), sql.Identifier(spare), sql.Identifier(name)
         )
         deadline = time.monotonic() + self._release_wait_ms / 1000
-        admin.execute(close)
+        row = admin.execute(close).fetchone()
         while True:
             try:
                 admin.execute(swap)  # one transaction: both names change, or neither
-                return
+                return row[0] if row else None
             except psycopg.errors.ObjectInUse:  # an ended session has not exited yet
                 if time.monotonic() > deadline:
                     raise
@@ -580,7 +610,15 @@ class TestDatabases:
             if self._closed:
                 return None
             if role == "drop" and self._to_drop:
-                return self._to_drop.popleft()
+                now = time.monotonic()
+                if len(self._to_drop) > self._drops_seen:
+                    self._drops_seen, self._drops_since = len(self._to_drop), now
+                quiet_left = self._drops_since + _DROP_QUIET_S - now
+                if quiet_left <= 0 or len(self._to_drop) >= _DROP_BACKLOG:
+                    self._drops_seen = len(self._to_drop) - 1
+                    return self._to_drop.popleft()
+                self._cond.wait(quiet_left)
+                continue
             if role == "create" and self._has_job(role):
                 self._creating += 1
                 name = f"{self._prefix}{next(_CLONE_NUMBERS)}"

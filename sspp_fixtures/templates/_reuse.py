@@ -70,8 +70,15 @@ CREATE TABLE {REUSE_SCHEMA}.seqs (
 
 CREATE TABLE {REUSE_SCHEMA}.objects (classid oid NOT NULL, objid oid NOT NULL, PRIMARY KEY (classid, objid));
 
--- per tracked table: its highest column number and its shape (see shape()) in the template
-CREATE TABLE {REUSE_SCHEMA}.shapes (relid oid PRIMARY KEY, natts smallint NOT NULL, shape text NOT NULL);
+-- per tracked table: its highest column number, its shape (see shape()) and the part of it no restore can put back
+-- (see fixed_shape()) in the template, and the file its rows are in since the last restore (a rewrite changes it)
+CREATE TABLE {REUSE_SCHEMA}.shapes (
+    relid     oid PRIMARY KEY,
+    natts     smallint NOT NULL,
+    shape     text NOT NULL,
+    fixed     text NOT NULL,
+    filenode  oid NOT NULL
+);
 
 -- tracked tables a test ran ALTER TABLE on: put back by undo_alters(), then checked against their shape
 CREATE UNLOGGED TABLE {REUSE_SCHEMA}.altered (relid oid NOT NULL);
@@ -133,57 +140,69 @@ LANGUAGE plpgsql SECURITY DEFINER AS $fn$
 BEGIN
     -- DDL on temporary objects (CREATE TEMP TABLE, DROP of one) dies with its session: ignored. A new object is
     -- remembered and dropped at the restore; ALTER TABLE on a tracked table is remembered and undone there; other
-    -- DDL on a template object, or DDL naming no object (GRANT), is marked 'X'.
+    -- DDL on a template object, or DDL naming no object (GRANT), is marked 'X'. One statement per event, so the
+    -- server lists the commands (or dropped objects) once.
     IF TG_EVENT = 'ddl_command_end' THEN
-        IF EXISTS (
-            SELECT 1 FROM pg_catalog.pg_event_trigger_ddl_commands() c
-            WHERE (c.schema_name IS NULL OR c.schema_name NOT LIKE 'pg\\_temp%')
-              AND (c.objid IS NULL OR EXISTS (
-                  SELECT 1 FROM {REUSE_SCHEMA}.objects o WHERE o.classid = c.classid AND o.objid = c.objid))
-              AND NOT (c.command_tag = 'ALTER TABLE' AND c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
-                       AND EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.shapes s WHERE s.relid = c.objid))) THEN
-            INSERT INTO {REUSE_SCHEMA}.dirty (tbl, op) VALUES (0, 'X');
-        END IF;
-        INSERT INTO {REUSE_SCHEMA}.altered (relid)
-        SELECT DISTINCT c.objid FROM pg_catalog.pg_event_trigger_ddl_commands() c
-        WHERE c.command_tag = 'ALTER TABLE' AND c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
-          AND EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.shapes s WHERE s.relid = c.objid)
-          AND NOT EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.altered a WHERE a.relid = c.objid);
+        WITH c AS MATERIALIZED (
+            SELECT c.classid, c.objid, c.command_tag,
+                   (c.schema_name IS NULL OR c.schema_name NOT LIKE 'pg\\_temp%') AS lasting,
+                   (c.command_tag = 'ALTER TABLE' AND c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                    AND EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.shapes s WHERE s.relid = c.objid)) AS alters_tracked
+            FROM pg_catalog.pg_event_trigger_ddl_commands() c),
+        other AS (
+            INSERT INTO {REUSE_SCHEMA}.dirty (tbl, op)
+            SELECT 0, 'X' WHERE EXISTS (
+                SELECT 1 FROM c
+                WHERE c.lasting AND NOT c.alters_tracked
+                  AND (c.objid IS NULL OR EXISTS (
+                      SELECT 1 FROM {REUSE_SCHEMA}.objects o WHERE o.classid = c.classid AND o.objid = c.objid)))),
+        -- our mark trigger found disabled after an ALTER TABLE (DISABLE TRIGGER, ENABLE REPLICA TRIGGER): writes
+        -- may go unmarked until it is enabled again, so the table is restored as after a TRUNCATE
+        unmarked AS (
+            INSERT INTO {REUSE_SCHEMA}.dirty (tbl, op)
+            SELECT DISTINCT c.objid, 'T' FROM c
+            JOIN pg_catalog.pg_trigger g ON g.tgrelid = c.objid AND g.tgname = '{_MARK_TRIGGER}'
+            WHERE c.alters_tracked AND g.tgenabled <> 'A'),
+        alters AS (
+            INSERT INTO {REUSE_SCHEMA}.altered (relid)
+            SELECT DISTINCT c.objid FROM c
+            WHERE c.alters_tracked AND NOT EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.altered a WHERE a.relid = c.objid))
         INSERT INTO {REUSE_SCHEMA}.created (classid, objid)
-        SELECT DISTINCT c.classid, c.objid FROM pg_catalog.pg_event_trigger_ddl_commands() c
-        WHERE c.command_tag LIKE 'CREATE %' AND c.objid IS NOT NULL
-          AND (c.schema_name IS NULL OR c.schema_name NOT LIKE 'pg\\_temp%')
+        SELECT DISTINCT c.classid, c.objid FROM c
+        WHERE c.command_tag LIKE 'CREATE %' AND c.objid IS NOT NULL AND c.lasting
           AND NOT EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.objects o WHERE o.classid = c.classid AND o.objid = c.objid)
           AND NOT EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.created k WHERE k.classid = c.classid AND k.objid = c.objid);
     ELSE
         -- a column after a tracked table's last one is not the template's (a test added it); a template index
         -- put_back() can rebuild marks its table altered instead
-        IF EXISTS (
-            SELECT 1 FROM pg_catalog.pg_event_trigger_dropped_objects() d
-            WHERE NOT d.is_temporary AND EXISTS (
-                SELECT 1 FROM {REUSE_SCHEMA}.objects o WHERE o.classid = d.classid AND o.objid = d.objid)
-              AND NOT (d.objsubid > 0 AND d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
-                       AND d.objsubid > (SELECT s.natts FROM {REUSE_SCHEMA}.shapes s WHERE s.relid = d.objid))
-              AND NOT (d.objsubid = 0 AND d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
-                       AND EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.indexes x WHERE x.indexrelid = d.objid))
-              AND NOT (d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass
-                       AND EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.columns c WHERE c.adoid = d.objid))) THEN
-            INSERT INTO {REUSE_SCHEMA}.dirty (tbl, op) VALUES (0, 'X');
-        END IF;
+        WITH d AS MATERIALIZED (
+            SELECT d.classid, d.objid, d.objsubid, d.is_temporary
+            FROM pg_catalog.pg_event_trigger_dropped_objects() d),
+        other AS (
+            INSERT INTO {REUSE_SCHEMA}.dirty (tbl, op)
+            SELECT 0, 'X' WHERE EXISTS (
+                SELECT 1 FROM d
+                WHERE NOT d.is_temporary AND EXISTS (
+                    SELECT 1 FROM {REUSE_SCHEMA}.objects o WHERE o.classid = d.classid AND o.objid = d.objid)
+                  AND NOT (d.objsubid > 0 AND d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                           AND d.objsubid > (SELECT s.natts FROM {REUSE_SCHEMA}.shapes s WHERE s.relid = d.objid))
+                  AND NOT (d.objsubid = 0 AND d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                           AND EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.indexes x WHERE x.indexrelid = d.objid))
+                  AND NOT (d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass
+                           AND EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.columns c WHERE c.adoid = d.objid))))
         INSERT INTO {REUSE_SCHEMA}.altered (relid)
-        SELECT DISTINCT x.relid FROM pg_catalog.pg_event_trigger_dropped_objects() d
+        SELECT x.relid FROM d
         JOIN {REUSE_SCHEMA}.indexes x ON x.indexrelid = d.objid
         WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid = 0
           AND NOT EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.altered a WHERE a.relid = x.relid)
         UNION
-        SELECT c.relid FROM pg_catalog.pg_event_trigger_dropped_objects() d
+        SELECT c.relid FROM d
         JOIN {REUSE_SCHEMA}.columns c ON c.adoid = d.objid
         WHERE d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass
           AND NOT EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.altered a WHERE a.relid = c.relid);
     END IF;
 END
 $fn$;
-
 CREATE FUNCTION {REUSE_SCHEMA}.drop_created() RETURNS boolean
 LANGUAGE plpgsql AS $fn$
 DECLARE
@@ -263,6 +282,21 @@ LANGUAGE sql STABLE SET search_path = pg_catalog AS $fn$
         (SELECT 'children ' || count(*) FROM pg_catalog.pg_inherits h WHERE h.inhparent = rel),
         (SELECT pg_catalog.string_agg('statistics ' || x.stxname, E'\\n' ORDER BY x.stxname)
          FROM pg_catalog.pg_statistic_ext x WHERE x.stxrelid = rel))
+$fn$;
+
+CREATE FUNCTION {REUSE_SCHEMA}.fixed_shape(rel oid, natts smallint) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog AS $fn$
+    -- What of shape() neither undo_alters() nor put_back() can change: the relation's identity and each template
+    -- column's name, type and storage; when it differs (ALTER COLUMN TYPE, RENAME, DROP COLUMN...), the database
+    -- is replaced at once, without trying the undo first
+    SELECT pg_catalog.concat_ws(E'\\n',
+        (SELECT pg_catalog.format('rel %s %s %s %s %s', c.relname, c.relnamespace, c.relkind, c.relpersistence,
+                c.relam)
+         FROM pg_catalog.pg_class c WHERE c.oid = rel),
+        (SELECT pg_catalog.string_agg(pg_catalog.format('att %s %s %s %s %s %s %s %s %s %s %s', a.attnum, a.attname,
+                    a.atttypid, a.atttypmod, a.attidentity, a.attgenerated, a.attisdropped, a.attstattarget,
+                    a.attstorage, a.attcompression, a.attcollation), E'\\n' ORDER BY a.attnum)
+         FROM pg_catalog.pg_attribute a WHERE a.attrelid = rel AND a.attnum > 0 AND a.attnum <= natts))
 $fn$;
 
 CREATE FUNCTION {REUSE_SCHEMA}.undo_alters() RETURNS void
@@ -442,8 +476,15 @@ BEGIN
 
     -- 3. what ALTER TABLE added to tracked tables (columns, constraints) and the objects the test created (tables,
     --    indexes, views, functions, ...) go; that must not have taken a template object with it, and each altered
-    --    table must be back in its template shape, its rows restored as after a TRUNCATE (a rewrite renews xmin)
+    --    table must be back in its template shape; the rows of one that was rewritten (a rewrite renews xmin: its
+    --    file changed) or not a plain table without children are restored as after a TRUNCATE. What no undo can
+    --    put back (a column's type or name, a dropped column...) replaces the database without trying.
     IF EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.altered) OR EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.created) THEN
+        IF EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.shapes sh
+                   WHERE sh.relid IN (SELECT a.relid FROM {REUSE_SCHEMA}.altered a)
+                     AND {REUSE_SCHEMA}.fixed_shape(sh.relid, sh.natts) IS DISTINCT FROM sh.fixed) THEN
+            RETURN 'recycle:ddl';
+        END IF;
         BEGIN
             PERFORM {REUSE_SCHEMA}.undo_alters();
             IF NOT {REUSE_SCHEMA}.drop_created() THEN
@@ -465,7 +506,12 @@ BEGIN
                    WHERE sh.relid IN (SELECT x.relid FROM {REUSE_SCHEMA}.altered x)) THEN
             RETURN 'recycle:dropped_columns';  -- a table holds 1600 columns, dropped ones included
         END IF;
-        INSERT INTO {REUSE_SCHEMA}.dirty (tbl, op) SELECT DISTINCT a.relid, 'T' FROM {REUSE_SCHEMA}.altered a;
+        INSERT INTO {REUSE_SCHEMA}.dirty (tbl, op)
+        SELECT DISTINCT a.relid, 'T' FROM {REUSE_SCHEMA}.altered a
+        JOIN {REUSE_SCHEMA}.shapes sh ON sh.relid = a.relid
+        JOIN pg_catalog.pg_class c ON c.oid = a.relid
+        WHERE c.relfilenode IS DISTINCT FROM sh.filenode OR c.relkind <> 'r'
+           OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE a.relid IN (h.inhrelid, h.inhparent));
         DELETE FROM {REUSE_SCHEMA}.altered;
         DELETE FROM {REUSE_SCHEMA}.created;
         changed := true;
@@ -490,8 +536,13 @@ BEGIN
         changed := true;
     END LOOP;
 
-    -- 5. tables: rows newer than the last restore go; after UPDATE/DELETE/TRUNCATE missing keys come back
+    -- 5. tables: rows newer than the last restore go; after UPDATE/DELETE/TRUNCATE missing keys come back; the
+    --    file each restored table is in is remembered, to tell whether a later ALTER TABLE rewrote it
     IF EXISTS (SELECT 1 FROM {REUSE_SCHEMA}.dirty) THEN
+        UPDATE {REUSE_SCHEMA}.shapes sh SET filenode = c.relfilenode
+        FROM pg_catalog.pg_class c
+        WHERE c.oid = sh.relid AND c.relfilenode <> sh.filenode
+          AND sh.relid IN (SELECT d.tbl FROM {REUSE_SCHEMA}.dirty d WHERE d.op = 'T');
         IF st.use_replica THEN  -- foreign keys and user triggers must not act on the restore's own changes
             SET LOCAL session_replication_role = replica;
         END IF;
@@ -675,8 +726,10 @@ def install_reuse(conn: psycopg.Connection[Any], *, fingerprint: str, reuse_form
         )
         conn.execute(
             sql.SQL(
-                "INSERT INTO {schema}.shapes (relid, natts, shape) "
-                "SELECT t.relid, n.natts, {schema}.shape(t.relid, n.natts) FROM {schema}.tracked t "
+                "INSERT INTO {schema}.shapes (relid, natts, shape, fixed, filenode) "
+                "SELECT t.relid, n.natts, {schema}.shape(t.relid, n.natts), {schema}.fixed_shape(t.relid, n.natts), "
+                "c.relfilenode FROM {schema}.tracked t "
+                "JOIN pg_catalog.pg_class c ON c.oid = t.relid "
                 "CROSS JOIN LATERAL (SELECT max(a.attnum)::smallint AS natts FROM pg_catalog.pg_attribute a "
                 "WHERE a.attrelid = t.relid) n"
             ).format(schema=sql.Identifier(REUSE_SCHEMA))

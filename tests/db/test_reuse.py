@@ -21,7 +21,15 @@ from sspp_fixtures.dsn import connect
 from sspp_fixtures.errors import UsageError
 from sspp_fixtures.scenarios import load_scenario
 from sspp_fixtures.server import Server
-from sspp_fixtures.templates import Outcome, TemplateError, TemplateInfo, TestDatabases, TestDb, ensure_template
+from sspp_fixtures.templates import (
+    Outcome,
+    TemplateError,
+    TemplateInfo,
+    TestDatabases,
+    TestDb,
+    _clone_pool,
+    ensure_template,
+)
 
 # A sequence that exists in the template (the SSPP schema has none), to prove sequences are put back; a comment on an
 # index, to prove a rebuilt index gets it back.
@@ -201,6 +209,15 @@ DDL_UNDONE: dict[str, str] = {
     "DELETE FROM events WHERE event_type = 'inquiry'",
     "added_then_dropped_by_the_test": "ALTER TABLE events ADD COLUMN gone int; ALTER TABLE events DROP COLUMN gone; "
     "INSERT INTO events (event_type, customer_id, payload) VALUES ('x', 'y', '{}')",
+    # writes the mark trigger did not see: the table is restored whole, though no ALTER rewrote it
+    "mark_trigger_disabled_while_writing": "ALTER TABLE events DISABLE TRIGGER sspp_reuse_mark; "
+    "DELETE FROM events WHERE event_type = 'purchase'; ALTER TABLE events ENABLE ALWAYS TRIGGER sspp_reuse_mark",
+    "mark_trigger_made_replica_while_writing": "ALTER TABLE customers ENABLE REPLICA TRIGGER sspp_reuse_mark; "
+    "UPDATE customers SET name = 'unseen'; INSERT INTO customers (customer_id, name) VALUES ('cust_unseen', 'x'); "
+    "ALTER TABLE customers ENABLE ALWAYS TRIGGER sspp_reuse_mark",
+    "all_triggers_disabled_while_writing": "ALTER TABLE signals DISABLE TRIGGER ALL; DELETE FROM signals; "
+    "ALTER TABLE signals ENABLE TRIGGER ALL; ALTER TABLE signals ENABLE ALWAYS TRIGGER sspp_reuse_mark",
+    "truncated_then_altered": "TRUNCATE customers; ALTER TABLE customers ADD COLUMN extra int",
 }
 
 
@@ -321,6 +338,53 @@ def test_ddl_on_seeded_objects_replaces_the_database_under_its_name(
         kept.execute("SELECT 1")
     kept.close()
     assert pool.release(fresh).path == "clean"
+
+
+def _release_in_view(conn: psycopg.Connection[Any], probe: str) -> tuple[str, Any]:
+    """Run the release function on ``conn`` (kept, so in the same transaction the caller can see what it did through
+    ``probe``), then roll it all back: the pool's own release does the real work afterwards."""
+    conn.execute("SET track_functions = 'all'")
+    with conn.transaction(force_rollback=True):
+        status = conn.execute("SELECT sspp_reuse.release(5000, false, '{}', '{}')").fetchone()
+        seen = conn.execute(probe).fetchone()
+    assert status is not None
+    assert seen is not None
+    return str(status[0]), seen[0]
+
+
+def test_ddl_no_undo_can_put_back_replaces_the_database_without_trying_the_undo(pool: TestDatabases) -> None:
+    db = pool.acquire()
+    with psycopg.connect(db.dsn, autocommit=True) as conn:
+        conn.execute(REPLACING_DDL)
+        status, undo_calls = _release_in_view(
+            conn, "SELECT pg_stat_get_xact_function_calls('sspp_reuse.undo_alters()'::regprocedure)"
+        )
+    assert (status, undo_calls) == ("recycle:ddl", None)
+    assert pool.release(db).path == "recycled"
+
+
+@pytest.mark.parametrize(
+    ("ddl", "whole_table_restored"),
+    [
+        ("ALTER TABLE customers ADD COLUMN extra int, ADD CONSTRAINT extra_positive CHECK (extra > 0)", False),
+        ("ALTER TABLE customers ALTER COLUMN name SET DEFAULT 'n/a', ALTER COLUMN segment DROP NOT NULL", False),
+        ("ALTER TABLE customers ADD COLUMN r float DEFAULT random()", True),  # a rewrite: every row is new
+    ],
+)
+def test_an_altered_table_is_restored_whole_only_when_rewritten(
+    pool: TestDatabases, pristine: dict[str, Any], ddl: str, whole_table_restored: bool
+) -> None:
+    db = pool.acquire()
+    with psycopg.connect(db.dsn, autocommit=True) as conn:
+        conn.execute(ddl)
+        status, pristine_scans = _release_in_view(
+            conn,
+            "SELECT pg_stat_get_xact_numscans(format('sspp_reuse.p_%s', 'customers'::regclass::oid)::regclass)",
+        )
+    assert status == "restored"
+    assert (pristine_scans > 0) == whole_table_restored
+    assert pool.release(db).path == "restored"
+    assert state_of(next_db(pool).dsn) == pristine
 
 
 def test_added_columns_replace_the_database_once_their_slots_add_up(pool: TestDatabases) -> None:
@@ -507,6 +571,57 @@ def test_spares_are_made_only_once_a_database_is_replaced(pg_server: Server, tem
         one_test(pool, lambda c: c.execute(REPLACING_DDL), autocommit=True)
         assert pool.wait_spares(timeout_s=60)
         assert pool.spares_ready == 2
+
+
+def test_a_restart_since_the_replacement_replaces_the_database_again(pool: TestDatabases) -> None:
+    """Renames commit asynchronously: a crash right after one may lose it, which the server's start time shows."""
+    db = pool.acquire()
+    with psycopg.connect(db.dsn, autocommit=True) as conn:
+        conn.execute(REPLACING_DDL)
+    assert pool.release(db).path == "recycled"
+    replaced = _oid_of(pool, db.name)
+    slot = next(slot for slot in pool._idle if slot.name == db.name)  # a crash-restart cannot be had here
+    slot.server_started = "a start time before a crash"
+    again = pool.acquire()
+    assert (again.name, again.uses) == (db.name, 0)
+    assert _oid_of(pool, db.name) != replaced
+    assert pool.release(again).path == "clean"
+
+
+def _oid_of(pool: TestDatabases, name: str) -> int:
+    with connect(pool.admin_dsn) as admin:
+        row = admin.execute("SELECT oid FROM pg_database WHERE datname = %s", (name,)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_replaced_databases_are_dropped_after_a_burst_of_replacements(
+    pg_server: Server, template: TemplateInfo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each DROP DATABASE forces a checkpoint: during a burst the replaced databases wait (at most 4 of them)."""
+    monkeypatch.setattr(_clone_pool, "_DROP_QUIET_S", 60.0)  # the burst never ends in this test
+    with TestDatabases(pg_server.dsn, template, worker_id="gw6", spares=1) as pool:
+        for _ in range(2):
+            one_test(pool, lambda c: c.execute(REPLACING_DDL), autocommit=True)
+        time.sleep(0.5)
+        assert len(_replaced_of(pg_server, "gw6")) == 2
+        for _ in range(3):
+            one_test(pool, lambda c: c.execute(REPLACING_DDL), autocommit=True)
+        deadline = time.monotonic() + 60
+        while len(_replaced_of(pg_server, "gw6")) >= 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(_replaced_of(pg_server, "gw6")) < 4
+    assert _databases_of(pg_server, "gw6") == []
+
+
+def _replaced_of(server: Server, worker_id: str) -> list[str]:
+    """The databases of ``worker_id`` replaced and not yet dropped (closed to connections before being renamed)."""
+    with connect(server.dsn) as admin:
+        rows = admin.execute(
+            "SELECT datname FROM pg_database WHERE datname = ANY(%s) AND NOT datallowconn",
+            (_databases_of(server, worker_id),),
+        ).fetchall()
+    return [row[0] for row in rows]
 
 
 def _databases_of(server: Server, worker_id: str) -> list[str]:
