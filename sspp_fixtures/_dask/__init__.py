@@ -6,7 +6,16 @@ dask; the functions that need it say how to install it when it is missing.
 
 from __future__ import annotations
 
-from ._cluster import DEFAULT_RETRIES, INSTALL_HINT, DaskTarget, dask_client, parse_dask, run_tasks, task_key
+from ._cluster import (
+    DEFAULT_RETRIES,
+    INSTALL_HINT,
+    DaskTarget,
+    dask_client,
+    group_tasks,
+    parse_dask,
+    run_tasks,
+    task_key,
+)
 from ._worker import task_pieces, worker_maker
 
 __all__ = [
@@ -14,6 +23,7 @@ __all__ = [
     "INSTALL_HINT",
     "DaskTarget",
     "dask_client",
+    "group_tasks",
     "parse_dask",
     "run_tasks",
     "task_key",

@@ -75,3 +75,10 @@ def files(root: Path) -> set[str]:
 def listed(manifest: dict[str, Any]) -> set[str]:
     """The files a manifest accounts for: its partitions and itself."""
     return {MANIFEST} | {p["path"] for table in manifest["tables"].values() for p in table["partitions"]}
+
+
+def dask_key(scenario: Scenario, task: Task) -> str:
+    """The key of the Dask task this chunk task runs in (it makes nothing)."""
+    from distributed import get_worker
+
+    return str(get_worker().get_current_task())

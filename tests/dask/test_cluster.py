@@ -10,16 +10,17 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import dask
 import pytest
 from distributed import Client
 
-from sspp_fixtures._dask import DaskTarget, dask_client, parse_dask, run_tasks, task_pieces
+from sspp_fixtures._dask import DaskTarget, dask_client, group_tasks, parse_dask, run_tasks, task_pieces
 from sspp_fixtures.bulkgen import Piece, generate
 from sspp_fixtures.bulkgen._stream import Task, plan_tasks
 from sspp_fixtures.errors import ClusterError, ClusterUnreachableError, ExitCode, UsageError
 from sspp_fixtures.scenarios import Scenario
 
-from ._work import failing, pieces_dying_once
+from ._work import dask_key, failing, pieces_dying_once
 
 
 def _digests(pieces: Iterable[Piece]) -> dict[str, tuple[int, str]]:
@@ -91,6 +92,39 @@ def test_the_cluster_makes_the_in_process_bytes_in_the_plan_order(
     assert _on_cluster(client1, small_scenario) == here
     # Other batch sizes, a window of one task: the same data.
     assert _on_cluster(client2, small_scenario, batch_rows=20_000, max_in_flight=1) == here
+
+
+def test_consecutive_tasks_of_one_table_run_as_one_dask_task(client2: Client, small_scenario: Scenario) -> None:
+    plan = plan_tasks(small_scenario)
+    assert [task.kind for task in plan] == ["customers", "events", "events", "events", "stories"]
+    groups = group_tasks(plan, 2)
+    assert groups == [plan[:1], plan[1:3], plan[3:4], plan[4:]]
+    results = list(run_tasks(client2, small_scenario, dask_key, group=2))
+    assert [task for task, _ in results] == plan
+    keys = [key for _, key in results]
+    assert keys[1] == keys[2]
+    assert len(set(keys)) == len(groups)
+    # Grouped, the same bytes in the same order.
+    here = _digests(generate(small_scenario, "copy", workers=0))
+    assert _on_cluster(client2, small_scenario, group=3) == here
+
+
+def test_a_long_plan_is_grouped_by_default_yet_spread_over_the_workers(
+    client2: Client, small_scenario: Scenario
+) -> None:
+    """64 one-chunk tasks on 2 worker threads: 4 a Dask task (40,000 rows), 16 Dask tasks, 8 a worker."""
+    plan = [Task("events", k, k + 1) for k in range(64)]
+    keys = [key for _, key in run_tasks(client2, small_scenario, dask_key, tasks=plan)]
+    assert len(set(keys)) == 16
+    # A window of 2 tasks in flight caps a group at 2.
+    assert len({key for _, key in run_tasks(client2, small_scenario, dask_key, tasks=plan, max_in_flight=2)}) == 32
+
+
+def test_a_local_cluster_does_not_profile_its_workers(client1: Client) -> None:
+    """The statistical profiler (every thread's stack every 10 ms, for the dashboard) is off on our own clusters."""
+    profiling = client1.run(lambda dask_worker: "profile" in dask_worker.periodic_callbacks)
+    assert set(profiling.values()) == {False}
+    assert dask.config.get("distributed.worker.profile.enabled") is True, "the caller's configuration is its own"
 
 
 def test_progress_hears_of_every_task_as_it_completes(client2: Client, small_scenario: Scenario) -> None:
