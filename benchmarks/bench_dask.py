@@ -186,10 +186,9 @@ def _time_clusters(
     return by_cluster, exported
 
 
-def _scaling(one: Timing, two: Timing, pick: Callable[[list[float]], float] = statistics.median) -> float:
-    """local:2's rows/s over local:1's: of the medians, or with ``pick=min`` of the fastest rounds' seconds."""
-    if pick is min:
-        return max(two.rates()) / max(one.rates())
+def _scaling(one: Timing, two: Timing, *, fastest: bool = False) -> float:
+    """local:2's rows/s over local:1's: of the medians, or with ``fastest`` of the fastest rounds."""
+    pick: Callable[[list[float]], float] = max if fastest else statistics.median
     return pick(two.rates()) / pick(one.rates())
 
 
@@ -197,13 +196,13 @@ def _print_scaling(by_cluster: Clusters) -> None:
     """The scaling goal's verdict (medians), with the same run's baseline and the fastest rounds' figures."""
     now, fastest = (
         _scaling(by_cluster[1, False], by_cluster[2, False]),
-        _scaling(by_cluster[1, False], by_cluster[2, False], min),
+        _scaling(by_cluster[1, False], by_cluster[2, False], fastest=True),
     )
     verdict = "MET" if now >= GOAL_SCALING else "NOT MET"
     line = f"goal: local:2 / local:1 >= {GOAL_SCALING}x: {now:.2f}x -> {verdict} (fastest rounds: {fastest:.2f}x"
     if (1, True) in by_cluster:
         before = _scaling(by_cluster[1, True], by_cluster[2, True])
-        before_fastest = _scaling(by_cluster[1, True], by_cluster[2, True], min)
+        before_fastest = _scaling(by_cluster[1, True], by_cluster[2, True], fastest=True)
         line += f"; before, same run: {before:.2f}x, fastest rounds {before_fastest:.2f}x"
     print(line + ")")
 
