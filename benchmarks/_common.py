@@ -18,7 +18,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -426,8 +426,10 @@ def run_job(
     postmaster: int | None = None,
     interval: float = 0.1,
     result_file: bool = True,
+    env: Mapping[str, str] | None = None,
 ) -> JobResult:
-    """Run ``argv`` in its own process group, sample it, kill it on Ctrl-C or error.
+    """Run ``argv`` in its own process group (``env`` added to this process's environment), sample it, kill it
+    on Ctrl-C or error.
 
     With ``result_file``, ``--result FILE`` is appended and the job's JSON report read from FILE; otherwise the
     report is the JSON the command prints on stdout (``{}`` when it prints none).
@@ -440,7 +442,13 @@ def run_job(
         errors = stack.enter_context(tempfile.TemporaryFile())
         started = time.monotonic()
         with result_path.open("wb") as out:
-            proc = subprocess.Popen(cmd, start_new_session=True, stdout=None if result_file else out, stderr=errors)
+            proc = subprocess.Popen(
+                cmd,
+                start_new_session=True,
+                stdout=None if result_file else out,
+                stderr=errors,
+                env={**os.environ, **env} if env else None,
+            )
         sampler = Sampler(proc.pid, database=database, postmaster=postmaster, interval=interval).start()
         try:
             _, status, _usage = os.wait4(proc.pid, 0)

@@ -4,11 +4,14 @@
 
 LIMIT: as in ``bench_load.py``: the rows written beforehand (untimed) as COPY files; timed in a fresh database:
 one transaction of server-side ``COPY t FROM 'file'``, the indexes one after the other, ANALYZE, COMMIT.
-ONE: ``sspp-seed load SCENARIO --connections 1`` in a new process, timed from its start to its exit.
+ONE: ``sspp-seed load SCENARIO --connections 1 --no-row-cache`` in a new process, timed from its start to its
+exit: the rows generated.
 PARALLEL: the same with ``--connections N``.
-Each round runs LIMIT, ONE and PARALLEL, each into its own fresh database; the script prints min and median
-over the rounds, the ratios to LIMIT, peak PSS of our process tree, and the machine's load average.
-Goal: PARALLEL / LIMIT <= 0.6.
+KEPT: ``--connections N`` with the row cache (a folder of this run's), which an untimed load filled before the
+first round: the rows read from files written beforehand, as LIMIT's are.
+Each round runs LIMIT, ONE, PARALLEL and KEPT, each into its own fresh database; the script prints min and
+median over the rounds, the ratios to LIMIT, peak PSS of our process tree, and the machine's load average.
+Goal: PARALLEL / LIMIT <= 0.6 (KEPT / LIMIT beside it).
 
 CPU: the CPU seconds of each run (the server backends of its database, parallel workers included, and for ONE
 and PARALLEL our process tree), and PARALLEL's CPU floor: its CPU seconds over the cores, the least wall time
@@ -55,8 +58,17 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _load(
-    args: argparse.Namespace, dbs: BenchDatabases, tag: str, connections: int, postmaster: int | None
+    args: argparse.Namespace,
+    dbs: BenchDatabases,
+    tag: str,
+    connections: int,
+    postmaster: int | None,
+    *,
+    kept: Path | None = None,
+    filling: bool = False,
 ) -> JobResult:
+    """One ``sspp-seed load`` into a fresh database: the rows generated, or with ``kept`` (a cache folder) read
+    from the row cache there (``filling``: generated and kept there)."""
     from sspp_fixtures.dsn import database_name
 
     dsn = dbs.create(tag)
@@ -65,9 +77,26 @@ def _load(
     argv = [exe, "load", args.scenario, "--dsn", dsn, "--json", "--connections", str(connections)]
     if args.scale:
         argv += ["--scale", str(args.scale)]
-    job = run_job(argv, database=database_name(dsn), postmaster=postmaster, result_file=False)
+    env = None
+    if kept is None:
+        argv.append("--no-row-cache")
+    else:
+        env = {"SSPP_FIXTURES_CACHE": str(kept), "SSPP_FIXTURES_ROW_CACHE_MB": str(1 << 30)}
+    job = run_job(argv, database=database_name(dsn), postmaster=postmaster, result_file=False, env=env)
     dbs.drop(dsn)
+    if kept is not None and not filling and not job.report.get("rows_from_cache"):
+        raise SystemExit(f"{tag}: the rows were not read from the row cache in {kept}")
     return job
+
+
+def _kept_cache(folder: Path) -> Path:
+    """A cache folder whose row cache is this run's, the Faker pools the machine's (built once)."""
+    from sspp_fixtures._paths import cache_dir
+
+    kept = folder / "cache"
+    kept.mkdir()
+    (kept / "pools").symlink_to(cache_dir() / "pools")
+    return kept
 
 
 def _limit(
@@ -108,11 +137,16 @@ def main(argv: list[str] | None = None) -> int:
     limit_cpu: list[float] = []
     one: list[JobResult] = []
     parallel: list[JobResult] = []
+    kept: list[JobResult] = []
     loads: list[float] = []
     with BenchDatabases(args.dsn) as dbs, scratch_dir("sspp_bench_files_") as folder:
         written = run_job(job_argv("write-copy", "--scenario", args.scenario, *scale, "--dir", str(folder)))
         files = written.report["files"]
         print(f"{sum(written.report['rows'].values()):,} rows written as COPY files (untimed)", flush=True)
+        cache = _kept_cache(folder)
+        _load(args, dbs, "fill", args.connections, postmaster, kept=cache, filling=True)
+        size = sum(entry.stat().st_size for entry in (cache / "rows").glob("*.rows"))
+        print(f"row cache filled by a load (untimed): {fmt_mb(size)}", flush=True)
         for round_no in range(1, args.repeat + 1):
             loads.append(os.getloadavg()[0])
             seconds, cpu = _limit(args, dbs, f"limit{round_no}", files, postmaster)
@@ -120,9 +154,10 @@ def main(argv: list[str] | None = None) -> int:
             limit_cpu.append(cpu)
             one.append(_load(args, dbs, f"one{round_no}", 1, postmaster))
             parallel.append(_load(args, dbs, f"par{round_no}", args.connections, postmaster))
+            kept.append(_load(args, dbs, f"kept{round_no}", args.connections, postmaster, kept=cache))
             print(
                 f"round {round_no}: LIMIT {limit[-1]:.1f}s, ONE {one[-1].seconds:.1f}s, "
-                f"PARALLEL {parallel[-1].seconds:.1f}s (load average {loads[-1]:.1f})",
+                f"PARALLEL {parallel[-1].seconds:.1f}s, KEPT {kept[-1].seconds:.1f}s (load average {loads[-1]:.1f})",
                 flush=True,
             )
 
@@ -150,15 +185,16 @@ def main(argv: list[str] | None = None) -> int:
             figures("LIMIT (server COPY, 1 txn)", limit, None),
             figures("ONE (--connections 1)", [j.seconds for j in one], one),
             figures(f"PARALLEL (--connections {args.connections})", [j.seconds for j in parallel], parallel),
+            figures("KEPT (the same, rows from the row cache)", [j.seconds for j in kept], kept),
         ],
     )
-    ratio = statistics.median(j.seconds for j in parallel) / statistics.median(limit)
-    verdict = "MET" if ratio <= GOAL_RATIO else "NOT MET"
-    print(
-        f"PARALLEL / LIMIT (medians) = {ratio:.2f} (goal <= {GOAL_RATIO}: {verdict}); load average during the "
-        f"rounds {', '.join(f'{x:.1f}' for x in loads)} on {os.cpu_count()} cores"
-    )
+    for name, jobs in (("PARALLEL", parallel), ("KEPT", kept)):
+        ratio = statistics.median(j.seconds for j in jobs) / statistics.median(limit)
+        verdict = "MET" if ratio <= GOAL_RATIO else "NOT MET"
+        print(f"{name} / LIMIT (medians) = {ratio:.2f} (goal <= {GOAL_RATIO}: {verdict})")
+    print(f"load average during the rounds {', '.join(f'{x:.1f}' for x in loads)} on {os.cpu_count()} cores")
     _print_cpu(limit, limit_cpu, one, parallel)
+    _print_cpu(limit, limit_cpu, one, kept, name="KEPT")
     return 0
 
 
@@ -167,8 +203,16 @@ def _load_cpu(groups: dict[str, float]) -> float:
     return sum(seconds for group, seconds in groups.items() if group != "server other")
 
 
-def _print_cpu(limit: list[float], limit_cpu: list[float], one: list[JobResult], parallel: list[JobResult]) -> None:
-    """CPU seconds per run (median) and PARALLEL's CPU floor on this machine's cores, as a share of LIMIT."""
+def _print_cpu(
+    limit: list[float],
+    limit_cpu: list[float],
+    one: list[JobResult],
+    parallel: list[JobResult],
+    *,
+    name: str = "PARALLEL",
+) -> None:
+    """CPU seconds per run (median) and the CPU floor of ``parallel`` (PARALLEL or KEPT) on this machine's
+    cores, as a share of LIMIT."""
     cores = os.cpu_count() or 1
     one_cpu = statistics.median(_load_cpu(j.cpu) for j in one)
     parallel_groups = {
@@ -177,11 +221,11 @@ def _print_cpu(limit: list[float], limit_cpu: list[float], one: list[JobResult],
     parallel_cpu = statistics.median(_load_cpu(j.cpu) for j in parallel)
     floor = parallel_cpu / cores
     print(
-        f"CPU seconds (medians): LIMIT {statistics.median(limit_cpu):.1f} (server), ONE {one_cpu:.1f}, PARALLEL "
+        f"CPU seconds (medians): LIMIT {statistics.median(limit_cpu):.1f} (server), ONE {one_cpu:.1f}, {name} "
         f"{parallel_cpu:.1f} ({', '.join(f'{g} {v:.1f}' for g, v in parallel_groups.items())})"
     )
     print(
-        f"PARALLEL's CPU floor on {cores} cores: {parallel_cpu:.1f} / {cores} = {floor:.1f}s = "
+        f"{name}'s CPU floor on {cores} cores: {parallel_cpu:.1f} / {cores} = {floor:.1f}s = "
         f"{floor / statistics.median(limit):.2f} of LIMIT's median; its wall time used "
         f"{parallel_cpu / statistics.median(j.seconds for j in parallel):.2f} cores on average"
     )

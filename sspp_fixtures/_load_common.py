@@ -10,7 +10,7 @@ import math
 import os
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,9 +19,11 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from ._stallwatch import Stall
-from .bulkgen import BINARY_LAYOUTS, BINARY_TYPES, TABLE_ORDER, TABLES
+from .bulkgen import BINARY_LAYOUTS, BINARY_TYPES, TABLE_ORDER, TABLES, Piece
+from .bulkgen._row_cache import scenario_rows
 from .dsn import connect, mask_dsn
 from .errors import LoadError
+from .scenarios import Scenario
 
 __all__ = [
     "LOCK_TIMEOUT",
@@ -32,9 +34,11 @@ __all__ = [
     "check_live_schema",
     "connect_for_load",
     "copy_format",
+    "expected_table_rows",
     "explain_failure",
     "explain_stall",
     "index_build_memory",
+    "load_pieces",
     "relation_sizes",
     "sync_sequences",
     "timed_phase",
@@ -107,6 +111,8 @@ class LoadReport:
     connections: int = 1
     #: The Dask cluster whose workers copied the rows (``local:N`` or its scheduler, masked); ``None``: this host.
     dask: str | None = None
+    #: The rows were read from the row cache (kept by an earlier load of the same scenario), not generated.
+    rows_from_cache: bool = False
 
     @property
     def total_rows(self) -> int:
@@ -115,6 +121,42 @@ class LoadReport:
     @property
     def total_seconds(self) -> float:
         return sum(self.seconds.values())
+
+
+def expected_table_rows(scenario: Scenario) -> dict[str, int]:
+    """About how many rows each table gets (to deal the tables out among connections, to size a load)."""
+    from .model import PLATFORM_SIGNAL_TYPES
+
+    events = scenario.events + scenario.story_event_count
+    signals = round(events * scenario.processed_share)
+    total = sum(scenario.event_mix.values()) or 1.0
+    platform = sum(w for name, w in scenario.event_mix.items() if name in PLATFORM_SIGNAL_TYPES) / total
+    return {
+        "customers": scenario.customers + len(scenario.stories),
+        "events": events,
+        "signals": signals,
+        "sales_signals": round(signals * platform),
+    }
+
+
+def load_pieces(
+    scenario: Scenario, wire: str, report: LoadReport, *, batch_rows: int, row_cache: bool
+) -> Generator[Piece, None, None]:
+    """The pieces a load sends: the row cache's when it keeps them (``report`` then says so and counts no
+    generator process), else the generator's, kept for the next load when ``row_cache`` (see
+    :mod:`sspp_fixtures.bulkgen._row_cache`)."""
+    source = scenario_rows(
+        scenario,
+        wire,
+        workers=report.workers,
+        batch_rows=batch_rows,
+        expected_rows=sum(expected_table_rows(scenario).values()),
+        use_cache=row_cache,
+    )
+    if source.from_cache:
+        report.rows_from_cache = True
+        report.workers = 0
+    return source.pieces
 
 
 def check_live_schema(conn: psycopg.Connection[Any]) -> None:

@@ -33,13 +33,15 @@ from ._load_common import (
     explain_failure,
     explain_stall,
     index_build_memory,
+    load_pieces,
     relation_sizes,
     sync_sequences,
     timed_phase,
 )
 from ._shadow_load import UnsupportedTables, default_connections, load_in_parallel, sweep_shadow_schemas
 from ._stallwatch import DEFAULT_STALL_TIMEOUT_S, StallWatch
-from .bulkgen import DEFAULT_BATCH_ROWS, TABLE_ORDER, Piece, copy_statement, default_workers, generate
+from .bulkgen import DEFAULT_BATCH_ROWS, TABLE_ORDER, Piece, copy_statement, default_workers
+from .bulkgen._row_cache import row_cache_budget
 from .dsn import database_name
 from .scenarios import Scenario
 from .schema import init_database, load_purpose, write_marker
@@ -139,6 +141,7 @@ def _loaded_in_parallel(
     *,
     asked: bool,
     dask: str | DaskTarget | Client | None,
+    row_cache: bool,
 ) -> bool:
     """Load over ``connections`` connections (the rows copied by the Dask cluster ``dask`` if given); ``False``
     when the tables have what the swap would not rebuild and the count was the default's choice without Dask
@@ -151,7 +154,7 @@ def _loaded_in_parallel(
     }
     try:
         if dask is None:
-            load_in_parallel(dsn, scenario, report, **options)
+            load_in_parallel(dsn, scenario, report, row_cache=row_cache, **options)
         else:
             from ._dask._load import load_on_dask
 
@@ -177,6 +180,7 @@ def load_scenario_into(
     stall_timeout_s: float = DEFAULT_STALL_TIMEOUT_S,
     connections: int | None = None,
     dask: str | DaskTarget | Client | None = None,
+    row_cache: bool = True,
 ) -> LoadReport:
     """Load ``scenario``'s data into the database at ``dsn``, replacing what its SSPP tables held.
 
@@ -189,9 +193,15 @@ def load_scenario_into(
     workers COPY straight into the shadow schema (see :mod:`sspp_fixtures._dask._load`); this process's
     ``connections`` then build the indexes and swap. The data is the same as without it.
 
+    ``row_cache``: a scenario of 100k rows or more is read from the row cache when an earlier load kept it there
+    (same scenario, seed and code; see :mod:`sspp_fixtures.bulkgen._row_cache`), else generated and kept for the
+    next load; ``False`` generates and keeps nothing. The Dask path always generates on the cluster.
+
     A server that shows no sign of work for ``stall_timeout_s`` seconds (frozen, paused) ends the load with a
     :class:`LoadError` instead of a wait without end (see :mod:`sspp_fixtures._stallwatch`).
     """
+    if row_cache:
+        row_cache_budget()  # a bad budget is said before any work
     given = progress or (lambda _table, _rows: None)
     report = LoadReport(
         database=database_name(dsn),
@@ -207,7 +217,16 @@ def load_scenario_into(
         init_database(dsn, force=force, mark=False, wait_s=wait_s, command="load")
         count = default_connections(dsn, scenario) if connections is None else max(1, connections)
     if (count > 1 or dask is not None) and _loaded_in_parallel(
-        dsn, scenario, report, count, batch_rows, stall_timeout_s, given, asked=connections is not None, dask=dask
+        dsn,
+        scenario,
+        report,
+        count,
+        batch_rows,
+        stall_timeout_s,
+        given,
+        asked=connections is not None,
+        dask=dask,
+        row_cache=row_cache,
     ):
         return report
     lock_wait = LOCK_TIMEOUT
@@ -232,7 +251,7 @@ def load_scenario_into(
                 saved = _drop_indexes(conn)
                 wire = copy_format(conn)
             with timed_phase(report, "copy", notify):
-                pieces = generate(scenario, wire, workers=report.workers, batch_rows=batch_rows)
+                pieces = load_pieces(scenario, wire, report, batch_rows=batch_rows, row_cache=row_cache)
                 with contextlib.closing(pieces):
                     _send(conn, watch.client_work(pieces), report, notify)
             with timed_phase(report, "indexes", notify):

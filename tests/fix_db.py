@@ -26,6 +26,8 @@ from sspp_fixtures.server import Server
 from sspp_fixtures.server._runtime import pid_alive
 
 TEST_DB_PREFIX = "sspp_test_"
+# The suite keeps no generated rows in the user's cache (tests/db/test_row_cache.py sets a folder of its own).
+os.environ.setdefault("SSPP_FIXTURES_ROW_CACHE_MB", "0")
 _counter = itertools.count()
 
 

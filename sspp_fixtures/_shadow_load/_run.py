@@ -18,14 +18,16 @@ from .._load_common import (
     check_live_schema,
     connect_for_load,
     copy_format,
+    expected_table_rows,
     explain_failure,
     explain_stall,
+    load_pieces,
     relation_sizes,
     sync_sequences,
     timed_phase,
 )
 from .._stallwatch import StallWatch
-from ..bulkgen import TABLE_ORDER, Piece, generate
+from ..bulkgen import TABLE_ORDER, Piece
 from ..dsn import connect
 from ..errors import LoadError
 from ..scenarios import Scenario
@@ -78,22 +80,6 @@ class ShadowTarget:
 ShadowFill = Callable[[ShadowTarget], None]
 
 
-def expected_table_rows(scenario: Scenario) -> dict[str, int]:
-    """About how many rows each table gets (to deal the tables out evenly)."""
-    from ..model import PLATFORM_SIGNAL_TYPES
-
-    events = scenario.events + scenario.story_event_count
-    signals = round(events * scenario.processed_share)
-    total = sum(scenario.event_mix.values()) or 1.0
-    platform = sum(w for name, w in scenario.event_mix.items() if name in PLATFORM_SIGNAL_TYPES) / total
-    return {
-        "customers": scenario.customers + len(scenario.stories),
-        "events": events,
-        "signals": signals,
-        "sales_signals": round(signals * platform),
-    }
-
-
 def default_connections(dsn: str, scenario: Scenario) -> int:
     """1 for a small scenario; else min(4, cores, what the server has room for: each connection brings a watch)."""
     if sum(expected_table_rows(scenario).values()) < _PARALLEL_FROM_ROWS:
@@ -117,12 +103,14 @@ def load_in_parallel(
     stall_timeout_s: float,
     progress: ProgressCallback,
     fill: ShadowFill | None = None,
+    row_cache: bool = True,
 ) -> None:
     """Load ``scenario`` over ``connections`` connections into a shadow schema, then swap it in atomically.
 
     The live tables are not touched until the swap, one short transaction; any failure before or during it
     leaves them as they were, and the shadow schema is dropped (or, after a kill, by the next load's sweep).
     ``fill`` replaces the copy over the load's own connections (the Dask path); they still build the indexes.
+    ``row_cache``: read the rows from the row cache when it keeps them, and keep them there when not.
     """
     report.connections = max(1, min(_MAX_CONNECTIONS, connections))
     with (
@@ -130,7 +118,9 @@ def load_in_parallel(
         StallWatch(dsn, coordinator, timeout_s=stall_timeout_s, idle_between=True) as watch,
         contextlib.ExitStack() as stack,
     ):
-        load = _ParallelLoad(dsn, scenario, report, (coordinator, watch), stack, stall_timeout_s, progress)
+        load = _ParallelLoad(
+            dsn, scenario, report, (coordinator, watch), stack, stall_timeout_s, progress, row_cache=row_cache
+        )
         try:
             load.prepare()
             if fill is None:
@@ -162,6 +152,8 @@ class _ParallelLoad:
         stack: contextlib.ExitStack,
         stall_timeout_s: float,
         progress: ProgressCallback,
+        *,
+        row_cache: bool,
     ) -> None:
         self.dsn = dsn
         self.scenario = scenario
@@ -180,6 +172,7 @@ class _ParallelLoad:
         self.phase = "prepare"
         self.lock_wait = "30s"
         self.wire = "copy"
+        self.row_cache = row_cache
         self.coordinator.autocommit = True
 
     def progress(self, what: str, rows: int) -> None:
@@ -219,7 +212,7 @@ class _ParallelLoad:
             self.progress(piece.table, piece.rows)
 
         with timed_phase(report, "copy", self.progress):
-            pieces = generate(self.scenario, self.wire, workers=report.workers, batch_rows=batch_rows)
+            pieces = load_pieces(self.scenario, self.wire, report, batch_rows=batch_rows, row_cache=self.row_cache)
             with contextlib.closing(pieces):
                 fill_shadow(
                     self.crew,

@@ -89,6 +89,7 @@ def _load_json(report: LoadReport, dsn: str) -> dict[str, Any]:
         "rows": report.rows,
         "bytes_sent": report.bytes_sent,
         "workers": report.workers,
+        "rows_from_cache": report.rows_from_cache,
         "connections": report.connections,
         "dask": report.dask,
         "seconds": {phase: round(seconds, 3) for phase, seconds in report.seconds.items()},
@@ -116,7 +117,8 @@ def _made_by(report: LoadReport) -> str:
             f"generated and copied into a shadow schema by the Dask workers of {report.dask}; {built} built the "
             "indexes and swapped it in"
         )
-    return f"{_generators(report.workers)}; {_connections(report.connections)}"
+    made = "rows read from the row cache" if report.rows_from_cache else _generators(report.workers)
+    return f"{made}; {_connections(report.connections)}"
 
 
 def _render_load(console: Console, report: LoadReport, dsn: str) -> None:
@@ -175,6 +177,14 @@ def _parse_dask(spec: str | None) -> DaskTarget | None:
 @dask_option(
     "its workers COPY into a shadow schema, swapped in at the end; --connections then builds the indexes. Same data"
 )
+@click.option(
+    "--row-cache/--no-row-cache",
+    default=True,
+    show_default=True,
+    help="Read the rows from the row cache when an earlier load of the same scenario and seed kept them there "
+    "(100k rows or more), else keep them for the next load; within $SSPP_FIXTURES_ROW_CACHE_MB (default 2048, "
+    "0 keeps none). Same data either way.",
+)
 @wait_option
 @json_option
 @click.pass_obj
@@ -191,6 +201,7 @@ def load_command(
     stall_timeout_s: float,
     connections: int | None,
     dask: str | None,
+    row_cache: bool,
     wait_s: float,
     as_json: bool,
 ) -> None:
@@ -228,6 +239,7 @@ def load_command(
         stall_timeout_s=stall_timeout_s,
         connections=connections,
         dask=cluster,
+        row_cache=row_cache,
     )
     state.emit(as_json, _load_json(report, target), lambda console: _render_load(console, report, target))
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as package_version
-from pathlib import Path
 from typing import TYPE_CHECKING
+
+from .._code_digest import source_digest, version_of
 
 if TYPE_CHECKING:  # the data code loads only when a fingerprint is computed (see ._memo)
     from ..scenarios import Scenario
@@ -48,25 +47,9 @@ _NAME_HEX = 20
 _DATA_CODE = ("model", "bulkgen", "scenarios", "schema", "loader.py", "templates/_reuse.py", "templates/_template.py")
 
 
-@functools.cache
 def code_digest() -> str:
     """sha256 over the source of the modules that generate and load the data."""
-    root = Path(__file__).resolve().parent.parent
-    digest = hashlib.sha256()
-    for part in _DATA_CODE:
-        path = root / part
-        files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
-        for file in files:
-            digest.update(file.relative_to(root).as_posix().encode() + b"\0")
-            digest.update(file.read_bytes())
-    return digest.hexdigest()
-
-
-def version_of(package: str) -> str:
-    try:
-        return package_version(package)
-    except PackageNotFoundError:
-        return "unknown"
+    return source_digest(_DATA_CODE)
 
 
 @functools.cache
