@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg import sql
 
+from ._kept_rows import row_cache_budget
 from ._load_common import (
     LOCK_TIMEOUT,
     LoadReport,
@@ -41,7 +42,6 @@ from ._load_common import (
 from ._shadow_load import UnsupportedTables, default_connections, load_in_parallel, sweep_shadow_schemas
 from ._stallwatch import DEFAULT_STALL_TIMEOUT_S, StallWatch
 from .bulkgen import DEFAULT_BATCH_ROWS, TABLE_ORDER, Piece, copy_statement, default_workers
-from .bulkgen._row_cache import row_cache_budget
 from .dsn import database_name
 from .scenarios import Scenario
 from .schema import init_database, load_purpose, write_marker

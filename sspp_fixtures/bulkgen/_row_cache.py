@@ -29,10 +29,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .._code_digest import source_digest, version_of
-from .._paths import cache_dir
+from .._kept_rows import ENTRY_SUFFIX, ROW_CACHE_ENV, row_cache_budget, row_cache_dir
 from .._stale import pid_prefix, sweep_dead_owners
 from .._table_order import TABLE_ORDER
-from ..errors import UsageError
 from ..scenarios import Scenario
 from ._stream import DEFAULT_BATCH_ROWS, Piece, generate
 
@@ -44,8 +43,6 @@ __all__ = [
     "scenario_rows",
 ]
 
-ROW_CACHE_ENV = "SSPP_FIXTURES_ROW_CACHE_MB"
-_DEFAULT_BUDGET_MB = 2048
 #: Smaller scenarios are made in well under a second: not worth a file each.
 CACHE_FROM_ROWS = 100_000
 #: Writing stops (and the entry is dropped) when the disk has less than this left.
@@ -57,33 +54,8 @@ _HEADER = struct.Struct("<8sI")
 _RECORD = struct.Struct("<BBIQI")
 _TRAILER = struct.Struct("<8sQQ")
 _TRAILER_MAGIC = b"SSPPDONE"
-_SUFFIX = ".rows"
 _WRITING_PREFIX = "writing-"
 _DATA_CODE = ("model", "bulkgen", "scenarios", "_table_order.py", "_defaults.py")
-
-
-def row_cache_dir() -> Path:
-    """Where kept rows live: ``rows/`` in the package's cache folder."""
-    return cache_dir() / "rows"
-
-
-def row_cache_budget() -> int:
-    """Bytes the kept rows may take, from ``SSPP_FIXTURES_ROW_CACHE_MB`` (default 2048 MB; 0 keeps none)."""
-    raw = os.environ.get(ROW_CACHE_ENV, "").strip()
-    if not raw:
-        return _DEFAULT_BUDGET_MB << 20
-    try:
-        megabytes = int(raw)
-    except ValueError:
-        megabytes = -1
-    if megabytes < 0:
-        raise UsageError(
-            f"{ROW_CACHE_ENV}={raw!r} is not a number of megabytes",
-            hint=f"set {ROW_CACHE_ENV} to a whole number of MB (0 keeps no rows), or unset it for 2048",
-            field=ROW_CACHE_ENV,
-            value=raw,
-        )
-    return megabytes << 20
 
 
 @dataclass
@@ -111,7 +83,7 @@ def scenario_rows(
     if budget <= 0 or expected_rows < CACHE_FROM_ROWS:
         return RowSource(generate(scenario, format_name, workers=workers, batch_rows=batch_rows), False)
     folder = row_cache_dir()
-    entry = folder / f"{_key(scenario, format_name, batch_rows)}{_SUFFIX}"
+    entry = folder / f"{_key(scenario, format_name, batch_rows)}{ENTRY_SUFFIX}"
     made = _Maker(scenario, format_name, workers, batch_rows)
     records = _whole_entry(entry)
     if records is not None:
@@ -309,7 +281,7 @@ def _keep_within(folder: Path, budget: int, newest: Path) -> None:
     """Remove the least recently used entries until the kept rows fit ``budget`` (``newest`` stays)."""
     entries: list[tuple[float, int, Path]] = []
     with contextlib.suppress(OSError):
-        for path in folder.glob(f"*{_SUFFIX}"):
+        for path in folder.glob(f"*{ENTRY_SUFFIX}"):
             with contextlib.suppress(OSError):
                 stat = path.stat()
                 entries.append((stat.st_mtime, stat.st_size, path))

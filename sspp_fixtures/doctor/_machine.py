@@ -17,9 +17,10 @@ from pathlib import Path
 import psycopg
 
 from .. import __version__
+from .._kept_rows import ROW_CACHE_ENV, row_cache_budget, row_cache_usage
 from ..backup import INSTALL_HINT, list_client_tools
 from ..dsn import DATABASE_URL_ENV, connect, libpq_env_dsn, mask_dsn
-from ..errors import DatabaseUnreachableError, ServerUnavailableError
+from ..errors import DatabaseUnreachableError, ServerUnavailableError, UsageError
 from ..server import NOTHING_WORKS_HINT, _runtime
 from ..server import _embedded as embedded
 from ..server import _local as local
@@ -40,7 +41,7 @@ _WARM_CONNECT_TIMEOUT_S = 2
 def machine_checks(dsn: str | None, *, docker_timeout_s: float) -> list[Check]:
     """Checks of this machine, in the order they are shown."""
     providers = [_dsn_check(dsn), _warm_check(), _local_check(), _embedded_check(), _docker_check(docker_timeout_s)]
-    return [*_about_checks(), *providers, _auto_check(providers), _client_programs_check()]
+    return [*_about_checks(), *providers, _auto_check(providers), _client_programs_check(), _row_cache_check()]
 
 
 def _about_checks() -> list[Check]:
@@ -292,4 +293,30 @@ def _client_programs_check() -> Check:
         "ok",
         f"pg_dump, pg_restore, psql {best.version} in {best.bin_dir} ({best.found_via}){more}",
         data={"found": listed},
+    )
+
+
+def _row_cache_check() -> Check:
+    """What the row cache keeps (rows of earlier loads, read again by the next load of the same scenario)."""
+    usage = row_cache_usage()
+    data: dict[str, object] = {"folder": str(usage.folder), "entries": usage.entries, "bytes": usage.bytes}
+    try:
+        budget = row_cache_budget()
+    except UsageError as error:
+        return Check("row cache", "fail", error.message, fix=error.hint, data=data)
+    data["budget_bytes"] = budget
+    kept = f"{usage.entries} {'entry' if usage.entries == 1 else 'entries'}, {usage.bytes / 2**20:,.0f} MB"
+    if budget == 0:
+        return Check(
+            "row cache",
+            "skip",
+            f"off (${ROW_CACHE_ENV}=0); {kept} in {usage.folder}",
+            fix=f"optional: unset ${ROW_CACHE_ENV} (or set a number of MB) to read large loads' rows again",
+            data=data,
+        )
+    return Check(
+        "row cache",
+        "ok",
+        f"{kept} of {budget >> 20:,} MB (${ROW_CACHE_ENV}) in {usage.folder}; deleting the folder frees it",
+        data=data,
     )

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,6 +34,7 @@ MACHINE_CHECKS = [
     "docker",
     "auto picks",
     "client programs",
+    "row cache",
 ]
 
 LATEST = load_migrations()[-1].version
@@ -92,6 +94,25 @@ def test_without_a_dsn_only_the_machine_is_checked() -> None:
         assert check["status"] in ("ok", "warn", "fail", "skip")
         assert check["status"] == "ok" or check["fix"], check
     assert report["summary"]["fail"] == 0
+
+
+def test_the_row_cache_shows_what_it_keeps_and_a_bad_budget(tmp_path: Path) -> None:
+    rows = tmp_path / "rows"
+    rows.mkdir()
+    (rows / "kept.rows").write_bytes(b"x" * (3 << 20))
+    (rows / "writing-1-abc.tmp").write_bytes(b"x" * 100)  # being written: not counted
+    env = {"SSPP_FIXTURES_CACHE": str(tmp_path), "DATABASE_URL": ""}
+    done = cli_here("doctor", "--json", env={**env, "SSPP_FIXTURES_ROW_CACHE_MB": "100"})
+    check = {c["name"]: c for c in json.loads(done.stdout)["machine"]}["row cache"]
+    assert check["status"] == "ok"
+    assert check["data"] == {"folder": str(rows), "entries": 1, "bytes": 3 << 20, "budget_bytes": 100 << 20}
+    assert "1 entry, 3 MB of 100 MB ($SSPP_FIXTURES_ROW_CACHE_MB)" in check["detail"]
+    off = cli_here("doctor", "--json", env={**env, "SSPP_FIXTURES_ROW_CACHE_MB": "0"})
+    assert {c["name"]: c for c in json.loads(off.stdout)["machine"]}["row cache"]["status"] == "skip"
+    bad = cli_here("doctor", env={**env, "SSPP_FIXTURES_ROW_CACHE_MB": "lots"})
+    assert bad.returncode == 1
+    assert "SSPP_FIXTURES_ROW_CACHE_MB='lots' is not a number of megabytes" in bad.stdout
+    assert "Traceback" not in bad.stdout + bad.stderr
 
 
 def test_a_fresh_database_is_reachable_but_not_ready(empty_db: str) -> None:
