@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from sspp_fixtures._load_common import expected_table_rows
 from sspp_fixtures._paths import cache_dir
 from sspp_fixtures.bulkgen import Piece, generate, scenario_locales
 from sspp_fixtures.bulkgen import _row_cache as row_cache
@@ -53,9 +54,10 @@ def _made(scenario: Scenario) -> list[Piece]:
     return list(generate(scenario, "copy-binary", workers=0, batch_rows=_BATCH))
 
 
-def _rows(scenario: Scenario, *, use_cache: bool = True) -> tuple[list[Piece], bool]:
+def _rows(scenario: Scenario, *, use_cache: bool = True, expected_rows: int | None = None) -> tuple[list[Piece], bool]:
+    expected = sum(expected_table_rows(scenario).values()) if expected_rows is None else expected_rows
     source = scenario_rows(
-        scenario, "copy-binary", workers=0, batch_rows=_BATCH, expected_rows=10**6, use_cache=use_cache
+        scenario, "copy-binary", workers=0, batch_rows=_BATCH, expected_rows=expected, use_cache=use_cache
     )
     return list(source.pieces), source.from_cache
 
@@ -81,7 +83,7 @@ def test_another_seed_scale_wire_or_batch_size_is_another_entry(cache: Path) -> 
     _rows(_smoke())
     assert _rows(_smoke(seed=8))[1] is False
     assert _rows(_smoke().with_overrides(scale=0.5))[1] is False
-    source = scenario_rows(_smoke(), "copy", workers=0, batch_rows=_BATCH, expected_rows=10**6)
+    source = scenario_rows(_smoke(), "copy", workers=0, batch_rows=_BATCH, expected_rows=2_700)
     assert source.from_cache is False
     assert list(source.pieces) == list(generate(_smoke(), "copy", workers=0, batch_rows=_BATCH))
     assert len(_entries(cache)) == 4
@@ -114,7 +116,7 @@ def test_a_torn_entry_is_not_read(cache: Path) -> None:
 
 
 def test_a_load_that_stops_early_keeps_nothing(cache: Path) -> None:
-    source = scenario_rows(_smoke(), "copy-binary", workers=0, batch_rows=_BATCH, expected_rows=10**6)
+    source = scenario_rows(_smoke(), "copy-binary", workers=0, batch_rows=_BATCH, expected_rows=2_700)
     next(source.pieces)
     next(source.pieces)
     source.pieces.close()
@@ -150,7 +152,7 @@ def test_nothing_is_kept_over_the_budget_or_with_the_cache_off(cache: Path, monk
     expected = _made(_smoke())
     real_budget = row_cache.row_cache_budget
     monkeypatch.setattr(row_cache, "row_cache_budget", lambda: 10_000)
-    assert _rows(_smoke()) == (expected, False)
+    assert _rows(_smoke(), expected_rows=1) == (expected, False)  # written, then dropped at 10 kB
     assert _entries(cache) == []
     assert not list(cache.glob("*.tmp"))
     monkeypatch.setattr(row_cache, "row_cache_budget", real_budget)
@@ -159,6 +161,15 @@ def test_nothing_is_kept_over_the_budget_or_with_the_cache_off(cache: Path, monk
     monkeypatch.delenv(ROW_CACHE_ENV)
     assert _rows(_smoke(), use_cache=False) == (expected, False)
     assert _entries(cache) == []
+
+
+def test_a_scenario_too_large_for_the_budget_writes_nothing(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ROW_CACHE_ENV, "1")
+    source = scenario_rows(_smoke(), "copy-binary", workers=0, batch_rows=_BATCH, expected_rows=10_000)
+    next(source.pieces)
+    assert not cache.exists()  # not even a temporary file: 10k rows cannot fit in 1 MB
+    assert list(source.pieces)
+    assert not cache.exists()
 
 
 def test_small_scenarios_are_not_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
