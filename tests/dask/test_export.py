@@ -8,6 +8,7 @@ import io
 import json
 import os
 import uuid
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -170,5 +171,83 @@ def test_the_arrow_row_checksum_is_the_copy_text_one_with_escapes_and_nulls() ->
     values["annual_value"] = ["1.00", None, "3.00", "4.50"]
     chunk = Columns("customers", values, 4)
     expected = row_checksum(CopyText().rows(chunk))
+    lines = CopyText().rows(chunk).split(b"\n")[:-1]
+    assert expected == sum(map(zlib.crc32, lines)) % 2**64  # the manifest's definition, with the stdlib's CRC-32
     assert _arrow_row_checksum("customers", [chunk], _strings("customers", [chunk])) == expected
     assert row_checksum(CopyText().rows(Columns("customers", {c: v[::-1] for c, v in values.items()}, 4))) == expected
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"\\N", b"cust_1\t2026-01-01T00:00:00.000000", "M\u00fcller \u65e5\u672c".encode(), bytes(range(256)) * 9],
+)
+def test_the_row_checksums_crc32_is_zlibs(data: bytes) -> None:
+    from sspp_fixtures._partitioned._crc import crc32
+
+    assert crc32(data) == zlib.crc32(data)
+    assert crc32(memoryview(data)[1:]) == zlib.crc32(data[1:])
+
+
+def test_the_arrow_row_checksum_of_no_rows_is_zero() -> None:
+    from sspp_fixtures._partitioned._write import _arrow_row_checksum, _strings
+    from sspp_fixtures.bulkgen import TABLES, Columns
+
+    chunk = Columns.empty("events", TABLES["events"].columns)
+    assert _arrow_row_checksum("events", [chunk], _strings("events", [chunk])) == 0
+
+
+def test_timestamp_strings_for_parquet_are_the_chunks_text_with_nulls() -> None:
+    import numpy as np
+    import pyarrow as pa
+
+    from sspp_fixtures._partitioned._write import _stamp_strings
+    from sspp_fixtures.bulkgen._generate import _timestamps
+
+    values = np.array(
+        ["2026-03-01T00:00:00", "NaT", "0999-12-31T23:59:59.999999", "2026-03-01T12:34:56.000123", "NaT"],
+        dtype="datetime64[us]",
+    )
+    made = _stamp_strings(values)
+    assert made.equals(pa.array(_timestamps(values), pa.string()))
+    assert made.null_count == 2
+    assert _stamp_strings(values[:0]).equals(pa.array([], pa.string()))
+
+
+class _NoTimestampText(dict[str, list[str | None]]):
+    """A chunk's values that fail when a timestamp column's text is read."""
+
+    def __getitem__(self, name: str) -> list[str | None]:
+        if name in {"created_at", "updated_at"}:
+            raise AssertionError(f"{name}'s text was read")
+        return super().__getitem__(name)
+
+
+def test_a_parquet_partition_takes_timestamps_from_their_values_not_their_text() -> None:
+    import numpy as np
+
+    from sspp_fixtures._partitioned._write import _arrow_row_checksum, _strings
+    from sspp_fixtures.bulkgen import TABLES, Columns
+    from sspp_fixtures.bulkgen._formats import CopyText
+    from sspp_fixtures.bulkgen._generate import _timestamps
+
+    spec = TABLES["customers"]
+    times = {"created_at": np.array(["2026-01-02T03:04:05.678901", "NaT"], dtype="datetime64[us]")}
+    times["updated_at"] = times["created_at"]
+    values: dict[str, list[str | None]] = {column: [f"{column}-{i}" for i in range(2)] for column in spec.columns}
+    values["annual_value"] = ["1.00", "2.00"]
+    values.update({name: _timestamps(stamps) for name, stamps in times.items()})
+    expected = row_checksum(CopyText().rows(Columns("customers", values, 2)))
+    chunk = Columns("customers", _NoTimestampText(values), 2, times=times)
+    assert _arrow_row_checksum("customers", [chunk], _strings("customers", [chunk])) == expected
+
+
+def test_the_chunk_makers_timestamp_text_is_made_from_its_values_once(small_scenario: Scenario) -> None:
+    from sspp_fixtures._dask._worker import worker_maker
+    from sspp_fixtures.bulkgen import TABLES
+    from sspp_fixtures.bulkgen._generate import _timestamps
+
+    events, _, sales = worker_maker(small_scenario).events(0)
+    assert events.values["received_at"] == _timestamps(events.times["received_at"])
+    assert events.values["received_at"] is events.values["received_at"]
+    assert sales.values["created_at"] is sales.values["updated_at"]
+    assert list(sales.values) == list(TABLES["sales_signals"].columns)
