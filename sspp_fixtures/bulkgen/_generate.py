@@ -65,7 +65,8 @@ Value = str | None
 
 @dataclass(frozen=True)
 class Columns:
-    """One chunk of one table: every value already rendered as text (``None`` is SQL NULL)."""
+    """One chunk of one table: every value as text (``None`` is SQL NULL); the chunk maker's timestamp columns
+    make theirs when first read (see ``times``)."""
 
     table: str
     values: Mapping[str, list[Value]]
