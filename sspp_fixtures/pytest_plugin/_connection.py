@@ -90,7 +90,19 @@ class RolledBackTest:
         conn._sspp_rolled_back = False
         if not (conn.closed or conn.broken):
             with contextlib.suppress(psycopg.Error):  # then it is broken: the next test gets a new one
-                conn.execute(_ROLLBACK_RESET_BEGIN if self.begin_ahead else _ROLLBACK_RESET)
+                conn.execute(_ROLLBACK_RESET_BEGIN if self.begin_ahead else _ROLLBACK_RESET, prepare=False)
+            _forget_statements(conn)
+
+
+def _forget_statements(conn: SsppConnection) -> None:
+    """What psycopg's own ``rollback()`` does after its ROLLBACK: forget how often each statement ran. Else the
+    counts add up across tests, and every few tests a statement reaches ``prepare_threshold``, is prepared (a round
+    trip) and deallocated by the next ROLLBACK (another): a hand-written ``rollback()`` per test never prepares a
+    statement run fewer times than that in one test. (Statements prepared in the test are deallocated already:
+    psycopg does it when it sees the ROLLBACK.)"""
+    prepared = getattr(conn, "_prepared", None)  # psycopg's statement cache: no public way to reset its counts
+    if prepared is not None:
+        prepared.clear()
 
 
 _ROLLBACK_RESET = b"ROLLBACK; " + SESSION_RESET
