@@ -31,6 +31,7 @@ from ._config import OPTIONS, SsppConfig
 from ._django import sspp_django_db
 from ._locks import pytest_runtest_call, pytest_runtest_makereport
 from ._queue import add_queue_options, sspp_queue
+from ._rewrite import rewrite_plugin_only
 from ._session import (
     SESSION_KEY,
     PluginSession,
@@ -67,7 +68,8 @@ _MARKER_HELP = (
 )
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    rewrite_plugin_only(pluginmanager)  # before a test imports the rest of the package
     group = parser.getgroup("sspp", "sspp-fixtures: a seeded SSPP database per test")
     for flag, ini, text, _default in OPTIONS:
         group.addoption(flag, dest=ini, default=None, help=text)
