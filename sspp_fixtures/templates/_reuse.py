@@ -37,10 +37,23 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-__all__ = ["REUSE_SCHEMA", "Status", "install_reuse", "read_status", "release_statement"]
+__all__ = [
+    "REUSE_SCHEMA",
+    "ROLLED_BACK",
+    "UNMARKED",
+    "Status",
+    "install_reuse",
+    "mark_all_changed",
+    "read_status",
+    "release_statement",
+]
 
 REUSE_SCHEMA = "sspp_reuse"
 _MARK_TRIGGER = "sspp_reuse_mark"
+#: A transaction-local setting: the writes of a transaction that sets it are not marked (it will be rolled back).
+ROLLED_BACK = f"{REUSE_SCHEMA}.rolled_back"
+#: A session setting: ``on`` once a transaction with :data:`ROLLED_BACK` wrote to a tracked table and committed.
+UNMARKED = f"{REUSE_SCHEMA}.unmarked"
 _EVENT_TRIGGERS = ("sspp_reuse_ddl", "sspp_reuse_drop")
 
 #: An added column, once dropped, keeps its slot: after this many a table's database is replaced (1,600 at most).
@@ -125,6 +138,15 @@ LANGUAGE plpgsql SECURITY DEFINER AS $fn$
 DECLARE
     flag text := '{REUSE_SCHEMA}.m' || TG_RELID::text || substr(TG_OP, 1, 1);
 BEGIN
+    -- in a transaction that will be rolled back (isolation 'transaction' sets ROLLED_BACK in it) nothing is marked;
+    -- a session setting notes the write instead, which outlives the transaction only if it commits after all (a
+    -- raw COMMIT): the plugin reads it after its ROLLBACK and has the database replaced
+    IF pg_catalog.current_setting('{ROLLED_BACK}', true) = 'on' THEN
+        IF pg_catalog.current_setting('{UNMARKED}', true) IS DISTINCT FROM 'on' THEN
+            PERFORM pg_catalog.set_config('{UNMARKED}', 'on', false);
+        END IF;
+        RETURN NULL;
+    END IF;
     -- once per table, operation and transaction: a transaction-local setting remembers it (no unique index,
     -- so two sessions writing the same table never wait on each other's marks)
     IF pg_catalog.current_setting(flag, true) IS DISTINCT FROM '1' THEN
@@ -753,6 +775,16 @@ def _record_objects(conn: psycopg.Connection[Any]) -> None:
                 sql.Identifier(REUSE_SCHEMA), sql.Literal(catalog), sql.Identifier("pg_catalog", catalog)
             )
         )
+
+
+def mark_all_changed(conn: psycopg.Connection[Any]) -> None:
+    """Have the next restore put every tracked table back whole, as after a TRUNCATE: for changes made where no
+    mark was written (a rolled-back test whose transaction was committed all the same)."""
+    conn.execute(
+        sql.SQL("INSERT INTO {schema}.dirty (tbl, op) SELECT relid, 'T' FROM {schema}.tracked").format(
+            schema=sql.Identifier(REUSE_SCHEMA)
+        )
+    )
 
 
 def release_statement() -> str:

@@ -19,6 +19,7 @@ import pytest
 
 from sspp_fixtures.dsn import connect
 from sspp_fixtures.errors import UsageError
+from sspp_fixtures.pytest_plugin._connection import RolledBackTest, SsppConnection
 from sspp_fixtures.scenarios import load_scenario
 from sspp_fixtures.server import Server
 from sspp_fixtures.templates import (
@@ -30,6 +31,7 @@ from sspp_fixtures.templates import (
     _clone_pool,
     ensure_template,
 )
+from sspp_fixtures.templates._reuse import mark_all_changed
 
 # A sequence that exists in the template (the SSPP schema has none), to prove sequences are put back; a comment on an
 # index, to prove a rebuilt index gets it back.
@@ -677,3 +679,26 @@ def test_two_pools_of_one_template_in_one_process_do_not_collide(pg_server: Serv
         assert state_of(a.dsn) == state_of(b.dsn)
         first.release(a)
         second.release(b)
+
+
+def test_writes_in_a_rolled_back_test_are_not_marked_and_a_raw_commit_is_told(
+    pool: TestDatabases, pristine: dict[str, Any]
+) -> None:
+    """Isolation 'transaction': the test's writes leave no mark (its transaction is rolled back), unless it commits
+    them all the same (a raw COMMIT); then the plugin has every table put back whole."""
+    db = pool.acquire()
+    with SsppConnection.connect(db.dsn, autocommit=True) as conn:
+        rolled_back = RolledBackTest(conn, begin_ahead=True)
+        with rolled_back:
+            conn.execute(CHANGES["insert"])
+            assert conn.execute("SELECT count(*) FROM sspp_reuse.dirty").fetchone() == (0,)
+        assert not rolled_back.escaped
+        escaping = RolledBackTest(conn, begin_ahead=True)
+        with escaping:
+            conn.execute(CHANGES["delete"])
+            conn.execute("COMMIT")
+        assert escaping.escaped
+        conn.rollback()
+        mark_all_changed(conn)
+    assert pool.release(db).path == "restored"
+    assert state_of(next_db(pool).dsn) == pristine
