@@ -20,7 +20,7 @@ from psycopg.rows import tuple_row
 from ..errors import SsppError, UsageError
 from ..templates._reuse import mark_all_changed
 from ._config import ISOLATIONS
-from ._connection import SESSION_RESET, RolledBackTest, SsppConnection
+from ._connection import ROLLBACK_OPTIONS, SESSION_RESET, RolledBackTest, SsppConnection
 
 if TYPE_CHECKING:  # the engines load when a test first asks for a database
     from ..templates import TestDatabases, TestDb
@@ -196,7 +196,7 @@ class RolledBack(Isolation):
         # No other session can reach the test's transaction (sspp_dsn and sspp_adb are refused), so no limit on
         # idling in it; a startup option outranks the server's and the database's settings, and RESET ALL goes back
         # to it: the next test's BEGIN can always go out with this one's ROLLBACK (one round trip a test).
-        settings = {**self.settings, "idle_in_transaction_session_timeout": "0"}
+        settings = {**self.settings, "idle_in_transaction_session_timeout": "0", **ROLLBACK_OPTIONS}
         conn = SsppConnection.connect(db.dsn, autocommit=True, application_name=_APP, options=connect_options(settings))
         self._held = (db, conn)
         return db

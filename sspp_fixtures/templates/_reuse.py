@@ -50,7 +50,7 @@ __all__ = [
 
 REUSE_SCHEMA = "sspp_reuse"
 _MARK_TRIGGER = "sspp_reuse_mark"
-#: A transaction-local setting: the writes of a transaction that sets it are not marked (it will be rolled back).
+#: A setting (of the plugin's isolation 'transaction' sessions): their writes are not marked (all are rolled back).
 ROLLED_BACK = f"{REUSE_SCHEMA}.rolled_back"
 #: A session setting: ``on`` once a transaction with :data:`ROLLED_BACK` wrote to a tracked table and committed.
 UNMARKED = f"{REUSE_SCHEMA}.unmarked"
@@ -143,9 +143,9 @@ LANGUAGE plpgsql SECURITY DEFINER AS $fn$
 DECLARE
     flag text := '{REUSE_SCHEMA}.m' || TG_RELID::text || substr(TG_OP, 1, 1);
 BEGIN
-    -- in a transaction that will be rolled back (isolation 'transaction' sets ROLLED_BACK in it) nothing is marked;
-    -- a session setting notes the write instead, which outlives the transaction only if it commits after all (a
-    -- raw COMMIT): the plugin reads it after its ROLLBACK and has the database replaced
+    -- in a session whose transactions are all rolled back (isolation 'transaction' sets ROLLED_BACK) nothing is
+    -- marked; a session setting notes the write instead, which outlives the transaction only if it commits after
+    -- all (a raw COMMIT): the plugin reads it after its ROLLBACK and has every table put back whole
     IF pg_catalog.current_setting('{ROLLED_BACK}', true) = 'on' THEN
         IF pg_catalog.current_setting('{UNMARKED}', true) IS DISTINCT FROM 'on' THEN
             PERFORM pg_catalog.set_config('{UNMARKED}', 'on', false);

@@ -19,7 +19,7 @@ import pytest
 
 from sspp_fixtures.dsn import connect
 from sspp_fixtures.errors import UsageError
-from sspp_fixtures.pytest_plugin._connection import RolledBackTest, SsppConnection
+from sspp_fixtures.pytest_plugin._connection import ROLLBACK_OPTIONS, RolledBackTest, SsppConnection
 from sspp_fixtures.scenarios import load_scenario
 from sspp_fixtures.server import Server
 from sspp_fixtures.templates import (
@@ -698,7 +698,8 @@ def test_writes_in_a_rolled_back_test_are_not_marked_and_a_raw_commit_is_told(
     """Isolation 'transaction': the test's writes leave no mark (its transaction is rolled back), unless it commits
     them all the same (a raw COMMIT); then the plugin has every table put back whole."""
     db = pool.acquire()
-    with SsppConnection.connect(db.dsn, autocommit=True) as conn:
+    options = " ".join(f"-c {name}={value}" for name, value in ROLLBACK_OPTIONS.items())
+    with SsppConnection.connect(db.dsn, autocommit=True, options=options) as conn:
         rolled_back = RolledBackTest(conn, begin_ahead=True)
         with rolled_back:
             conn.execute(CHANGES["insert"])
