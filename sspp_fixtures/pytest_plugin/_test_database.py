@@ -1,9 +1,8 @@
 """A test's database, kept on its pytest item: the first fixture that asks for it (``sspp_db``, ``sspp_dsn``,
 ``sspp_adb``) acquires it, and it is released once the test's fixtures are torn down.
 
-Not a fixture of its own: each function-scoped fixture costs pytest some 40 us of setup and teardown, a third of
-what isolation 'transaction' adds to a test beyond its one round trip (a fixture chain of ``sspp_db`` over a
-database fixture measured 0.08 ms a test more than ``sspp_db`` alone, ``benchmarks/bench_plugin.py``).
+Not a fixture of its own: each function-scoped fixture costs pytest some 40 us of setup and teardown (measured:
+3,000 trivial tests over a chain of three such fixtures took 0.25 s more than over one).
 """
 
 from __future__ import annotations
