@@ -9,7 +9,9 @@
   CREATE TABLE and a CREATE INDEX on a seeded table, back to back; ALTER TABLE undone in place: ADD COLUMN and ADD
   CONSTRAINT on a seeded table, back to back; put back in place, 20 each back to back: ALTER COLUMN ... SET DEFAULT
   + DROP NOT NULL on seeded columns, DROP INDEX of a seeded btree index and of the seeded GIN index (each rebuilt);
-  recycled: an ALTER COLUMN ... TYPE, which cannot be undone in place, so the database is replaced under its name by
+  ALTER COLUMN ... TYPE of a column no index or constraint uses, put back in place (the table emptied, the type
+  put back, the rows reloaded), back to back; recycled: an ALTER COLUMN ... TYPE of an indexed column, which cannot
+  be undone in place, so the database is replaced under its name by
   a spare clone, with the spares ready and back to back, where the clones cannot keep up), a whole test (acquire,
   connect, query, close, release), next to the baseline: a bare connect + ``SELECT 1`` + close, no pool.
 
@@ -48,7 +50,9 @@ PUT_BACK_DDL = {
     "gin_in_place": "DROP INDEX idx_signals_data",
 }
 #: What cannot be undone in place: the database is replaced by a clone.
-REPLACING_DDL = "ALTER TABLE customers ALTER COLUMN name TYPE varchar(300)"
+REPLACING_DDL = "ALTER TABLE customers ALTER COLUMN segment TYPE varchar(40)"
+#: A column's type changed where no index or constraint uses it: put back in place (the table reloaded whole).
+RETYPING_DDL = "ALTER TABLE customers ALTER COLUMN name TYPE varchar(300)"
 
 
 def _args() -> argparse.Namespace:
@@ -110,6 +114,7 @@ def _release_samples(pool: TestDatabases, rounds: int) -> dict[str, list[float]]
     found["alter_in_place"] = _back_to_back(pool, ADDING_DDL, 30)
     for key, statement in PUT_BACK_DDL.items():
         found[key] = _back_to_back(pool, statement, 20)
+    found["retyped"] = _back_to_back(pool, RETYPING_DDL, 20)
     found["recycled"] = _back_to_back(pool, REPLACING_DDL, 10, path="recycled", spares=True)
     found["recycled_b2b"] = _back_to_back(pool, REPLACING_DDL, 20, path="recycled")
     return found
@@ -151,6 +156,7 @@ def main() -> None:
             _row("ALTER COLUMN SET/DROP DEFAULT + DROP NOT NULL put back, back to back", found["column_in_place"]),
             _row("DROP INDEX (btree, 2 columns) rebuilt in place, back to back", found["btree_in_place"]),
             _row("DROP INDEX (GIN on jsonb) rebuilt in place, back to back", found["gin_in_place"]),
+            _row("ALTER COLUMN ... TYPE put back in place (table reloaded), back to back", found["retyped"]),
             _row("recycle, back to back (bound by CREATE DATABASE)", found["recycled_b2b"]),
         ],
     )

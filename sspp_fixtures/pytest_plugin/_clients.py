@@ -14,6 +14,8 @@ from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 import pytest
 
 from ..errors import UsageError
+from ._session import plugin_session
+from ._test_database import item_database_for
 
 if TYPE_CHECKING:
     import psycopg
@@ -70,7 +72,7 @@ def _run_aside(coroutine: Coroutine[Any, Any, _T]) -> _T:
 
 
 @pytest.fixture
-def sspp_adb(_sspp_database: Any) -> Iterator[psycopg.AsyncConnection[TupleRow]]:
+def sspp_adb(request: pytest.FixtureRequest) -> Iterator[psycopg.AsyncConnection[TupleRow]]:
     """A psycopg ``AsyncConnection`` to this test's database, for ``async def`` tests under anyio
     (``@pytest.mark.anyio``, asyncio backend) or pytest-asyncio (strict or auto mode, any loop scope).
 
@@ -84,7 +86,8 @@ def sspp_adb(_sspp_database: Any) -> Iterator[psycopg.AsyncConnection[TupleRow]]
 
     from ._isolation import TEST_APP, connect_options
 
-    mode, db = _sspp_database.mode, _sspp_database.db
+    database = item_database_for(request, plugin_session(request.config))
+    mode, db = database.mode, database.db
     if mode.name == "transaction":
         raise UsageError(
             "sspp_adb is not available with isolation='transaction': its commits would escape the test's transaction",

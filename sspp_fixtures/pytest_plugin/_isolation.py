@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, ClassVar
 import psycopg
 from psycopg.rows import tuple_row
 
-from ..errors import UsageError
+from ..errors import SsppError, UsageError
+from ..templates._reuse import mark_all_changed
 from ._config import ISOLATIONS
-from ._connection import SESSION_RESET, RolledBackTest, SsppConnection
+from ._connection import ROLLBACK_OPTIONS, SESSION_RESET, RolledBackTest, SsppConnection
 
 if TYPE_CHECKING:  # the engines load when a test first asks for a database
     from ..templates import TestDatabases, TestDb
@@ -195,7 +196,7 @@ class RolledBack(Isolation):
         # No other session can reach the test's transaction (sspp_dsn and sspp_adb are refused), so no limit on
         # idling in it; a startup option outranks the server's and the database's settings, and RESET ALL goes back
         # to it: the next test's BEGIN can always go out with this one's ROLLBACK (one round trip a test).
-        settings = {**self.settings, "idle_in_transaction_session_timeout": "0"}
+        settings = {**self.settings, "idle_in_transaction_session_timeout": "0", **ROLLBACK_OPTIONS}
         conn = SsppConnection.connect(db.dsn, autocommit=True, application_name=_APP, options=connect_options(settings))
         self._held = (db, conn)
         return db
@@ -212,8 +213,13 @@ class RolledBack(Isolation):
         assert self._held is not None
         assert self._held[0] is db
         conn = self._bind(db, self._held[1])
-        with RolledBackTest(conn, begin_ahead=True):
-            yield conn
+        test = RolledBackTest(conn, begin_ahead=True)
+        try:
+            with test:
+                yield conn
+        finally:
+            if test.escaped:
+                self._restore_after_escape()
 
     @contextlib.contextmanager
     def restoring(self, db: TestDb, conn: SsppConnection) -> Iterator[None]:
@@ -230,6 +236,18 @@ class RolledBack(Isolation):
             with contextlib.suppress(Exception):
                 held[1].close()
             self.pool.release(held[0])
+
+    def _restore_after_escape(self) -> None:
+        """Put the held database back now, every table whole: a test committed writes no mark tells the restore of.
+        Where that cannot be done in place (the test's commit held DDL), the database is given back and replaced."""
+        assert self._held is not None
+        db, conn = self._held
+        try:
+            conn.rollback()  # the next test's transaction, begun ahead
+            mark_all_changed(conn)
+            self.pool.restore(db, keep_pids=[conn.info.backend_pid])
+        except (psycopg.Error, SsppError):
+            self.close()
 
 
 _MODES: dict[str, type[Isolation]] = {mode.name: mode for mode in (ReuseDatabase, FreshClone, RolledBack)}

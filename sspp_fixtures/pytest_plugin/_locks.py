@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ._test_database import item_database
+
 if TYPE_CHECKING:
     import psycopg
 
@@ -229,7 +231,7 @@ def _watch_interval(settings: dict[str, str]) -> float | None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
-    database = getattr(item, "funcargs", {}).get("_sspp_database")
+    database = item_database(item)
     if database is None or database.mode.name == "transaction":  # no other session can wait on that one
         return (yield)
     settings = database.mode.settings
@@ -251,7 +253,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     if call.when != "call" or call.excinfo is None or not report.failed:
         return report
-    database = getattr(item, "funcargs", {}).get("_sspp_database")
+    database = item_database(item)
     watch = item.stash.get(_WATCH, None)
     sqlstate = _sqlstate(call.excinfo.value, cancelled=watch is not None and bool(watch.cancelled))
     if database is None or sqlstate is None:

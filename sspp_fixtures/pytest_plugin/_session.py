@@ -22,9 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pytest
+
 from .._paths import cache_dir
 from .._stale import pid_alive
-from ..errors import ConnectionBudgetError, SsppError
+from ..errors import ConnectionBudgetError, SsppError, UsageError
 from ._config import SsppConfig, TestSpec
 
 if TYPE_CHECKING:  # the engines load when a test first asks for a database: a run without one stays fast
@@ -33,9 +35,11 @@ if TYPE_CHECKING:  # the engines load when a test first asks for a database: a r
     from ._isolation import Isolation
 
 __all__ = [
+    "SESSION_KEY",
     "PluginSession",
     "cleanup_run",
     "new_run_id",
+    "plugin_session",
     "run_dir",
     "sweep_run_servers",
     "sweep_stale_runs",
@@ -135,6 +139,11 @@ def sweep_run_servers(run_id: str) -> list[str]:
     return dropped
 
 
+def plugin_session(config: pytest.Config) -> PluginSession:
+    """The session of the pytest run ``config`` belongs to (made when the plugin is configured)."""
+    return config.stash[SESSION_KEY]
+
+
 @dataclass
 class PluginSession:
     """What one process of a pytest run holds: lazily started, closed at the end of the session."""
@@ -151,6 +160,8 @@ class PluginSession:
     _swept: bool = False
     _budget_error: SsppError | None = None
     _budget_checked: bool = False
+    #: each ``sspp`` marker's spec by the marker's id, with the marker (kept alive: its id is not reused)
+    _specs: dict[int, tuple[pytest.Mark, TestSpec]] = field(default_factory=dict)
 
     @property
     def server(self) -> Server:
@@ -164,6 +175,20 @@ class PluginSession:
                 _note_server(self.run_id, self.worker_id, server.dsn)
             self._server = server
         return self._server
+
+    def spec(self, marker: pytest.Mark | None) -> TestSpec:
+        """What a test whose closest ``sspp`` marker is ``marker`` asks for (one marker, a module's ``pytestmark``,
+        is often every test's: its spec is worked out once)."""
+        if marker is None:
+            return self.config.spec({})
+        cached = self._specs.get(id(marker))
+        if cached is not None and cached[0] is marker:
+            return cached[1]
+        if marker.args:
+            raise UsageError("@pytest.mark.sspp takes keyword arguments only: scenario=, seed=, isolation=")
+        spec = self.config.spec(dict(marker.kwargs))
+        self._specs[id(marker)] = (marker, spec)
+        return spec
 
     def template(self, spec: TestSpec) -> TemplateInfo:
         """The template holding the spec's scenario and seed, built if no process built it yet."""
@@ -250,3 +275,6 @@ class PluginSession:
         server, self._server = self._server, None
         if server is not None:
             server.stop()
+
+
+SESSION_KEY = pytest.StashKey[PluginSession]()

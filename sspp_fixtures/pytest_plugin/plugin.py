@@ -25,13 +25,24 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ..errors import ConnectionBudgetError, SsppError, UsageError
+from ..errors import SsppError
 from ._clients import sspp_adb, sspp_url
-from ._config import OPTIONS, SsppConfig, TestSpec
+from ._config import OPTIONS, SsppConfig
 from ._django import sspp_django_db
 from ._locks import pytest_runtest_call, pytest_runtest_makereport
 from ._queue import add_queue_options, sspp_queue
-from ._session import PluginSession, cleanup_run, new_run_id, note_worker, sweep_run_servers, sweep_stale_runs
+from ._rewrite import rewrite_plugin_only
+from ._session import (
+    SESSION_KEY,
+    PluginSession,
+    cleanup_run,
+    new_run_id,
+    note_worker,
+    plugin_session,
+    sweep_run_servers,
+    sweep_stale_runs,
+)
+from ._test_database import item_database_for
 
 if TYPE_CHECKING:
     from ..server import Server
@@ -50,7 +61,6 @@ __all__ = [
     "sspp_url",
 ]
 
-_SESSION = pytest.StashKey[PluginSession]()
 _MARKER_HELP = (
     "sspp(scenario='smoke', seed=None, isolation='database'): the data this test's database holds and how it is "
     "isolated: 'database' (own database, restored after the test), 'clone' (a never-used clone), 'transaction' "
@@ -58,7 +68,8 @@ _MARKER_HELP = (
 )
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    rewrite_plugin_only(pluginmanager)  # before a test imports the rest of the package
     group = parser.getgroup("sspp", "sspp-fixtures: a seeded SSPP database per test")
     for flag, ini, text, _default in OPTIONS:
         group.addoption(flag, dest=ini, default=None, help=text)
@@ -108,19 +119,19 @@ def pytest_configure(config: pytest.Config) -> None:
             sweep_stale_runs()
         if any(config.pluginmanager.hasplugin(name) for name in ("xdist", "xdist.plugin")):  # entry point, -p
             config.pluginmanager.register(_XdistHooks(run_id), "sspp-xdist")
-    config.stash[_SESSION] = PluginSession(settings, run_id, worker_id, workers)
+    config.stash[SESSION_KEY] = PluginSession(settings, run_id, worker_id, workers)
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Drop this process's databases once the session's fixtures are torn down (trylast: after pytest's own)."""
-    plugin_session = session.config.stash.get(_SESSION, None)
+    plugin_session = session.config.stash.get(SESSION_KEY, None)
     if plugin_session is not None:
         plugin_session.close()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    session = config.stash.get(_SESSION, None)
+    session = config.stash.get(SESSION_KEY, None)
     if session is None:
         return
     session.close()  # a run that never reached sessionfinish (a usage error, an interrupted start-up)
@@ -132,57 +143,21 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         cleanup_run(session.run_id)
 
 
-def _session(config: pytest.Config) -> PluginSession:
-    return config.stash[_SESSION]
-
-
-def _spec(request: pytest.FixtureRequest) -> TestSpec:
-    marker = request.node.get_closest_marker("sspp")
-    if marker is not None and marker.args:
-        raise UsageError("@pytest.mark.sspp takes keyword arguments only: scenario=, seed=, isolation=")
-    return _session(request.config).config.spec(dict(marker.kwargs) if marker else {})
-
-
 @pytest.fixture(scope="session")
 def sspp_server(pytestconfig: pytest.Config) -> Server:
     """The PostgreSQL server the test databases live on (started on first use, stopped after the run)."""
-    return _session(pytestconfig).server
-
-
-class _TestDatabase:
-    """This test's database and the isolation mode that handed it out (and takes it back after the test)."""
-
-    def __init__(self, session: PluginSession, spec: TestSpec) -> None:
-        self.mode = session.isolation(spec)
-        self.db = self.mode.acquire()
+    return plugin_session(pytestconfig).server
 
 
 @pytest.fixture
-def _sspp_database(request: pytest.FixtureRequest) -> Iterator[_TestDatabase]:
-    try:
-        database = _TestDatabase(_session(request.config), _spec(request))
-    except SsppError as error:
-        failure: SsppError | None = error
-    else:
-        failure = None
-    if failure is not None:  # failed outside the except block: no "during handling..." chain in the report
-        if isinstance(failure, ConnectionBudgetError):  # every later test would fail alike: stop the run
-            request.session.shouldstop = f"sspp-fixtures: {failure}"
-        pytest.fail(f"{request.node.nodeid}: sspp-fixtures could not provide a database: {failure}", pytrace=False)
-    try:
-        yield database
-    finally:
-        database.mode.release(database.db)
-
-
-@pytest.fixture
-def sspp_dsn(_sspp_database: _TestDatabase) -> str:
+def sspp_dsn(request: pytest.FixtureRequest) -> str:
     """The URL of this test's own database, for code under test that opens its own connections."""
-    return _sspp_database.mode.dsn(_sspp_database.db)
+    database = item_database_for(request, plugin_session(request.config))
+    return database.mode.dsn(database.db)
 
 
 @pytest.fixture
-def sspp_db(_sspp_database: _TestDatabase) -> Iterator[SsppConnection]:
+def sspp_db(request: pytest.FixtureRequest) -> Iterator[SsppConnection]:
     """A psycopg connection to this test's database, which holds exactly the seeded data.
 
     With isolation 'database' or 'clone' it autocommits (a read holds no lock after it, so the code under test can
@@ -191,7 +166,8 @@ def sspp_db(_sspp_database: _TestDatabase) -> Iterator[SsppConnection]:
     back (commit() refuses).
     ``with sspp_db.restoring(): ...`` puts the seeded data back at the end of the block (one Hypothesis example).
     """
-    with _sspp_database.mode.connected(_sspp_database.db) as conn:
+    database = item_database_for(request, plugin_session(request.config))
+    with database.mode.connected(database.db) as conn:
         yield conn
 
 

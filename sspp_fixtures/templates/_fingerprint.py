@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 #: Version of the reuse machinery installed in templates; bump it whenever that SQL changes.
-REUSE_FORMAT = 6
+REUSE_FORMAT = 8
 TEMPLATE_PREFIX = "sspp_tpl_"
 TEST_PREFIX = "sspp_t_"
 #: Only databases named so are ever dropped by this package.

@@ -141,15 +141,15 @@ def test_a_parked_database_changed_beyond_repair_is_dropped_and_a_clone_used(
     pg_server: Server, template: TemplateInfo
 ) -> None:
     run(pg_server, template)
-    name = write_into_parked(pg_server, template, "ALTER TABLE customers ALTER COLUMN name TYPE varchar(300)")
+    name = write_into_parked(pg_server, template, "ALTER TABLE customers ALTER COLUMN segment TYPE varchar(40)")
     with TestDatabases(pg_server.dsn, template, worker_id="park", park=1) as pool:
         db = pool.acquire()
         with psycopg.connect(db.dsn) as conn:
             length = conn.execute(
                 "SELECT character_maximum_length FROM information_schema.columns "
-                "WHERE table_name = 'customers' AND column_name = 'name'"
+                "WHERE table_name = 'customers' AND column_name = 'segment'"
             ).fetchone()
-        assert length == (200,)
+        assert length == (20,)
         pool.release(db)
     with connect(pg_server.dsn) as admin:
         assert admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None

@@ -19,6 +19,7 @@ import pytest
 
 from sspp_fixtures.dsn import connect
 from sspp_fixtures.errors import UsageError
+from sspp_fixtures.pytest_plugin._connection import ROLLBACK_OPTIONS, RolledBackTest, SsppConnection
 from sspp_fixtures.scenarios import load_scenario
 from sspp_fixtures.server import Server
 from sspp_fixtures.templates import (
@@ -28,8 +29,10 @@ from sspp_fixtures.templates import (
     TestDatabases,
     TestDb,
     _clone_pool,
+    drop_templates,
     ensure_template,
 )
+from sspp_fixtures.templates._reuse import mark_all_changed
 
 # A sequence that exists in the template (the SSPP schema has none), to prove sequences are put back; a comment on an
 # index, to prove a rebuilt index gets it back.
@@ -81,8 +84,9 @@ SELECT (SELECT md5(string_agg(r, ',' ORDER BY r)) FROM (
        (SELECT count(*) FROM pg_type WHERE typnamespace <> 'pg_catalog'::regnamespace),
        (SELECT string_agg(nspname, ',' ORDER BY nspname) FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%'),
        (SELECT count(*) FROM pg_trigger), (SELECT count(*) FROM pg_rewrite), (SELECT count(*) FROM pg_policy),
-       (SELECT md5(string_agg(concat_ws(':', table_name, column_name, ordinal_position, data_type, column_default,
-                                        is_nullable), ',' ORDER BY table_name, ordinal_position))
+       (SELECT md5(string_agg(concat_ws(':', table_name, column_name, ordinal_position, data_type,
+                                        character_maximum_length, collation_name, column_default, is_nullable), ','
+                              ORDER BY table_name, ordinal_position))
         FROM information_schema.columns WHERE table_schema = 'public'),
        (SELECT md5(string_agg(conrelid::regclass::text || '.' || conname || ':' || pg_get_constraintdef(oid), ','
                               ORDER BY conrelid::regclass::text, conname))
@@ -245,6 +249,14 @@ DDL_PUT_BACK: dict[str, str] = {
     "drop_a_commented_index": "DROP INDEX idx_events_type_received",
     "everything_at_once": "DROP INDEX idx_events_type_received; ALTER TABLE events ALTER COLUMN source DROP DEFAULT, "
     "ALTER COLUMN event_type DROP NOT NULL, ADD COLUMN extra int; CREATE INDEX ON events (extra)",
+    # ALTER COLUMN ... TYPE where no index or constraint uses the column: the type put back, the table reloaded
+    "column_type": "ALTER TABLE customers ALTER COLUMN name TYPE varchar(300)",
+    "column_type_then_write": "ALTER TABLE customers ALTER COLUMN name TYPE text; "
+    "UPDATE customers SET name = repeat('x', 500) WHERE customer_id IN (SELECT customer_id FROM customers LIMIT 5)",
+    "column_types_and_collation": "ALTER TABLE customers ALTER COLUMN phone TYPE varchar(80), "
+    'ALTER COLUMN contact_email TYPE text, ALTER COLUMN industry TYPE varchar(50) COLLATE "C"',
+    "column_type_with_a_default": "ALTER TABLE events ALTER COLUMN source TYPE varchar(80)",
+    "column_type_and_a_new_column": "ALTER TABLE customers ALTER COLUMN region TYPE text, ADD COLUMN extra int",
 }
 
 
@@ -297,7 +309,8 @@ def test_ddl_rolled_back_leaves_it_clean(pool: TestDatabases) -> None:
 
 #: DDL on the template's own objects, or that names none: the database is replaced by a fresh clone.
 DDL_REPLACED: dict[str, str] = {
-    "column_type": "ALTER TABLE events ALTER COLUMN source TYPE varchar(80)",
+    "column_type_of_an_indexed_column": "ALTER TABLE customers ALTER COLUMN segment TYPE varchar(40)",
+    "column_type_of_a_key": "ALTER TABLE events ALTER COLUMN customer_id TYPE text",
     "rename_column": "ALTER TABLE events RENAME COLUMN source TO origin",
     "drop_seeded_column": "ALTER TABLE events DROP COLUMN source",
     "disable_trigger": "ALTER TABLE events DISABLE TRIGGER ALL; DELETE FROM events",
@@ -318,7 +331,7 @@ DDL_REPLACED: dict[str, str] = {
 
 
 #: DDL that cannot be undone in place: what the tests below use to make the pool replace a database.
-REPLACING_DDL = DDL_REPLACED["column_type"]
+REPLACING_DDL = DDL_REPLACED["column_type_of_an_indexed_column"]
 
 
 @pytest.mark.parametrize("change", list(DDL_REPLACED))
@@ -355,7 +368,7 @@ def _release_in_view(conn: psycopg.Connection[Any], probe: str) -> tuple[str, An
 def test_ddl_no_undo_can_put_back_replaces_the_database_without_trying_the_undo(pool: TestDatabases) -> None:
     db = pool.acquire()
     with psycopg.connect(db.dsn, autocommit=True) as conn:
-        conn.execute(REPLACING_DDL)
+        conn.execute(DDL_REPLACED["rename_column"])
         status, undo_calls = _release_in_view(
             conn, "SELECT pg_stat_get_xact_function_calls('sspp_reuse.undo_alters()'::regprocedure)"
         )
@@ -677,3 +690,46 @@ def test_two_pools_of_one_template_in_one_process_do_not_collide(pg_server: Serv
         assert state_of(a.dsn) == state_of(b.dsn)
         first.release(a)
         second.release(b)
+
+
+def test_writes_in_a_rolled_back_test_are_not_marked_and_a_raw_commit_is_told(
+    pool: TestDatabases, pristine: dict[str, Any]
+) -> None:
+    """Isolation 'transaction': the test's writes leave no mark (its transaction is rolled back), unless it commits
+    them all the same (a raw COMMIT); then the plugin has every table put back whole."""
+    db = pool.acquire()
+    options = " ".join(f"-c {name}={value}" for name, value in ROLLBACK_OPTIONS.items())
+    with SsppConnection.connect(db.dsn, autocommit=True, options=options) as conn:
+        rolled_back = RolledBackTest(conn, begin_ahead=True)
+        with rolled_back:
+            conn.execute(CHANGES["insert"])
+            assert conn.execute("SELECT count(*) FROM sspp_reuse.dirty").fetchone() == (0,)
+        assert not rolled_back.escaped
+        escaping = RolledBackTest(conn, begin_ahead=True)
+        with escaping:
+            conn.execute(CHANGES["delete"])
+            conn.execute("COMMIT")
+        assert escaping.escaped
+        conn.rollback()
+        mark_all_changed(conn)
+    assert pool.release(db).path == "restored"
+    assert state_of(next_db(pool).dsn) == pristine
+
+
+def test_a_column_type_is_put_back_in_place_only_on_a_table_cheaper_to_reload_than_a_clone(
+    pg_server: Server,
+) -> None:
+    """A seeded table over 1/16 of the database: a clone is faster than reloading it, so the database is replaced."""
+    big = (
+        "CREATE TABLE big AS SELECT g AS id, 'x' AS label FROM generate_series(1, 150000) g; "
+        "ALTER TABLE big ADD PRIMARY KEY (id)"
+    )
+    template = ensure_template(pg_server.dsn, load_scenario("smoke"), extra_sql=EXTRA_SQL + "; " + big)
+    try:
+        with TestDatabases(pg_server.dsn, template, worker_id="gw7", spares=1) as pool:
+            small = one_test(pool, lambda c: c.execute("ALTER TABLE customers ALTER COLUMN name TYPE text"))
+            assert small.path == "restored", small
+            large = one_test(pool, lambda c: c.execute("ALTER TABLE big ALTER COLUMN label TYPE varchar(10)"))
+            assert (large.path, large.reason) == ("recycled", "ddl")
+    finally:
+        drop_templates(pg_server.dsn, names=[template.name])

@@ -36,7 +36,7 @@ CHECKSUM_SQL = {checksum_sql!r}
 SMOKE = {smoke!r}
 NEW_TABLE = "CREATE TABLE report_cache (id serial PRIMARY KEY, body text)"
 NEW_INDEX = "CREATE INDEX report_cache_body ON report_cache (body)"
-ALTER_SEEDED = "ALTER TABLE customers ALTER COLUMN name TYPE varchar(300)"  # not undone in place: replaced
+ALTER_SEEDED = "ALTER TABLE customers ALTER COLUMN segment TYPE varchar(40)"  # indexed, checked: replaced
 """
 
 PROJECTS: dict[str, str] = {

@@ -150,6 +150,14 @@ def test_transaction_isolation_resets_the_kept_session(sspp_db, n):
     sspp_db.execute("INSERT INTO customers (customer_id, name) VALUES ('cust_tx', 'Tx')")
 
 
+@pytest.mark.sspp(isolation="transaction")
+@pytest.mark.parametrize("n", range(2))
+def test_transaction_isolation_survives_a_raw_commit(sspp_db, n):
+    assert state(sspp_db) == SMOKE  # the first test's committed insert went with its database
+    sspp_db.execute("INSERT INTO customers (customer_id, name) VALUES ('cust_escaped', 'Escaped')")
+    sspp_db.execute("COMMIT")  # what commit() refuses, in raw SQL
+
+
 @pytest.mark.sspp(isolation="clone")
 def test_clone_isolation(sspp_db, sspp_dsn):
     assert sspp_dsn.endswith(sspp_db.info.dbname)
@@ -167,7 +175,7 @@ def test_server_handle(sspp_server):
     assert sspp_server.dsn
 """
 
-N_TESTS = 18
+N_TESTS = 20
 
 
 @pytest.fixture(scope="module")

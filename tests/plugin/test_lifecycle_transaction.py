@@ -66,3 +66,16 @@ def test_a_failed_test_and_refused_commits_leave_the_connection_usable(conn: Ssp
             conn.autocommit = False  # psycopg refuses inside a transaction: no way out of it but raw SQL
     assert conn.execute("SELECT to_regclass('escaped')").fetchone() == (None,)
     conn.rollback()  # between tests the connection is the plugin's: nothing refused
+
+
+@pytest.mark.parametrize("begin_ahead", [True, False])
+def test_statements_are_counted_per_test_as_after_a_rollback(conn: SsppConnection, begin_ahead: bool) -> None:
+    # psycopg prepares a statement once it ran prepare_threshold times, and forgets the counts at a rollback: a
+    # statement run once a test is never prepared (it was every few tests, then deallocated: two round trips)
+    threshold = conn.prepare_threshold
+    assert threshold is not None
+    prepared = "SELECT count(*) FROM pg_prepared_statements"
+    for _ in range(2 * threshold + 2):
+        with RolledBackTest(conn, begin_ahead=begin_ahead):
+            conn.execute("SELECT 1").fetchone()
+            assert conn.execute(prepared, prepare=False).fetchone() == (0,)

@@ -160,3 +160,40 @@ def test_a_test_whose_template_exists_imports_no_data_code(pg_server: Server, tm
     second = _imported_by(body, tmp_path)
     assert "psycopg" in second, "the second run took no database"
     assert [m for m in second if any(m == d or m.startswith(d + ".") for d in DATA_CODE)] == []
+
+
+def test_only_the_plugin_package_is_assertion_rewritten(tmp_path: Path) -> None:
+    """pytest marks every module of a plugin's distribution for assertion rewriting: each is then compiled from
+    source in every run where no rewritten copy is cached (``PYTHONDONTWRITEBYTECODE``). The plugin narrows the mark
+    to its own package; the server, template and generator code load from their ``.pyc``."""
+    (tmp_path / "test_loaders.py").write_text(
+        textwrap.dedent(
+            """
+            import json, sys
+            import sspp_fixtures.templates._reuse
+
+
+            def test_loaders():
+                names = ("sspp_fixtures.templates._reuse", "sspp_fixtures.pytest_plugin.plugin")
+                loaders = {name: type(sys.modules[name].__loader__).__name__ for name in names}
+                print("LOADERS " + json.dumps(loaders))
+            """
+        ),
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD")}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "test_loaders.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    line = next(line for line in out.stdout.splitlines() if line.startswith("LOADERS "))
+    loaders = json.loads(line.removeprefix("LOADERS "))
+    assert loaders["sspp_fixtures.pytest_plugin.plugin"] == "AssertionRewritingHook"
+    assert loaders["sspp_fixtures.templates._reuse"] == "SourceFileLoader"
