@@ -63,8 +63,8 @@ _DATA_CODE = ("model", "bulkgen", "scenarios", "_table_order.py", "_defaults.py"
 
 @dataclass
 class RowSource:
-    """A scenario's pieces and where they come from: ``from_cache`` once the first piece was read from a kept
-    file (the generator then starts only if the file turns out damaged)."""
+    """A scenario's pieces and where they come from: ``from_cache`` when a whole kept entry was found, whose
+    pieces are read (the generator then starts only if one of them turns out damaged)."""
 
     pieces: Generator[Piece, None, None]
     from_cache: bool
