@@ -184,7 +184,9 @@ class TestDatabases:
         """
         with self._cond:
             self._check_open()
-            claim = self._claiming and not fresh and not self._idle and not self._spares
+            # A parked database is a clone nobody pays for: claimed before a spare is spent (spares stay for
+            # replacements), after a restored database of this pool.
+            claim = self._claiming and not fresh and not self._idle
         claimed = self._claim_parked() if claim else None
         with self._cond:
             self._check_open()

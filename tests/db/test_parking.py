@@ -89,7 +89,8 @@ def claim_and_compare(pg_server: Server, template: TemplateInfo) -> None:
         fresh = pool.acquire(fresh=True)  # a never-used clone: what the claimed database must equal
         pristine = state_of(fresh.dsn)
         pool.release(fresh)
-        db = pool.acquire()
+        assert pool.wait_spares(), "the fresh clone asked for spares"
+        db = pool.acquire()  # a parked database is claimed before a ready spare is spent
         assert parked(pg_server.dsn, template) == {}, "the parked database was not claimed"
         assert state_of(db.dsn) == pristine
         pool.release(db)
