@@ -274,6 +274,20 @@ def _bound_network_waits(conn: psycopg.Connection[Any], dsn: str) -> None:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, _NET_TIMEOUT_MS)
 
 
+def _timed_out(exc: BaseException) -> bool:
+    """Whether TCP's bound ended the connection: said by ``exc`` or by an error it was raised while handling (a
+    COPY whose send timed out is ended by psycopg, and the end's own failure, "server closed the connection", is
+    what reaches the load)."""
+    seen: set[int] = set()
+    error: BaseException | None = exc
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if "timed out" in str(error).lower():
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
 def _network_timeout_s(dsn: str) -> float:
     given = conninfo_to_dict(dsn).get("tcp_user_timeout")
     return int(str(given)) / 1000 if given and str(given).isdigit() and int(str(given)) > 0 else _NET_TIMEOUT_MS / 1000
@@ -357,7 +371,7 @@ def explain_failure(
             "the load again",
             sqlstate=exc.sqlstate,
         )
-    if isinstance(exc, psycopg.OperationalError) and "timed out" in str(exc).lower():
+    if isinstance(exc, psycopg.OperationalError) and _timed_out(exc):
         return LoadError(
             f"the server at {mask_dsn(dsn)} stopped answering: it acknowledged nothing for "
             f"{_network_timeout_s(dsn):g}s during the load ({sent or 'no rows'} sent), so the connection was dropped "
