@@ -25,7 +25,7 @@ def _raised_while_handling(first: BaseException, then: BaseException) -> BaseExc
         try:
             raise first
         except BaseException:
-            raise then
+            raise then  # noqa: B904 - the implicit chaining psycopg leaves is what is tested
     except BaseException as exc:
         return exc
     raise AssertionError("unreachable")
