@@ -45,6 +45,13 @@ extra) is turned off with ``-p no:NAME``. They cost every variant the same 1-3 s
 either plugin. ``all`` keeps them loaded (only the other database plugin is turned off), as a suite in this
 venv would run.
 
+Bytecode (``--bytecode``): pytest rewrites the asserts of every module of a distribution that registers a pytest
+plugin, and caches the rewritten modules beside their ``.pyc`` unless ``PYTHONDONTWRITEBYTECODE`` is set. Faker
+registers one (its ``faker`` fixture), so each run rewrites the ~50 modules of Faker its plugin loads (one is a
+65,000-line table): with the cache that is paid once, without it (``off``, as in a CI image that sets the
+variable, as this machine's shell does) in every run: 0.5-0.6 s of start-up here, more than our plugin's own.
+``write`` (default) measures what a default Python does; ``off`` the other case.
+
 Nothing is asserted about times: the figures and the goals are printed side by side.
 """
 
@@ -168,6 +175,14 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         default=0.0,
         help="work each test body does besides its SQL, in ms (a sleep; default 0: the bodies are a few ms of SQL)",
     )
+    parser.add_argument(
+        "--bytecode",
+        choices=("write", "off"),
+        default="write",
+        help="write: pytest caches the modules it rewrites, as by default (PYTHONDONTWRITEBYTECODE unset); off: "
+        "PYTHONDONTWRITEBYTECODE=1, as in many CI images: every rewritten module is compiled again in every run "
+        "(default write)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the consumer projects as run (their path is printed)")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each variant per load condition (default 3)")
     parser.add_argument(
@@ -209,6 +224,18 @@ def plugins_off(fixture: str, mode: str) -> list[str]:
     installed = {entry.name for entry in entry_points(group="pytest11")}
     keep = _OWN_PLUGINS[fixture] | _ALWAYS if mode == "own" else installed - (database_plugins - _OWN_PLUGINS[fixture])
     return [arg for name in sorted(installed - keep) for arg in ("-p", f"no:{name}")]
+
+
+def pytest_env(ctx: Context) -> dict[str, str]:
+    """The environment of a measured pytest run: this one's, with the run's server, no ``PYTEST_ADDOPTS``, and
+    bytecode written or not as ``--bytecode`` says (see the module's docstring)."""
+    env = dict(os.environ, DATABASE_URL=ctx.dsn)
+    env.pop("PYTEST_ADDOPTS", None)
+    if ctx.bytecode == "write":
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
 
 
 # --------------------------------------------------------------------------------------------- the consumer project
@@ -272,6 +299,7 @@ class Context:
     poll: float = 0.05
     test_ms: float = 0.0
     plugins: str = "own"
+    bytecode: str = "write"
     #: LIKE patterns of the test databases of the pytest runs started (dropped at the end if a run left any)
     patterns: list[str] = field(default_factory=list)
 
@@ -396,8 +424,7 @@ def run_suite(variant: Variant, ctx: Context, folder: Path) -> SuiteResult:
     project = folder / variant.key
     _write_project(project, variant, ctx)
     out = project / "result.json"
-    env = dict(os.environ, DATABASE_URL=ctx.dsn)
-    env.pop("PYTEST_ADDOPTS", None)
+    env = pytest_env(ctx)
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly"]
     cmd += plugins_off(variant.fixture, ctx.plugins)
     stdout_path, stderr_path = project / "stdout.txt", project / "stderr.txt"
@@ -741,8 +768,7 @@ STARTUP_CASES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 
 def run_startup(ctx: Context, folder: Path, repeats: int) -> list[tuple[str, list[float]]]:
     """Wall seconds of each start-up case, ``repeats`` times (the cases interleaved)."""
-    env = dict(os.environ, DATABASE_URL=ctx.dsn)
-    env.pop("PYTEST_ADDOPTS", None)
+    env = pytest_env(ctx)
     walls: dict[str, list[float]] = {label: [] for label, _, _ in STARTUP_CASES}
     folder.mkdir()
     for _ in range(repeats):
@@ -801,6 +827,7 @@ def main(argv: list[str] | None = None) -> int:
     keys = [k for k in VARIANTS if k in keys]  # cold before the warm runs, which reuse its template
     print_header(f"bench_plugin: {args.tests} tests per suite, ours vs pytest-postgresql", args.dsn)
     print(f"plugins: {args.plugins}; ours runs with: {' '.join(plugins_off('sspp', args.plugins)) or '(all loaded)'}")
+    print(f"bytecode: {args.bytecode} (PYTHONDONTWRITEBYTECODE {'unset' if args.bytecode == 'write' else '=1'})")
     print(f"         pytest-postgresql runs with: {' '.join(plugins_off('pgp', args.plugins)) or '(all loaded)'}")
 
     from sspp_fixtures.scenarios import load_scenario
@@ -818,6 +845,7 @@ def main(argv: list[str] | None = None) -> int:
         poll=args.poll,
         test_ms=args.test_ms,
         plugins=args.plugins,
+        bytecode=args.bytecode,
     )
     ctx.pgp_dbname = f"{DB_PREFIX}{os.getpid()}_pgp"
     pgp_names = [ctx.pgp_dbname, f"{ctx.pgp_dbname}_tmpl"]
