@@ -50,7 +50,8 @@ plugin, and caches the rewritten modules beside their ``.pyc`` unless ``PYTHONDO
 registers one (its ``faker`` fixture), so each run rewrites the ~50 modules of Faker its plugin loads (one is a
 65,000-line table): with the cache that is paid once, without it (``off``, as in a CI image that sets the
 variable, as this machine's shell does) in every run: 0.5-0.6 s of start-up here, more than our plugin's own.
-``write`` (default) measures what a default Python does; ``off`` the other case.
+``write`` (default) measures what a default Python does; ``off`` the other case (it first removes the rewritten
+modules an earlier run cached for the plugins' packages, which pytest would still read).
 
 Nothing is asserted about times: the figures and the goals are printed side by side.
 """
@@ -236,6 +237,24 @@ def pytest_env(ctx: Context) -> dict[str, str]:
     else:
         env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
+
+
+def forget_rewritten() -> int:
+    """Remove the rewritten modules pytest cached for the installed plugins' packages (``*-pytest-*.pyc``), so
+    that runs under ``--bytecode off`` compile them as in an environment where they were never written (pytest
+    still reads a cache it finds). Returns how many files were removed."""
+    import importlib.util
+    from importlib.metadata import entry_points
+
+    removed = 0
+    for top in sorted({entry.value.split(".")[0].split(":")[0] for entry in entry_points(group="pytest11")}):
+        with contextlib.suppress(ImportError, ValueError):
+            spec = importlib.util.find_spec(top)
+            for folder in (spec.submodule_search_locations or []) if spec else []:
+                for cached in Path(folder).rglob("__pycache__/*-pytest-*.pyc"):
+                    cached.unlink(missing_ok=True)
+                    removed += 1
+    return removed
 
 
 # --------------------------------------------------------------------------------------------- the consumer project
@@ -827,8 +846,12 @@ def main(argv: list[str] | None = None) -> int:
     keys = [k for k in VARIANTS if k in keys]  # cold before the warm runs, which reuse its template
     print_header(f"bench_plugin: {args.tests} tests per suite, ours vs pytest-postgresql", args.dsn)
     print(f"plugins: {args.plugins}; ours runs with: {' '.join(plugins_off('sspp', args.plugins)) or '(all loaded)'}")
-    print(f"bytecode: {args.bytecode} (PYTHONDONTWRITEBYTECODE {'unset' if args.bytecode == 'write' else '=1'})")
     print(f"         pytest-postgresql runs with: {' '.join(plugins_off('pgp', args.plugins)) or '(all loaded)'}")
+    if args.bytecode == "write":
+        print("bytecode: write (PYTHONDONTWRITEBYTECODE unset: pytest caches the modules it rewrites)")
+    else:
+        removed = forget_rewritten()
+        print(f"bytecode: off (PYTHONDONTWRITEBYTECODE=1; removed {removed} rewritten modules pytest had cached)")
 
     from sspp_fixtures.scenarios import load_scenario
     from sspp_fixtures.templates import template_fingerprint, template_name
