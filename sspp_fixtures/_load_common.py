@@ -34,6 +34,7 @@ __all__ = [
     "check_live_schema",
     "connect_for_load",
     "copy_format",
+    "copy_waits_noted",
     "expected_table_rows",
     "explain_failure",
     "explain_stall",
@@ -41,6 +42,7 @@ __all__ = [
     "load_pieces",
     "relation_sizes",
     "sync_sequences",
+    "tcp_bound_s",
     "timed_phase",
 ]
 
@@ -274,15 +276,49 @@ def _bound_network_waits(conn: psycopg.Connection[Any], dsn: str) -> None:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, _NET_TIMEOUT_MS)
 
 
+#: Noted on a connection error that ended a COPY which had already waited TCP's bound (see copy_waits_noted).
+_WAITED_OUT = "sspp-fixtures: the COPY had waited as long as TCP's bound on unacknowledged data when it failed"
+
+
+def tcp_bound_s(conn: psycopg.Connection[Any]) -> float | None:
+    """The ``TCP_USER_TIMEOUT`` on ``conn``'s socket in seconds, however it was set (the DSN, or
+    :func:`connect_for_load`); ``None`` where there is none (a Unix socket, a platform without it)."""
+    if not hasattr(socket, "TCP_USER_TIMEOUT"):
+        return None
+    try:
+        with socket.socket(fileno=os.dup(conn.pgconn.socket)) as sock:
+            if sock.family not in (socket.AF_INET, socket.AF_INET6):
+                return None
+            bound_ms = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT)
+    except (OSError, psycopg.Error):
+        return None
+    return bound_ms / 1000 if bound_ms > 0 else None
+
+
+@contextlib.contextmanager
+def copy_waits_noted(bound_s: float | None) -> Iterator[None]:
+    """Note on a connection error raised in the block whether the block had waited ``bound_s`` (the socket's
+    :func:`tcp_bound_s`) by then. libpq keeps a send's "Connection timed out" to itself while it can read something
+    else, and the read then says only "server closed the connection unexpectedly"; a COPY that failed so, after
+    waiting that long, was ended by TCP's bound: its server stopped acknowledging."""
+    started = time.monotonic()
+    try:
+        yield
+    except psycopg.OperationalError as exc:
+        if bound_s is not None and time.monotonic() - started >= bound_s:
+            exc.add_note(_WAITED_OUT)
+        raise
+
+
 def _timed_out(exc: BaseException) -> bool:
-    """Whether TCP's bound ended the connection: said by ``exc`` or by an error it was raised while handling (a
-    COPY whose send timed out is ended by psycopg, and the end's own failure, "server closed the connection", is
-    what reaches the load)."""
+    """Whether TCP's bound ended the connection: said by ``exc``, noted on it by :func:`copy_waits_noted`, or said
+    by an error it was raised while handling (a COPY whose send timed out is ended by psycopg, and the end's own
+    failure, "server closed the connection", is what reaches the load)."""
     seen: set[int] = set()
     error: BaseException | None = exc
     while error is not None and id(error) not in seen:
         seen.add(id(error))
-        if "timed out" in str(error).lower():
+        if "timed out" in str(error).lower() or _WAITED_OUT in getattr(error, "__notes__", ()):
             return True
         error = error.__cause__ or error.__context__
     return False

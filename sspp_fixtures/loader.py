@@ -31,12 +31,14 @@ from ._load_common import (
     check_live_schema,
     connect_for_load,
     copy_format,
+    copy_waits_noted,
     explain_failure,
     explain_stall,
     index_build_memory,
     load_pieces,
     relation_sizes,
     sync_sequences,
+    tcp_bound_s,
     timed_phase,
 )
 from ._shadow_load import UnsupportedTables, default_connections, load_in_parallel, sweep_shadow_schemas
@@ -119,11 +121,12 @@ def _rebuild_indexes(conn: psycopg.Connection[Any], saved: list[_SavedIndex], pr
 def _send(
     conn: psycopg.Connection[Any], pieces: Iterable[Piece], report: LoadReport, progress: ProgressCallback
 ) -> None:
+    bound_s = tcp_bound_s(conn)
     with conn.cursor() as cursor:
         for piece in pieces:
             if not piece.rows:
                 continue
-            with cursor.copy(copy_statement(piece.table, binary=piece.binary)) as copy:
+            with copy_waits_noted(bound_s), cursor.copy(copy_statement(piece.table, binary=piece.binary)) as copy:
                 copy.write(piece.data)
             report.rows[piece.table] += piece.rows
             report.bytes_sent += len(piece.data)

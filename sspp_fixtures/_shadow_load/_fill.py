@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from psycopg import sql
 
+from .._load_common import copy_waits_noted, tcp_bound_s
 from ..bulkgen import TABLE_ORDER, Piece, copy_statement
 from ._shadow import create_shadow_table
 from ._workers import Crew, Member
@@ -57,10 +58,11 @@ def fill_shadow(
                 if assigned[table] == index:
                     create_shadow_table(conn, shadow, live, table, reloptions[table])
             conn.execute(sql.SQL("SET LOCAL search_path = {}").format(sql.Identifier(shadow)))
+        bound_s = tcp_bound_s(conn)
         with conn.cursor() as cursor:
             for piece in _drain(queues[index], crew):
                 statement = copy_statement(piece.table, binary=piece.binary, freeze=True)
-                with watch.on_server(), cursor.copy(statement) as copy:
+                with copy_waits_noted(bound_s), watch.on_server(), cursor.copy(statement) as copy:
                     copy.write(piece.data)
         if not crew.failed.is_set():
             with watch.on_server():

@@ -188,18 +188,19 @@ def test_a_full_disk_is_reported_as_such(own_server: LocalServer, small_tablespa
 
 
 def test_the_load_connection_has_keepalives_and_a_send_timeout_unless_the_dsn_sets_its_own(own_db: str) -> None:
-    from sspp_fixtures._load_common import connect_for_load
+    from sspp_fixtures._load_common import connect_for_load, tcp_bound_s
 
-    def options(dsn: str) -> tuple[int, int, int]:
+    def options(dsn: str) -> tuple[int, int, int, float | None]:
         with connect_for_load(dsn) as conn, socket.socket(fileno=os.dup(conn.pgconn.socket)) as sock:
             return (
                 sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
                 sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
                 sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT),
+                tcp_bound_s(conn),  # what a failed COPY's wait is compared with
             )
 
-    assert options(own_db) == (1, 30, 60_000)
-    assert options(f"{own_db}?tcp_user_timeout=2500&keepalives_idle=7") == (1, 7, 2500)
+    assert options(own_db) == (1, 30, 60_000, 60.0)
+    assert options(f"{own_db}?tcp_user_timeout=2500&keepalives_idle=7") == (1, 7, 2500, 2.5)
 
 
 def _load_backend(dsn: str) -> int:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any, cast
 
 import psycopg
 import pytest
 
-from sspp_fixtures._load_common import LoadReport, explain_failure
+from sspp_fixtures._load_common import LoadReport, copy_waits_noted, explain_failure
 
 DSN = "postgresql://loader:s3cret@db.example:5432/sales?tcp_user_timeout=3000"
 
@@ -51,3 +52,33 @@ def test_a_connection_lost_without_a_timeout_says_so(message: str) -> None:
     line = _failure(_raised_while_handling(ValueError("unrelated"), psycopg.OperationalError(message)))
     assert line.startswith("lost the connection to postgresql://loader:***@db.example:5432/sales")
     assert "stopped answering" not in line
+
+
+def _failed_copy(bound_s: float | None, waited_s: float) -> psycopg.OperationalError:
+    """The error a COPY in ``copy_waits_noted(bound_s)`` raises after ``waited_s``: what libpq says when the send
+    that timed out was not the call that reported the loss."""
+    try:
+        with copy_waits_noted(bound_s):
+            time.sleep(waited_s)
+            raise psycopg.OperationalError("error sending copy data: server closed the connection unexpectedly")
+    except psycopg.OperationalError as exc:
+        return exc
+    raise AssertionError("unreachable")
+
+
+def test_a_copy_that_waited_out_tcps_bound_says_the_server_stopped_answering() -> None:
+    line = _failure(_failed_copy(bound_s=0.05, waited_s=0.06))
+    assert "stopped answering: it acknowledged nothing for 3s during the load (30,000 customers sent)" in line
+
+
+@pytest.mark.parametrize("bound_s", [5.0, None])
+def test_a_copy_that_failed_sooner_or_without_a_bound_lost_its_connection(bound_s: float | None) -> None:
+    line = _failure(_failed_copy(bound_s=bound_s, waited_s=0.0))
+    assert line.startswith("lost the connection to postgresql://loader:***@db.example:5432/sales")
+    assert "stopped answering" not in line
+
+
+def test_errors_that_are_not_about_the_connection_pass_unnoted() -> None:
+    with pytest.raises(psycopg.errors.UniqueViolation) as raised, copy_waits_noted(0.0):
+        raise psycopg.errors.UniqueViolation("duplicate key value violates unique constraint")
+    assert not getattr(raised.value, "__notes__", None)
