@@ -248,7 +248,7 @@ def forget_rewritten() -> int:
     from importlib.metadata import entry_points
 
     removed = 0
-    for top in sorted({entry.value.split(".")[0].split(":")[0] for entry in entry_points(group="pytest11")}):
+    for top in sorted({entry.module.partition(".")[0] for entry in entry_points(group="pytest11")}):
         with contextlib.suppress(ImportError, ValueError):
             spec = importlib.util.find_spec(top)
             for folder in (spec.submodule_search_locations or []) if spec else []:

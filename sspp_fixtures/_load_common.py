@@ -259,12 +259,8 @@ def _bound_network_waits(conn: psycopg.Connection[Any], dsn: str) -> None:
     """TCP keepalives and ``TCP_USER_TIMEOUT`` on the connection's socket, as libpq's own options would set them,
     where the DSN does not set them itself (libpq already has). Unix sockets need none: the kernel sees both ends."""
     given = conninfo_to_dict(dsn)
-    try:
-        sock = socket.socket(fileno=os.dup(conn.pgconn.socket))
-    except OSError:
-        return
-    with sock:
-        if sock.family not in (socket.AF_INET, socket.AF_INET6):
+    with _tcp_socket(conn) as sock:
+        if sock is None:
             return
         with contextlib.suppress(OSError):
             if str(given.get("keepalives", "1")) != "0":
@@ -285,14 +281,27 @@ def tcp_bound_s(conn: psycopg.Connection[Any]) -> float | None:
     :func:`connect_for_load`); ``None`` where there is none (a Unix socket, a platform without it)."""
     if not hasattr(socket, "TCP_USER_TIMEOUT"):
         return None
-    try:
-        with socket.socket(fileno=os.dup(conn.pgconn.socket)) as sock:
-            if sock.family not in (socket.AF_INET, socket.AF_INET6):
-                return None
+    with _tcp_socket(conn) as sock:
+        if sock is None:
+            return None
+        try:
             bound_ms = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT)
-    except (OSError, psycopg.Error):
-        return None
+        except OSError:
+            return None
     return bound_ms / 1000 if bound_ms > 0 else None
+
+
+@contextlib.contextmanager
+def _tcp_socket(conn: psycopg.Connection[Any]) -> Iterator[socket.socket | None]:
+    """A duplicate of ``conn``'s socket when it is a TCP one (closed on exit), else ``None`` (a Unix socket, or
+    a descriptor that cannot be had)."""
+    try:
+        sock = socket.socket(fileno=os.dup(conn.pgconn.socket))
+    except (OSError, psycopg.Error):
+        yield None
+        return
+    with sock:
+        yield sock if sock.family in (socket.AF_INET, socket.AF_INET6) else None
 
 
 @contextlib.contextmanager
